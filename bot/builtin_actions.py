@@ -1,0 +1,29 @@
+"""Actions that change only the person's profile; the host stores the profile after the turn."""
+from __future__ import annotations
+
+from bot.actions import ACTIONS, ActionContext
+
+
+@ACTIONS.register("set_language")
+def set_language(context: ActionContext) -> str:
+    context.profile.language = str(context.value)
+    return "ok"
+
+
+@ACTIONS.register("opt_out")
+def opt_out(context: ActionContext) -> str:
+    context.profile.opted_out = True
+    return "ok"
+
+
+@ACTIONS.register("opt_in")
+def opt_in(context: ActionContext) -> str:
+    context.profile.opted_out = False
+    return "ok"
+
+
+@ACTIONS.register("erase_data")
+def erase_data(context: ActionContext) -> str:
+    """The host erases after the turn, keeping only the confirmation until it is delivered."""
+    context.host.erase = True
+    return "ok"

@@ -1,0 +1,283 @@
+"""One turn of a conversation: (state, what the person sent) -> (new state, replies).
+
+Modelled on an explicit state machine with global fallbacks: a few flows interrupt anything
+(menu, human, language, stop, delete my data); exact matches (numbers, button payloads,
+keywords) are tried before any free-text understanding; and an answer the bot cannot place
+counts towards handing the conversation to a person. Everything with a side effect is a
+named action supplied by the host, so this module stays free of storage and transport.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.actions import ActionContext, Actions
+from bot.flows import Flow, FlowSet, Step, normalise
+from bot.i18n import N_, Translator
+from bot.messages import Incoming, Option, Reply
+
+MAX_STEPS_PER_TURN = 50
+NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
+NOT_READABLE = {
+    "media": N_("I can only read text messages. Please write your answer or choose a number."),
+    "audio": N_("I cannot listen to voice messages. Please write your answer or choose a number."),
+    "empty": N_("Your message was empty. Please write your answer or choose a number."),
+    "location": N_("Thank you. I cannot use a location here. Please write your answer or choose a number."),
+}
+WELCOME_FLOW = "welcome"
+MENU_FLOW = "main"
+_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
+
+
+@dataclass
+class State:
+    flow: str | None = None
+    step: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    fallbacks: int = 0
+
+    def to_dict(self) -> dict:
+        return {"flow": self.flow, "step": self.step, "slots": self.slots, "fallbacks": self.fallbacks}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "State":
+        data = data or {}
+        return cls(flow=data.get("flow"), step=data.get("step"), slots=dict(data.get("slots") or {}),
+                   fallbacks=int(data.get("fallbacks") or 0))
+
+
+@dataclass
+class Profile:
+    """What the host knows about the person that steers the conversation."""
+
+    language: str | None = None
+    opted_out: bool = False
+    in_handoff: bool = False
+
+
+@dataclass
+class Understanding:
+    intent: str
+    confidence: float
+
+
+class Understander(Protocol):
+    def __call__(self, text: str, language: str | None) -> Understanding | None: ...
+
+
+@dataclass
+class Turn:
+    state: State
+    profile: Profile
+    replies: list[Reply] = field(default_factory=list)
+    handled_by: str = "bot"  # bot | silent (opted out or with a helper)
+
+
+class Engine:
+    def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
+                 fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
+                 understand: Understander | None = None, confidence_threshold: float = 0.5):
+        self.flows = flows
+        self.translator = translator
+        self.actions = actions
+        self.fallback_limit = fallback_limit
+        self.placeholders = placeholders or {}
+        self.understand = understand
+        self.confidence_threshold = confidence_threshold
+        self._keywords = flows.by_keyword()
+        self._payloads = flows.by_payload()
+        self._intents = flows.by_intent()
+
+    # -- the turn ---------------------------------------------------------------------------
+    def handle(self, state: State, event: Incoming, profile: Profile, host: Any = None) -> Turn:
+        turn = Turn(state=State.from_dict(state.to_dict()), profile=Profile(**vars(profile)))
+        trigger = self._trigger(event)
+
+        if turn.profile.opted_out or turn.profile.in_handoff:
+            allowed = trigger and (self.flows.flows[trigger].when_opted_out if turn.profile.opted_out
+                                   else self.flows.flows[trigger].when_in_handoff)
+            if not allowed:
+                turn.handled_by = "silent"
+                return turn
+            return self._start(turn, trigger, host)
+
+        if trigger and self.flows.flows[trigger].interrupts:
+            return self._start(turn, trigger, host)
+
+        if turn.state.flow is None and turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
+            return self._start(turn, WELCOME_FLOW, host)
+
+        if event.kind not in ("text", "button", "list"):
+            return self._not_understood(turn, host, NOT_READABLE.get(event.kind, NOT_READABLE["media"]))
+
+        step = self._waiting_step(turn.state)
+        if step is not None:
+            if step.kind == "menu":
+                option = self._choose(step, event, turn.profile.language)
+                if option is not None:
+                    return self._chosen(turn, step, option, host)
+            elif step.kind == "ask" and event.text.strip():
+                answer = self._validate(step, event.text)
+                if answer is not None:
+                    turn.state.slots[step.get("save")] = answer
+                    turn.state.fallbacks = 0
+                    return self._continue(turn, step.get("next"), host)
+                if trigger is None and self._intent_flow(event, turn) is None:
+                    return self._not_understood(turn, host, step.get("invalid"))
+
+        if trigger:
+            return self._start(turn, trigger, host)
+        understood = self._intent_flow(event, turn)
+        if understood:
+            return self._start(turn, understood, host)
+        return self._not_understood(turn, host)
+
+    # -- matching ---------------------------------------------------------------------------
+    def _trigger(self, event: Incoming) -> str | None:
+        if event.payload and event.payload in self._payloads:
+            return self._payloads[event.payload]
+        if event.text:
+            return self._keywords.get(normalise(event.text))
+        return None
+
+    def _intent_flow(self, event: Incoming, turn: Turn) -> str | None:
+        if not self.understand or not event.text.strip():
+            return None
+        result = self.understand(event.text, turn.profile.language)
+        if result and result.confidence >= self.confidence_threshold:
+            return self._intents.get(result.intent)
+        return None
+
+    def _choose(self, step: Step, event: Incoming, language: str | None):
+        if event.payload:
+            for option in step.options:
+                if option.payload == event.payload:
+                    return option
+        number = _NUMBER.match(event.text or "")
+        if number and 1 <= int(number.group(1)) <= len(step.options):
+            return step.options[int(number.group(1)) - 1]
+        said = normalise(event.text or "")
+        if said:
+            for option in step.options:
+                if said in (normalise(self._label(option, language)), normalise(option.verbatim or ""),
+                            normalise(option.label or "")):
+                    return option
+        return None
+
+    @staticmethod
+    def _validate(step: Step, text: str):
+        answer = " ".join(text.split())
+        if step.get("expect", "text") == "number":
+            return int(answer) if answer.isdigit() else None
+        if len(answer) < int(step.get("min_length", 1)) or len(answer) > int(step.get("max_length", 200)):
+            return None
+        return answer
+
+    # -- running steps ----------------------------------------------------------------------
+    def _start(self, turn: Turn, flow: str, host) -> Turn:
+        turn.state.fallbacks = 0
+        turn.state.flow, turn.state.step = flow, None
+        return self._run(turn, flow, self.flows.flows[flow].start, host)
+
+    def _continue(self, turn: Turn, target: str | None, host) -> Turn:
+        if not target:
+            turn.state.flow = turn.state.step = None
+            return turn
+        flow, step = self.flows.resolve(turn.state.flow, target)
+        return self._run(turn, flow, step, host)
+
+    def _chosen(self, turn: Turn, step: Step, option, host) -> Turn:
+        turn.state.fallbacks = 0
+        if step.get("save"):
+            turn.state.slots[step.get("save")] = option.value if option.value is not None else option.payload
+        if option.action:
+            self._act(turn, option.action, host, option.value)
+        return self._continue(turn, option.goto or step.get("next"), host)
+
+    def _run(self, turn: Turn, flow_name: str, step_id: str, host) -> Turn:
+        for _ in range(MAX_STEPS_PER_TURN):
+            flow: Flow = self.flows.flows[flow_name]
+            step = flow.steps[step_id]
+            turn.state.flow, turn.state.step = flow_name, step_id
+            target: str | None = step.get("next")
+            if step.kind == "say":
+                self._say(turn, step.get("say"))
+            elif step.kind in ("ask", "menu"):
+                self._prompt(turn, step)
+                return turn
+            elif step.kind == "branch":
+                target = next((rule["goto"] for rule in step.get("branch") if self._holds(turn, rule["when"])),
+                              step.get("else"))
+            elif step.kind == "action":
+                outcome = self._act(turn, step.get("action"), host)
+                target = (step.get("outcomes") or {}).get(outcome, target)
+            elif step.kind == "set":
+                turn.state.slots.update({k: v for k, v in step.get("set").items() if k != "__line__"})
+            elif step.kind == "goto":
+                target = step.get("goto")
+            elif step.kind == "handoff":
+                if step.get("say"):
+                    self._say(turn, step.get("say"))
+                self._act(turn, "handoff", host, step.get("handoff"))
+                target = None
+            if not target:
+                turn.state.flow = turn.state.step = None
+                return turn
+            flow_name, step_id = self.flows.resolve(flow_name, target)
+        raise RuntimeError(f"flow {flow_name!r} ran more than {MAX_STEPS_PER_TURN} steps in one turn")
+
+    def _holds(self, turn: Turn, when: dict) -> bool:
+        value = turn.state.slots.get(when["slot"]) if "slot" in when else getattr(turn.profile, when["profile"], None)
+        if "equals" in when:
+            return value == when["equals"]
+        if "in" in when:
+            return value in (when["in"] or [])
+        if "present" in when:
+            return (value not in (None, "", [], {})) == bool(when["present"])
+        return bool(value)
+
+    def _act(self, turn: Turn, name: str, host, value=None) -> str | None:
+        context = ActionContext(turn=turn, host=host, value=value, say=lambda text, **v: self._say(turn, text, **v))
+        return self.actions.run(name, context)
+
+    def _not_understood(self, turn: Turn, host, text: str | None = None) -> Turn:
+        turn.state.fallbacks += 1
+        if turn.state.fallbacks >= self.fallback_limit:
+            turn.state.flow = turn.state.step = None
+            turn.state.fallbacks = 0
+            self._act(turn, "handoff", host, "fallback")
+            return turn
+        self._say(turn, text or NOT_UNDERSTOOD)
+        step = self._waiting_step(turn.state)
+        if step is not None:
+            self._prompt(turn, step)
+            return turn
+        fallbacks = turn.state.fallbacks
+        self._run(turn, MENU_FLOW, self.flows.flows[MENU_FLOW].start, host)
+        turn.state.fallbacks = fallbacks
+        return turn
+
+    def _waiting_step(self, state: State) -> Step | None:
+        flow = self.flows.flows.get(state.flow or "")
+        step = flow.steps.get(state.step or "") if flow else None
+        return step if step is not None and step.kind in ("ask", "menu") else None
+
+    # -- texts ------------------------------------------------------------------------------
+    def text(self, turn: Turn, source: str, **values) -> str:
+        return self.translator.text(source, turn.profile.language,
+                                    **{**self.placeholders, **turn.state.slots, **values})
+
+    def _say(self, turn: Turn, source: str, **values) -> None:
+        turn.replies.append(Reply(text=self.text(turn, source, **values)))
+
+    def _label(self, option, language: str | None) -> str:
+        return option.verbatim or self.translator.text(option.label, language, **self.placeholders)
+
+    def _prompt(self, turn: Turn, step: Step) -> None:
+        if step.kind == "ask":
+            self._say(turn, step.get("ask"))
+            return
+        options = [Option(payload=o.payload, label=self._label(o, turn.profile.language)) for o in step.options]
+        turn.replies.append(Reply(text=self.text(turn, step.get("menu")), options=options))
+

@@ -1,0 +1,349 @@
+"""Flows are content: YAML files an editor can read, checked here before they go live.
+
+A flow file is parsed into plain dataclasses and validated as a whole set (a `goto` may
+point into another file). Every problem carries `file:line`, because the person fixing it
+is an editor with a text editor, not a developer with a debugger.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+STEP_KINDS = ("say", "ask", "menu", "branch", "action", "goto", "handoff", "set")
+STEP_KEYS = {
+    "say": {"say", "next"},
+    "ask": {"ask", "save", "expect", "min_length", "max_length", "invalid", "next"},
+    "menu": {"menu", "options", "save", "next"},
+    "branch": {"branch", "else"},
+    "action": {"action", "outcomes", "next"},
+    "goto": {"goto"},
+    "handoff": {"handoff", "say"},
+    "set": {"set", "next"},
+}
+EXPECT = ("text", "number")
+OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action"}
+CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
+FLOW_KEYS = {"flow", "version", "description", "start", "steps", "keywords", "payloads", "intents", "global",
+             "when_opted_out", "when_in_handoff"}
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class FlowError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Option:
+    label: str | None
+    verbatim: str | None
+    payload: str
+    goto: str | None = None
+    value: Any = None
+    action: str | None = None
+    line: int = 0
+
+
+@dataclass
+class Step:
+    id: str
+    kind: str
+    data: dict
+    line: int
+    options: list[Option] = field(default_factory=list)
+
+    def get(self, key: str, default=None):
+        return self.data.get(key, default)
+
+
+@dataclass
+class Flow:
+    name: str
+    version: int
+    start: str
+    steps: dict[str, Step]
+    path: Path
+    line: int
+    keywords: list[str] = field(default_factory=list)
+    payloads: list[str] = field(default_factory=list)
+    intents: list[str] = field(default_factory=list)
+    interrupts: bool = False
+    when_opted_out: bool = False
+    when_in_handoff: bool = False
+
+    def texts(self) -> Iterable[tuple[str, int, str]]:
+        """Every text a person may see, with its line and where it is shown."""
+        for step in self.steps.values():
+            for key in ("say", "ask", "menu", "invalid"):
+                if isinstance(step.get(key), str):
+                    yield step.get(key), step.line, f"flow {self.name}, step {step.id}"
+            for option in step.options:
+                if option.label:
+                    yield option.label, option.line, f"flow {self.name}, step {step.id}: a menu option"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line of every mapping so errors can point at it."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_flow_file(path: Path) -> tuple[dict | None, list[str]]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return None, [f"{path}:{line}: not valid YAML: {getattr(error, 'problem', error)}"]
+    except UnicodeDecodeError:
+        return None, [f"{path}:1: not UTF-8 text"]
+    if not isinstance(data, dict):
+        return None, [f"{path}:1: a flow file must be a mapping with flow, start and steps"]
+    return data, []
+
+
+def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
+    def problem(line, text):
+        problems.append(f"{path}:{line}: {text}")
+
+    line = data.get("__line__", 1)
+    for key in data:
+        if key != "__line__" and key not in FLOW_KEYS:
+            problem(line, f"unknown flow setting {key!r} (allowed: {', '.join(sorted(FLOW_KEYS))})")
+    name = data.get("flow")
+    if not isinstance(name, str) or not NAME.match(name):
+        problem(line, "'flow' must be a lowercase name like main_menu")
+        return None
+    steps_data = data.get("steps")
+    if not isinstance(steps_data, dict) or len(steps_data) <= 1:
+        problem(line, f"flow {name!r} has no steps")
+        return None
+    version = data.get("version", 1)
+    if not isinstance(version, int) or version < 1:
+        problem(line, "'version' must be a whole number from 1")
+        version = 1
+    steps: dict[str, Step] = {}
+    for step_id, body in steps_data.items():
+        if step_id == "__line__":
+            continue
+        step_line = body.get("__line__", line) if isinstance(body, dict) else steps_data["__line__"]
+        if not isinstance(step_id, str) or not NAME.match(step_id):
+            problem(step_line, f"step name {step_id!r} must be lowercase letters, digits and _")
+            continue
+        if not isinstance(body, dict):
+            problem(step_line, f"step {step_id!r} must be a mapping")
+            continue
+        kinds = [kind for kind in STEP_KINDS if kind in body]
+        if len(kinds) != 1:
+            problem(step_line, f"step {step_id!r} must have exactly one of: {', '.join(STEP_KINDS)}")
+            continue
+        kind = kinds[0]
+        extra = set(body) - STEP_KEYS[kind] - {"__line__"}
+        if extra:
+            problem(step_line, f"step {step_id!r}: unknown key(s) {', '.join(sorted(extra))} for a {kind} step")
+        step = Step(step_id, kind, {k: v for k, v in body.items() if k != "__line__"}, step_line)
+        _check_step(name, step, problem)
+        steps[step_id] = step
+    start = data.get("start") or next(iter(steps), None)
+    if start not in steps:
+        problem(line, f"start step {start!r} is not a step of flow {name!r}")
+    return Flow(name=name, version=version, start=start, steps=steps, path=path, line=line,
+                keywords=[str(k) for k in data.get("keywords") or []],
+                payloads=[str(p) for p in data.get("payloads") or []],
+                intents=[str(i) for i in data.get("intents") or []],
+                interrupts=bool(data.get("global", False)),
+                when_opted_out=bool(data.get("when_opted_out", False)),
+                when_in_handoff=bool(data.get("when_in_handoff", False)))
+
+
+def _check_step(flow: str, step: Step, problem) -> None:
+    d = step.data
+    if step.kind in ("say", "ask", "menu") and not isinstance(d[step.kind], str):
+        problem(step.line, f"step {step.id!r}: the text of a {step.kind} step must be a text")
+    if step.kind == "set" and (not isinstance(d["set"], dict) or
+                               not all(NAME.match(str(k)) for k in d["set"] if k != "__line__")):
+        problem(step.line, f"step {step.id!r}: set needs a mapping of names to values")
+    if step.kind == "ask":
+        if not isinstance(d.get("save"), str):
+            problem(step.line, f"step {step.id!r}: an ask step needs 'save: <name>' for the answer")
+        if d.get("expect", "text") not in EXPECT:
+            problem(step.line, f"step {step.id!r}: expect must be one of {', '.join(EXPECT)}")
+    if step.kind == "menu":
+        options = d.get("options")
+        if not isinstance(options, list) or not options:
+            problem(step.line, f"step {step.id!r}: a menu needs a list of options")
+            return
+        for number, raw in enumerate(options, 1):
+            if not isinstance(raw, dict):
+                problem(step.line, f"step {step.id!r}: option {number} must be a mapping")
+                continue
+            line = raw.get("__line__", step.line)
+            extra = set(raw) - OPTION_KEYS - {"__line__"}
+            if extra:
+                problem(line, f"option {number}: unknown key(s) {', '.join(sorted(extra))}")
+            if bool(raw.get("label")) == bool(raw.get("verbatim")):
+                problem(line, f"option {number}: give either 'label' (translated) or 'verbatim' (shown as written)")
+            step.options.append(Option(label=raw.get("label"), verbatim=raw.get("verbatim"),
+                                       payload=str(raw.get("payload") or f"{flow}.{step.id}.{number}"),
+                                       goto=raw.get("goto"), value=raw.get("value"),
+                                       action=raw.get("action"), line=line))
+    if step.kind == "branch":
+        rules = d.get("branch")
+        if not isinstance(rules, list) or not rules:
+            problem(step.line, f"step {step.id!r}: a branch needs a list of rules")
+        else:
+            for rule in rules:
+                if not isinstance(rule, dict) or "goto" not in rule or "when" not in rule:
+                    problem(step.line, f"step {step.id!r}: each branch rule needs 'when' and 'goto'")
+                    continue
+                when = rule["when"]
+                if not isinstance(when, dict) or set(when) - CONDITION_KEYS - {"__line__"} or \
+                        ("slot" in when) == ("profile" in when):
+                    problem(rule.get("__line__", step.line),
+                            "a condition names one 'slot' or 'profile' and one of equals, in, present")
+        if "else" not in d:
+            problem(step.line, f"step {step.id!r}: a branch needs 'else' for when no rule matches")
+
+
+@dataclass
+class FlowSet:
+    flows: dict[str, Flow]
+
+    def resolve(self, current: str, target: str) -> tuple[str, str]:
+        """`step` in the same flow, `@flow` for another flow's start, `@flow.step` for its step."""
+        if target.startswith("@"):
+            name, _, step = target[1:].partition(".")
+            flow = self.flows[name]
+            return name, step or flow.start
+        return current, target
+
+    def by_keyword(self) -> dict[str, str]:
+        return {normalise(k): f.name for f in self.flows.values() for k in f.keywords}
+
+    def by_payload(self) -> dict[str, str]:
+        return {p: f.name for f in self.flows.values() for p in f.payloads}
+
+    def by_intent(self) -> dict[str, str]:
+        return {i: f.name for f in self.flows.values() for i in f.intents}
+
+
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Case, punctuation and spacing do not change a keyword."""
+    return _SPACES.sub(" ", _PUNCT.sub(" ", text.casefold())).strip()
+
+
+def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | None = None,
+               intents: Iterable[str] | None = None, placeholders: Iterable[str] = ()) -> FlowSet:
+    """Load and validate every flow file, or raise FlowError listing every problem."""
+    problems: list[str] = []
+    flows: dict[str, Flow] = {}
+    files = sorted(directory.glob("*.yml"))
+    if not files:
+        raise FlowError([f"{directory}: no flow files (*.yml)"])
+    for path in files:
+        data, errors = read_flow_file(path)
+        problems += errors
+        if data is None:
+            continue
+        flow = _parse_flow(path, data, problems)
+        if flow is None:
+            continue
+        if flow.name in flows:
+            problems.append(f"{path}:{flow.line}: flow {flow.name!r} is also defined in {flows[flow.name].path}")
+            continue
+        flows[flow.name] = flow
+    flow_set = FlowSet(flows)
+    _check_links(flow_set, set(actions), problems)
+    _check_triggers(flow_set, set(intents) if intents is not None else None, problems)
+    if known_texts is not None:
+        for flow in flows.values():
+            for text, line, _where in flow.texts():
+                if text not in known_texts:
+                    problems.append(f"{flow.path}:{line}: text not in the translation catalogs "
+                                    f"(run `make translations`): {text[:60]!r}")
+    allowed = set(placeholders) | {s.get("save") for f in flows.values() for s in f.steps.values() if s.get("save")}
+    for flow in flows.values():
+        for text, line, _where in flow.texts():
+            for name in re.findall(r"\{(\w+)\}", text):
+                if name not in allowed:
+                    problems.append(f"{flow.path}:{line}: unknown placeholder {{{name}}}")
+    if problems:
+        raise FlowError(problems)
+    return flow_set
+
+
+def _check_links(flow_set: FlowSet, actions: set[str], problems: list[str]) -> None:
+    for flow in flow_set.flows.values():
+        def target_ok(target, line, what):
+            if not isinstance(target, str) or not target:
+                problems.append(f"{flow.path}:{line}: {what} must name a step")
+                return
+            if target.startswith("@"):
+                name, _, step = target[1:].partition(".")
+                other = flow_set.flows.get(name)
+                if other is None:
+                    problems.append(f"{flow.path}:{line}: {what} goes to unknown flow {name!r}")
+                elif step and step not in other.steps:
+                    problems.append(f"{flow.path}:{line}: {what} goes to unknown step {step!r} of flow {name!r}")
+            elif target not in flow.steps:
+                problems.append(f"{flow.path}:{line}: {what} goes to unknown step {target!r}")
+
+        def action_ok(name, line):
+            if name not in actions:
+                problems.append(f"{flow.path}:{line}: unknown action {name!r} "
+                                f"(known: {', '.join(sorted(actions))})")
+
+        for step in flow.steps.values():
+            if "next" in step.data:
+                target_ok(step.data["next"], step.line, "next")
+            if step.kind == "goto":
+                target_ok(step.data["goto"], step.line, "goto")
+            if step.kind == "branch":
+                for rule in step.data.get("branch") or []:
+                    if isinstance(rule, dict) and "goto" in rule:
+                        target_ok(rule["goto"], rule.get("__line__", step.line), "branch")
+                if "else" in step.data:
+                    target_ok(step.data["else"], step.line, "else")
+            if step.kind == "action":
+                action_ok(step.data["action"], step.line)
+                outcomes = step.data.get("outcomes") or {}
+                for outcome, target in outcomes.items():
+                    if outcome != "__line__":
+                        target_ok(target, step.line, f"outcome {outcome!r}")
+            for option in step.options:
+                if option.goto:
+                    target_ok(option.goto, option.line, "option")
+                if option.action:
+                    action_ok(option.action, option.line)
+            if step.kind == "handoff" and not isinstance(step.data["handoff"], str):
+                problems.append(f"{flow.path}:{step.line}: handoff needs a reason, like 'asked'")
+
+
+def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[str]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for flow in flow_set.flows.values():
+        for kind, values in (("keyword", [normalise(k) for k in flow.keywords]),
+                             ("payload", flow.payloads), ("intent", flow.intents)):
+            for value in values:
+                if (kind, value) in seen and seen[kind, value] != flow.name:
+                    problems.append(f"{flow.path}:{flow.line}: {kind} {value!r} also starts flow "
+                                    f"{seen[kind, value]!r}")
+                seen[kind, value] = flow.name
+                if kind == "intent" and intents is not None and value not in intents:
+                    problems.append(f"{flow.path}:{flow.line}: unknown intent {value!r}")

@@ -1,0 +1,34 @@
+"""The port every channel adapter implements."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    to: str  # E.164
+    body: str | None = None
+    media_url: str | None = None
+    content_sid: str | None = None
+    content_variables: dict | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_sid: str
+    status: str  # the status the provider gave at once: queued, accepted, delivered…
+
+
+class PermanentFailure(Exception):
+    """The provider refused the message and retrying will not help."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> Sent: ...

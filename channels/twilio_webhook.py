@@ -1,0 +1,69 @@
+"""Twilio's HTTP callbacks: inbound WhatsApp messages and delivery status.
+
+Both routes check X-Twilio-Signature against the public URL (PUBLIC_BASE_URL), because
+behind a TLS proxy the URL Flask sees is not the one Twilio signed. Without an auth token
+they refuse everything: an unchecked webhook would let anyone speak for anyone.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+from channels.twilio_payload import BadRequest, read_inbound
+from delivery.status import record_status
+from inbox.receive import receive
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("twilio", __name__, url_prefix="/twilio")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _twiml(status: int = 200) -> Response:
+    return Response(EMPTY_TWIML, status=status, mimetype="application/xml")
+
+
+@blueprint.before_request
+def _verify_signature():
+    runtime = current_app.extensions["dda"]
+    token = runtime.settings.secrets.twilio_auth_token
+    if not token:
+        log.warning("twilio request refused: TWILIO_AUTH_TOKEN is not set")
+        return Response("Twilio routes are disabled: TWILIO_AUTH_TOKEN is not set\n", status=403)
+    url = runtime.settings.connections.public_base_url + request.full_path.rstrip("?")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not RequestValidator(token).validate(url, request.form.to_dict(), signature):
+        log.warning("twilio request refused: bad signature on %s", request.path)
+        return Response("invalid signature\n", status=403)
+    return None
+
+
+@blueprint.post("/whatsapp")
+def inbound():
+    runtime = current_app.extensions["dda"]
+    settings = runtime.settings
+    try:
+        received = read_inbound(request.form, settings.program.default_region,
+                                settings.conversation.max_inbound_chars)
+    except BadRequest as error:
+        log.info("inbound refused: %s", error)
+        return Response(f"{error}\n", status=400)
+    _message_id, contact_id, created = receive(runtime, received)
+    if created:
+        runtime.tasks.process_contact.send(contact_id)
+    log.info("inbound %s: kind=%s%s", "stored" if created else "duplicate", received.kind,
+             " truncated" if received.truncated else "")
+    return _twiml()
+
+
+@blueprint.post("/status")
+def status():
+    runtime = current_app.extensions["dda"]
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid")
+    state = request.form.get("MessageStatus") or request.form.get("SmsStatus")
+    if not sid or not state:
+        return Response("MessageSid and MessageStatus are required\n", status=400)
+    outcome = record_status(runtime, sid, state.lower(), request.form.get("ErrorCode") or None)
+    log.info("status %s: %s", state, outcome)
+    return Response(status=204)

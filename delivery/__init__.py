@@ -1,0 +1,1 @@
+"""Outbound messages: the outbox, the workers that deliver it and the statuses that come back."""

@@ -1,0 +1,50 @@
+"""Delivery statuses move forward only: Twilio's callbacks arrive late, twice and out of order."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from store.models import EarlyStatus, Message
+
+RANK = {"pending": 0, "accepted": 1, "queued": 1, "sending": 2, "sent": 3, "failed": 4, "undelivered": 4,
+        "delivered": 5, "read": 6}
+
+
+def advance(message: Message, status: str, error_code: str | None) -> bool:
+    """Move `message` to `status` if that is further along; keep the error code either way."""
+    if error_code and not message.error_code:
+        message.error_code = error_code
+    if RANK.get(status, -1) > RANK.get(message.status, 0):
+        message.status = status
+        return True
+    return False
+
+
+def record_status(runtime, sid: str, status: str, error_code: str | None) -> str:
+    if status not in RANK:
+        return "ignored unknown status"
+    with runtime.session() as session:
+        message = session.scalar(select(Message).where(Message.provider_sid == sid))
+        if message is not None:
+            changed = advance(message, status, error_code)
+            session.commit()
+            return "updated" if changed else "unchanged"
+        early = session.get(EarlyStatus, sid)
+        if early is None:
+            try:
+                with session.begin_nested():
+                    session.add(EarlyStatus(provider_sid=sid, status=status, error_code=error_code))
+            except IntegrityError:
+                early = session.get(EarlyStatus, sid)
+        if early is not None and RANK[status] > RANK.get(early.status, 0):
+            early.status = status
+            early.error_code = early.error_code or error_code
+        session.commit()
+        return "kept for later"
+
+
+def apply_early_status(session, message: Message) -> None:
+    early = session.get(EarlyStatus, message.provider_sid)
+    if early is not None:
+        advance(message, early.status, early.error_code)
+        session.delete(early)

@@ -1,0 +1,96 @@
+"""Processing a person's inbound messages, one at a time and in the order they arrived.
+
+For each message: take the person's lock, load the conversation state, run one turn of the
+engine, save the state, then commit in one transaction the replies (outbox), the changes to
+the contact and the mark that the message is processed. Only then are the replies handed to
+delivery, so nothing is sent for a turn that did not commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from bot.engine import Profile
+from bot.messages import Incoming
+from delivery.outbox import queue_replies
+from store.models import Contact, Message, Ticket, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Conversation:
+    """What actions may reach during a turn: the open transaction and the person."""
+
+    session: object
+    contact: Contact
+    runtime: object
+    erase: bool = False
+    after_commit: list = field(default_factory=list)
+
+
+def incoming_from(message: Message) -> Incoming:
+    location = None
+    if message.kind == "location" and message.body and message.body.startswith("geo:"):
+        lat, _, lon = message.body[4:].partition(",")
+        location = (float(lat), float(lon))
+    text = "" if message.kind == "location" else (message.body or "")
+    return Incoming(kind=message.kind, text=text, payload=message.payload,
+                    media_types=tuple(message.media_types or ()), location=location)
+
+
+def process_contact(runtime, contact_id: int) -> int:
+    """Process every waiting inbound message of one contact; returns how many."""
+    done = 0
+    with runtime.state.lock(contact_id):
+        while True:
+            outbox_ids = _process_next(runtime, contact_id)
+            if outbox_ids is None:
+                return done
+            done += 1
+            for outbox_id in outbox_ids:
+                runtime.tasks.enqueue_delivery(outbox_id)
+
+
+def _process_next(runtime, contact_id: int) -> list[int] | None:
+    with runtime.session() as session:
+        message = session.scalar(
+            select(Message).where(Message.contact_id == contact_id, Message.direction == "in",
+                                  Message.processed_at.is_(None)).order_by(Message.id).limit(1))
+        if message is None:
+            return None
+        contact = session.get(Contact, contact_id)
+        in_handoff = session.scalar(select(Ticket.id).where(Ticket.contact_id == contact_id,
+                                                            Ticket.status == "open")) is not None
+        profile = Profile(language=contact.language, opted_out=contact.opted_out, in_handoff=in_handoff)
+        before = runtime.state.state_for(contact_id, message.id)
+        host = Conversation(session=session, contact=contact, runtime=runtime)
+        turn = runtime.bot.handle(before, incoming_from(message), profile, host)
+        runtime.state.save(contact_id, message.id, before, turn.state)
+
+        contact.language = turn.profile.language
+        contact.opted_out = turn.profile.opted_out
+        message.processed_at = utcnow()
+        items = queue_replies(session, runtime.settings, contact, turn.replies)
+        if host.erase:
+            _erase(session, contact, keep=[item.message_id for item in items])
+        session.commit()
+        log.info("processed inbound message %s: %d repl%s, %s", message.id, len(turn.replies),
+                 "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
+        if host.erase:
+            runtime.state.forget(contact_id)
+        return [item.id for item in items]
+
+
+def _erase(session, contact: Contact, keep: list[int]) -> None:
+    """Remove what the service holds about a person, except the confirmation still to send;
+    the contact row itself goes once that confirmation is delivered."""
+    for message in session.scalars(select(Message).where(Message.contact_id == contact.id)):
+        if message.id not in keep:
+            session.delete(message)
+    for ticket in session.scalars(select(Ticket).where(Ticket.contact_id == contact.id)):
+        session.delete(ticket)
+    contact.language = None
+    contact.erased_at = utcnow()

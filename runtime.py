@@ -1,0 +1,88 @@
+"""The running service's parts, built once from the settings and shared by the web app, the
+workers and the CLI. Each part is a port with an embedded default: no REDIS_URL means an
+in-process Redis and queue; no Twilio token means the local channel.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import redis as redis_lib
+
+import handoff.actions  # noqa: F401  (registers the actions its flows name)
+import bot.builtin_actions  # noqa: F401
+from bot.actions import ACTIONS
+from bot.engine import Engine
+from bot.flows import FlowSet, load_flows
+from bot.i18n import Translator
+from bot.state import StateStore
+from channels.local import LocalChannel
+from delivery.tasks import Tasks, make_broker
+from settings import ROOT, Settings
+from store.db import make_engine, make_sessionmaker
+
+FLOWS = ROOT / "flows"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, flows_dir=FLOWS):
+        self.settings = settings
+        self.db = make_engine(settings.connections.database_url)
+        self.session = make_sessionmaker(self.db)
+        self.redis = _redis(settings.connections.redis_url)
+        self.state = StateStore(self.redis, ttl_seconds=settings.conversation.state_ttl_hours * 3600,
+                                lock_timeout=settings.conversation.lock_timeout_seconds)
+        self.translator = Translator()
+        self.flows_dir = flows_dir
+        self.bot = self._engine(load_checked_flows(settings, self.translator, flows_dir))
+        self.channel = self._channel()
+        self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
+
+    def _engine(self, flows: FlowSet) -> Engine:
+        return Engine(flows, self.translator, ACTIONS,
+                      fallback_limit=self.settings.conversation.fallback_limit,
+                      placeholders=placeholders(self.settings))
+
+    def _channel(self):
+        c, s = self.settings.connections, self.settings.secrets
+        if not self.settings.uses_twilio:
+            return LocalChannel(self.redis)
+        from channels.twilio_sender import TwilioChannel
+
+        return TwilioChannel(c.twilio_account_sid, s.twilio_auth_token, c.twilio_whatsapp_number,
+                             status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url)
+
+    def reload_flows(self) -> None:
+        """Swap in edited flows and texts; if they do not validate, the running ones stay."""
+        translator = Translator()
+        flows = load_checked_flows(self.settings, translator, self.flows_dir)
+        self.translator = translator
+        self.bot = self._engine(flows)
+
+    @contextmanager
+    def transaction(self):
+        with self.session() as session:
+            yield session
+            session.commit()
+
+    def close(self) -> None:
+        self.tasks.stop_worker()
+        self.db.dispose()
+
+
+def placeholders(settings: Settings) -> dict[str, str]:
+    return {"program": settings.program.name, "organisation": settings.program.organisation}
+
+
+def load_checked_flows(settings: Settings, translator: Translator, directory=FLOWS) -> FlowSet:
+    from translations.catalogs import known_texts
+
+    return load_flows(directory, ACTIONS.names(), known_texts=known_texts(),
+                      placeholders=placeholders(settings))
+
+
+def _redis(url: str):
+    if url:
+        return redis_lib.Redis.from_url(url)
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer())

@@ -1,0 +1,186 @@
+"""One place that turns config.yml plus the environment into validated settings.
+
+Operators override connections with the environment variables named in DESIGN.md;
+secrets are read only from the environment so that config.yml can be committed.
+A bad setting raises SettingsError with one line naming the setting and the reason,
+because a service that starts half-configured fails later in a worse place.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config.yml"
+
+ENVIRONMENT = {
+    "DATABASE_URL": ("connections", "database_url"),
+    "REDIS_URL": ("connections", "redis_url"),
+    "PUBLIC_BASE_URL": ("connections", "public_base_url"),
+    "TWILIO_ACCOUNT_SID": ("connections", "twilio_account_sid"),
+    "TWILIO_WHATSAPP_NUMBER": ("connections", "twilio_whatsapp_number"),
+    "TWILIO_API_BASE_URL": ("connections", "twilio_api_base_url"),
+}
+SECRETS = {
+    "SECRET_KEY": "secret_key",
+    "DDA_ENCRYPTION_KEY": "encryption_key",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line for the operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Program(_Section):
+    name: str = Field(min_length=1)
+    organisation: str = Field(min_length=1)
+    default_region: str = Field(default="NL", min_length=2, max_length=2)
+
+
+class Languages(_Section):
+    source: str = "en"
+    program: list[str] = Field(min_length=1)
+    served: list[str] = []
+
+    @model_validator(mode="after")
+    def _source_is_a_program_language(self) -> "Languages":
+        if self.source not in self.program:
+            raise ValueError(f"source language {self.source!r} must be one of the program languages")
+        return self
+
+    @property
+    def all(self) -> list[str]:
+        return self.program + [code for code in self.served if code not in self.program]
+
+
+class Conversation(_Section):
+    fallback_limit: int = Field(default=2, ge=1)
+    state_ttl_hours: int = Field(default=168, ge=1)
+    max_inbound_chars: int = Field(default=2000, ge=100)
+    lock_timeout_seconds: int = Field(default=30, ge=1)
+
+
+class Vouchers(_Section):
+    amount_cents: int = Field(gt=0)
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class Delivery(_Section):
+    max_body_chars: int = Field(default=1600, ge=100, le=1600)
+    max_attempts: int = Field(default=8, ge=1)
+    sweep_after_seconds: int = Field(default=60, ge=1)
+
+
+class Connections(_Section):
+    database_url: str = Field(min_length=1)
+    redis_url: str = ""
+    public_base_url: str = Field(min_length=1)
+    twilio_api_base_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_whatsapp_number: str = ""
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _is_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _is_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL, or empty for the in-process default")
+        return value
+
+
+class Secrets(_Section):
+    secret_key: str = Field(min_length=16)
+    encryption_key: str = Field(min_length=16)
+    twilio_auth_token: str = ""
+
+
+class Settings(_Section):
+    program: Program
+    languages: Languages
+    conversation: Conversation = Conversation()
+    vouchers: Vouchers
+    delivery: Delivery = Delivery()
+    connections: Connections
+    secrets: Secrets
+
+    @model_validator(mode="after")
+    def _twilio_complete(self) -> "Settings":
+        c = self.connections
+        if self.secrets.twilio_auth_token and not (c.twilio_account_sid and c.twilio_whatsapp_number):
+            raise ValueError(
+                "TWILIO_AUTH_TOKEN is set, so TWILIO_ACCOUNT_SID and TWILIO_WHATSAPP_NUMBER are needed too"
+            )
+        return self
+
+    @property
+    def uses_twilio(self) -> bool:
+        return bool(self.secrets.twilio_auth_token)
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.connections.redis_url)
+
+
+def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the config file, lay the environment over it and validate the whole."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get("DDA_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: config file not found (set DDA_CONFIG or restore config.yml)") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SettingsError(f"{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path}: must be a mapping of sections")
+    if "secrets" in raw:
+        raise SettingsError(f"{path}: secrets must come from the environment, not the config file")
+
+    for variable, (section, key) in ENVIRONMENT.items():
+        if variable in environ:
+            raw.setdefault(section, {})[key] = environ[variable]
+    raw["secrets"] = {key: environ[variable] for variable, key in SECRETS.items() if environ.get(variable)}
+    for dotted, value in (overrides or {}).items():
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise SettingsError(_describe(first, path)) from None
+
+
+def _describe(problem: dict, path: Path) -> str:
+    location = ".".join(str(part) for part in problem["loc"])
+    if location.startswith("secrets."):
+        variable = next(v for v, k in SECRETS.items() if k == location.split(".", 1)[1])
+        if problem["type"] == "missing":
+            return f"{variable} is not set: it must come from the environment"
+        return f"{variable}: {problem['msg'].lower()}"
+    if problem["type"] == "missing":
+        return f"{path}: {location} is missing"
+    got = problem.get("input")
+    shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    return f"{path}: {location or 'settings'}: {problem['msg'].lower()}{shown}"

@@ -1,0 +1,121 @@
+"""The tables. Alembic migrations in migrations/ are the source of the schema in a database;
+these classes must match them (a test compares the two).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.personal import PersonalText
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Contact(Base):
+    """A person who writes to the service, known by their WhatsApp number."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_key: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str] = mapped_column(PersonalText)
+    language: Mapped[str | None] = mapped_column(String(8))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    messages: Mapped[list["Message"]] = relationship(back_populates="contact")
+
+
+class Message(Base):
+    """One WhatsApp message, in or out. `provider_sid` is Twilio's MessageSid: unique, so a
+    retried webhook or a second callback finds the row it already made."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_contact_direction_processed", "contact_id", "direction", "processed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template
+    body: Mapped[str | None] = mapped_column(PersonalText)
+    payload: Mapped[str | None] = mapped_column(String(256))
+    media_types: Mapped[list | None] = mapped_column(JSON)
+    media_url: Mapped[str | None] = mapped_column(String(2048))
+    content_sid: Mapped[str | None] = mapped_column(String(64))
+    content_variables: Mapped[dict | None] = mapped_column(JSON)
+    options: Mapped[list | None] = mapped_column(JSON)
+    sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    contact: Mapped[Contact] = relationship(back_populates="messages")
+    outbox: Mapped["OutboxItem | None"] = relationship(back_populates="message")
+
+
+class OutboxItem(Base):
+    """A reply waiting for delivery. Written in the transaction that decided to send it, so a
+    crash can lose neither the state change nor the reply; delivery works through this table."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    queue: Mapped[str] = mapped_column(String(16), default="replies")
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    message: Mapped[Message] = relationship(back_populates="outbox")
+
+
+class EarlyStatus(Base):
+    """A status callback that arrived before the send that caused it was recorded."""
+
+    __tablename__ = "early_statuses"
+
+    provider_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Ticket(Base):
+    """A conversation handed to the helpdesk."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("contact_id", "open_marker"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # 1 while open, NULL when closed: the unique constraint allows one open ticket per person.
+    open_marker: Mapped[int | None] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

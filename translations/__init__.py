@@ -1,0 +1,1 @@
+"""Gettext catalogs (translations/<lang>/LC_MESSAGES/messages.po) and the tools around them."""

@@ -1,0 +1,31 @@
+"""Reading the catalogs as data: which texts exist and how complete each language is."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+DIRECTORY = Path(__file__).resolve().parent
+TEMPLATE = DIRECTORY / "messages.pot"
+
+
+def catalog_path(language: str) -> Path:
+    return DIRECTORY / language / "LC_MESSAGES" / "messages.po"
+
+
+def read_catalog(path: Path):
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+@lru_cache(maxsize=4)
+def _known(mtime: float) -> frozenset[str]:
+    return frozenset(message.id for message in read_catalog(TEMPLATE) if message.id)
+
+
+def known_texts() -> frozenset[str]:
+    """Every source text in the template; a flow text missing here was never extracted."""
+    if not TEMPLATE.exists():
+        return frozenset()
+    return _known(TEMPLATE.stat().st_mtime)
