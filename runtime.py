@@ -4,8 +4,6 @@ in-process Redis and queue; no Twilio token means the local channel.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import redis as redis_lib
 
 import handoff.actions  # noqa: F401  (registers the actions its flows name)
@@ -58,14 +56,9 @@ class Runtime:
         self.translator = translator
         self.bot = self._engine(flows)
 
-    @contextmanager
-    def transaction(self):
-        with self.session() as session:
-            yield session
-            session.commit()
-
     def close(self) -> None:
         self.tasks.stop_worker()
+        self.tasks.broker.close()
         self.db.dispose()
 
 

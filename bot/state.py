@@ -45,9 +45,9 @@ class StateStore:
         self.redis.delete(f"{PREFIX}{contact_id}")
 
     @contextmanager
-    def lock(self, contact_id: int):
-        """One message of a contact at a time, across every worker process."""
-        lock = self.redis.lock(f"dda:lock:contact:{contact_id}", timeout=self.lock_timeout,
+    def lock(self, contact_id: int, purpose: str = "turn"):
+        """One job per contact and purpose at a time, across every worker process."""
+        lock = self.redis.lock(f"dda:lock:{purpose}:{contact_id}", timeout=self.lock_timeout,
                                blocking_timeout=self.lock_timeout)
         if not lock.acquire():
             raise TimeoutError("contact is busy")

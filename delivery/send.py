@@ -22,6 +22,23 @@ class TransientFailure(Exception):
     """Sending failed in a way a later attempt may fix."""
 
 
+def deliver_contact(runtime, contact_id: int) -> int:
+    """Deliver a person's waiting replies one after another, oldest first, so they arrive in
+    the order the bot wrote them. Returns how many were handled."""
+    handled = 0
+    with runtime.state.lock(contact_id, purpose="delivery"):
+        while True:
+            with runtime.session() as session:
+                outbox_id = session.scalar(
+                    select(OutboxItem.id).join(Message).where(Message.contact_id == contact_id,
+                                                              OutboxItem.state == "pending")
+                    .order_by(OutboxItem.id).limit(1))
+            if outbox_id is None:
+                return handled
+            deliver(runtime, outbox_id)
+            handled += 1
+
+
 def deliver(runtime, outbox_id: int) -> str:
     with runtime.session() as session:
         claimed = session.execute(
@@ -73,15 +90,15 @@ def _drop_erased(session, contact: Contact) -> None:
 
 
 def stale_work(runtime) -> tuple[list[int], list[int]]:
-    """Outbox items and contacts whose queue message may have been lost (a broker restart,
-    a worker killed mid-send): (outbox ids to deliver, contact ids to process)."""
+    """Contacts whose queue message may have been lost (a broker restart, a worker killed
+    mid-send): (contacts with replies to deliver, contacts with messages to process)."""
     cutoff = utcnow() - timedelta(seconds=runtime.settings.delivery.sweep_after_seconds)
     with runtime.session() as session:
         session.execute(update(OutboxItem).where(OutboxItem.state == "sending", OutboxItem.created_at < cutoff - timedelta(minutes=10))
                         .values(state="pending"))
         session.commit()
-        outbox = list(session.scalars(select(OutboxItem.id).where(OutboxItem.state == "pending",
-                                                                  OutboxItem.created_at < cutoff)))
+        outbox = list(session.scalars(select(Message.contact_id).join(OutboxItem).where(
+            OutboxItem.state == "pending", OutboxItem.created_at < cutoff).distinct()))
         contacts = list(session.scalars(select(Message.contact_id).where(
             Message.direction == "in", Message.processed_at.is_(None), Message.created_at < cutoff).distinct()))
     return outbox, contacts

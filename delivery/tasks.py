@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import dq_name
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,7 @@ INBOUND = "inbound"
 
 class Tasks:
     def __init__(self, runtime, broker: dramatiq.Broker):
-        from delivery.send import deliver, stale_work
+        from delivery.send import deliver_contact, stale_work
         from inbox.process import process_contact
 
         self.broker = broker
@@ -27,8 +29,8 @@ class Tasks:
         def process_contact_job(contact_id: int) -> None:
             process_contact(runtime, contact_id)
 
-        def deliver_job(outbox_id: int) -> None:
-            deliver(runtime, outbox_id)
+        def deliver_job(contact_id: int) -> None:
+            deliver_contact(runtime, contact_id)
 
         self.process_contact = dramatiq.actor(process_contact_job, actor_name="process_contact",
                                               queue_name=INBOUND, broker=broker, **retries)
@@ -39,17 +41,14 @@ class Tasks:
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
 
-    def enqueue_delivery(self, outbox_id: int) -> None:
-        self.deliver.send(outbox_id)
-
     def sweep(self) -> int:
         """Queue again what a lost queue message left behind; safe to run at any time."""
-        outbox, contacts = self._stale_work()
-        for outbox_id in outbox:
-            self.deliver.send(outbox_id)
-        for contact_id in contacts:
+        to_deliver, to_process = self._stale_work()
+        for contact_id in to_deliver:
+            self.deliver.send(contact_id)
+        for contact_id in to_process:
             self.process_contact.send(contact_id)
-        return len(outbox) + len(contacts)
+        return len(to_deliver) + len(to_process)
 
     def start_worker(self, threads: int = 4, sweep_every: float = 30.0) -> dramatiq.Worker:
         self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
@@ -73,20 +72,23 @@ class Tasks:
             self._worker.stop()
             self._worker = None
 
-    def drain(self, timeout_ms: int = 20_000) -> None:
+    def drain(self, timeout_ms: int = 30_000) -> None:
         """Wait until every queue is empty and the worker idle (tests, `flask chat`)."""
-        for _ in range(5):
-            for queue in list(self.broker.get_declared_queues()):
-                self.broker.join(queue, timeout=timeout_ms)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            for queue in (INBOUND, REPLIES):
+                self.broker.join(queue, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
             if self._worker is not None:
                 self._worker.join()
-            if all(self._queue_empty(q) for q in self.broker.get_declared_queues()):
+            if not any(self._waiting(queue) for queue in (INBOUND, REPLIES)):
                 return
+            if time.monotonic() > deadline:
+                raise TimeoutError("queues did not drain")
 
-    def _queue_empty(self, queue: str) -> bool:
+    def _waiting(self, queue: str) -> int:
         if isinstance(self.broker, StubBroker):
-            return self.broker.queues[queue].unfinished_tasks == 0
-        return True
+            return self.broker.queues[queue].unfinished_tasks + self.broker.queues[dq_name(queue)].unfinished_tasks
+        return self.broker.do_qsize(queue)
 
 
 def make_broker(redis_url: str) -> dramatiq.Broker:

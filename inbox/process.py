@@ -46,15 +46,16 @@ def process_contact(runtime, contact_id: int) -> int:
     done = 0
     with runtime.state.lock(contact_id):
         while True:
-            outbox_ids = _process_next(runtime, contact_id)
-            if outbox_ids is None:
+            replies = _process_next(runtime, contact_id)
+            if replies is None:
                 return done
             done += 1
-            for outbox_id in outbox_ids:
-                runtime.tasks.enqueue_delivery(outbox_id)
+            if replies:
+                runtime.tasks.deliver.send(contact_id)
 
 
-def _process_next(runtime, contact_id: int) -> list[int] | None:
+def _process_next(runtime, contact_id: int) -> int | None:
+    """Process the oldest waiting message: the number of replies queued, or None if none waited."""
     with runtime.session() as session:
         message = session.scalar(
             select(Message).where(Message.contact_id == contact_id, Message.direction == "in",
@@ -81,7 +82,7 @@ def _process_next(runtime, contact_id: int) -> list[int] | None:
                  "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
         if host.erase:
             runtime.state.forget(contact_id)
-        return [item.id for item in items]
+        return len(items)
 
 
 def _erase(session, contact: Contact, keep: list[int]) -> None:

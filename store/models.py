@@ -41,7 +41,8 @@ class Contact(Base):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    messages: Mapped[list["Message"]] = relationship(back_populates="contact")
+    messages: Mapped[list["Message"]] = relationship(back_populates="contact", cascade="all, delete-orphan",
+                                                     passive_deletes=True)
 
 
 class Message(Base):
@@ -71,7 +72,8 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     contact: Mapped[Contact] = relationship(back_populates="messages")
-    outbox: Mapped["OutboxItem | None"] = relationship(back_populates="message")
+    outbox: Mapped["OutboxItem | None"] = relationship(back_populates="message", cascade="all, delete-orphan",
+                                                       passive_deletes=True)
 
 
 class OutboxItem(Base):

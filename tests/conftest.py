@@ -1,0 +1,230 @@
+"""Fixtures: the app on each backend, a signed Twilio client, a Twilio stand-in and a CLI runner.
+
+Every test that takes `app` runs on SQLite with the in-process Redis and queue, and again on
+PostgreSQL with real Redis when DATABASE_URL and REDIS_URL are set (as `.ci/run` does).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask, request
+from sqlalchemy import text
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from store.db import make_engine
+from store.migrate import upgrade
+from store.models import Base
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC_URL = "https://dda.example.org"
+ACCOUNT_SID = "ACf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
+SERVICE_NUMBER = "+14155238886"
+
+SERVICES = {"database": os.environ.get("DATABASE_URL"), "redis": os.environ.get("REDIS_URL")}
+BACKENDS = ["embedded"] + (["services"] if SERVICES["database"] and SERVICES["redis"] else [])
+
+ENVIRONMENT = {
+    "SECRET_KEY": "test-secret-key-0123456789",
+    "DDA_ENCRYPTION_KEY": "test-encryption-key-0123456789",
+    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    "TWILIO_WHATSAPP_NUMBER": SERVICE_NUMBER,
+    "PUBLIC_BASE_URL": PUBLIC_URL,
+}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch):
+    for key in ("DATABASE_URL", "REDIS_URL", "DDA_CONFIG", "TWILIO_API_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in ENVIRONMENT.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    url = SERVICES["database"]
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade(url, engine=engine)
+    engine.dispose()
+    return url
+
+
+def _empty_tables(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+class TwilioStandIn:
+    """A local HTTP server answering the Messages API the way Twilio does, recording each
+    request; `fail_next` queues error answers (status, Twilio error code)."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.failures: list[tuple[int, int]] = []
+        self.lock = threading.Lock()
+        app = Flask("twilio-stand-in")
+
+        @app.post("/2010-04-01/Accounts/<account>/Messages.json")
+        def create(account):
+            with self.lock:
+                if self.failures:
+                    status, code = self.failures.pop(0)
+                    return {"code": code, "message": "stand-in failure", "more_info": "", "status": status}, status
+                sid = "SM" + uuid.uuid4().hex
+                self.requests.append({"account": account, "form": request.form.to_dict(flat=False), "sid": sid})
+            return {"sid": sid, "status": "queued", "account_sid": account, "to": request.form["To"],
+                    "from": request.form["From"], "body": request.form.get("Body", "")}, 201
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def fail_next(self, status: int, code: int, times: int = 1) -> None:
+        self.failures += [(status, code)] * times
+
+    def sent(self, to: str | None = None) -> list[dict]:
+        """The messages sent so far, as flat dicts, optionally only those to one number."""
+        found = [{k: v[0] if len(v) == 1 else v for k, v in r["form"].items()} | {"Sid": r["sid"]}
+                 for r in self.requests]
+        return [m for m in found if to is None or m["To"] == f"whatsapp:{to}"]
+
+    def bodies(self, to: str | None = None) -> list[str]:
+        return [m.get("Body", "") for m in self.sent(to)]
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    server = TwilioStandIn()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def twilio(twilio_server, monkeypatch):
+    twilio_server.requests.clear()
+    twilio_server.failures.clear()
+    monkeypatch.setenv("TWILIO_API_BASE_URL", twilio_server.url)
+    return twilio_server
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def app(backend, request, twilio, monkeypatch):
+    from webhook import create_app
+
+    if backend == "services":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("REDIS_URL", SERVICES["redis"])
+        import redis
+
+        redis.Redis.from_url(SERVICES["redis"]).flushdb()
+    else:
+        url = request.getfixturevalue("sqlite_url")
+        monkeypatch.setenv("DATABASE_URL", url)
+    _empty_tables(url)
+    application = create_app(embedded_worker=False)
+    application.config["TESTING"] = True
+    runtime = application.extensions["dda"]
+    runtime.tasks.start_worker(threads=3, sweep_every=3600)
+    yield application
+    runtime.close()
+
+
+@pytest.fixture
+def runtime(app):
+    return app.extensions["dda"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def sign(url: str, params: dict, token: str = AUTH_TOKEN) -> str:
+    return RequestValidator(token).compute_signature(url, params)
+
+
+class WhatsApp:
+    """Posts signed webhook requests as Twilio would, and waits for the bot to finish."""
+
+    def __init__(self, client, runtime, twilio):
+        self.client = client
+        self.runtime = runtime
+        self.twilio = twilio
+        self.counter = 0
+
+    def post(self, path: str, params: dict, *, signature: str | None = None, url: str | None = None):
+        body = urlencode(params)
+        signature = signature if signature is not None else sign(url or PUBLIC_URL + path, params)
+        return self.client.post(path, data=body, content_type="application/x-www-form-urlencoded",
+                                headers={"X-Twilio-Signature": signature})
+
+    def send(self, text: str = "", phone: str = "+31612345678", wait: bool = True, **extra):
+        self.counter += 1
+        params = fixture("inbound_text") | {"Body": text, "From": f"whatsapp:{phone}", "WaId": phone[1:]}
+        sid = "SM" + uuid.uuid4().hex
+        params.update(MessageSid=sid, SmsMessageSid=sid, SmsSid=sid)
+        params.update(extra)
+        response = self.post("/twilio/whatsapp", params)
+        assert response.status_code == 200, response.data
+        if wait:
+            self.wait()
+        return response
+
+    def wait(self):
+        self.runtime.tasks.drain()
+
+    def replies(self, phone: str = "+31612345678") -> list[str]:
+        return self.twilio.bodies(phone)
+
+    def conversation(self, *messages: str, phone: str = "+31612345678") -> list[str]:
+        """Send each message in turn; return the replies to the last one."""
+        for message in messages:
+            before = len(self.replies(phone))
+            self.send(message, phone=phone)
+        return self.replies(phone)[before:]
+
+
+@pytest.fixture
+def whatsapp(client, runtime, twilio):
+    return WhatsApp(client, runtime, twilio)

@@ -1,0 +1,109 @@
+"""The dialogue through signed webhooks: menus, global commands, fallbacks, opt-out, erasure."""
+from sqlalchemy import func, select
+
+from store.models import Contact, Message, Ticket
+
+PHONE = "+31612345678"
+
+
+def test_first_contact_offers_languages_in_their_own_names(whatsapp):
+    reply = whatsapp.conversation("hello")[-1]
+    assert reply.startswith("Choose your language")
+    for name in ("العربية", "Nederlands", "Українська", "Français", "Tagalog"):
+        assert name in reply
+
+
+def test_number_chooses_and_the_bot_answers_in_that_language(whatsapp, runtime):
+    whatsapp.send("hello")
+    replies = whatsapp.conversation("2")
+    assert replies[0] == "Thank you. I will write to you in English."
+    assert "Welcome to Direct Digital Aid" in replies[1]
+    assert "1. Talk to a person" in replies[-1]
+    with runtime.session() as session:
+        assert session.scalar(select(Contact.language)) == "en"
+
+
+def test_button_payload_is_matched_exactly(whatsapp):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    before = len(whatsapp.replies())
+    whatsapp.send("Change language", MessageType="button", ButtonPayload="cmd.language", ButtonText="Change language")
+    assert whatsapp.replies()[before].startswith("Choose your language")
+
+
+def test_menu_label_typed_out_is_understood(whatsapp):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    assert whatsapp.conversation("change language!")[0].startswith("Choose your language")
+
+
+def test_global_command_interrupts_a_flow(whatsapp):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    assert "Are you sure?" in whatsapp.conversation("delete my data")[-1]
+    assert whatsapp.conversation("MENU")[-1].startswith("What can I do for you?")
+    with_nothing_deleted = whatsapp.conversation("1")  # now "1" is the menu's first option, not "yes, delete"
+    assert "person from our team" in with_nothing_deleted[-1]
+
+
+def test_two_misunderstandings_hand_over_to_the_helpdesk(whatsapp, runtime):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    first = whatsapp.conversation("blorp")
+    assert first[0] == "Sorry, I did not understand that."
+    second = whatsapp.conversation("zzzz")
+    assert "person from our team" in second[-1]
+    with runtime.session() as session:
+        ticket = session.scalar(select(Ticket))
+        assert (ticket.reason, ticket.status, ticket.language) == ("fallback", "open", "en")
+    # With a person on the case, the bot steps back.
+    assert whatsapp.conversation("hello?") == []
+
+
+def test_stop_is_honoured_until_start(whatsapp):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    assert "You will not get any more messages" in whatsapp.conversation("stop")[-1]
+    assert whatsapp.conversation("menu") == []
+    assert whatsapp.conversation("what is happening") == []
+    replies = whatsapp.conversation("START")
+    assert replies[0] == "Welcome back. You will get our messages again."
+    assert replies[-1].startswith("What can I do for you?")
+
+
+def test_stop_works_while_a_person_has_the_chat(whatsapp, runtime):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    whatsapp.send("human")
+    assert "You will not get any more messages" in whatsapp.conversation("STOP")[-1]
+
+
+def test_delete_my_data_asks_once_then_erases(whatsapp, runtime):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    whatsapp.send("something private about me")
+    assert "Are you sure?" in whatsapp.conversation("delete my data")[-1]
+    assert whatsapp.conversation("1")[-1].startswith("Your data has been deleted")
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+    # Writing again starts fresh, with the language question.
+    assert whatsapp.conversation("hi")[-1].startswith("Choose your language")
+
+
+def test_changing_language_switches_every_text(whatsapp, runtime):
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    whatsapp.send("language")
+    replies = whatsapp.conversation("6")  # Nederlands
+    with runtime.session() as session:
+        assert session.scalar(select(Contact.language)) == "nl"
+    assert replies[-1] != "What can I do for you? Reply with a number.\n\n1. Talk to a person"
+
+
+def test_messages_from_two_people_do_not_mix(whatsapp):
+    whatsapp.send("hello", phone="+31600000001")
+    whatsapp.send("hello", phone="+31600000002")
+    whatsapp.send("2", phone="+31600000001")
+    assert whatsapp.replies("+31600000002")[-1].startswith("Choose your language")
+    assert whatsapp.replies("+31600000001")[-1].startswith("What can I do for you?")
