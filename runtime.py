@@ -15,14 +15,13 @@ from bot.i18n import Translator
 from bot.state import StateStore
 from channels.local import LocalChannel
 from delivery.tasks import Tasks, make_broker
-from settings import ROOT, Settings
+from nlu.intents import INTENTS
+from settings import Settings
 from store.db import make_engine, make_sessionmaker
-
-FLOWS = ROOT / "flows"
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, flows_dir=FLOWS):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self.db = make_engine(settings.connections.database_url)
         self.session = make_sessionmaker(self.db)
@@ -30,8 +29,7 @@ class Runtime:
         self.state = StateStore(self.redis, ttl_seconds=settings.conversation.state_ttl_hours * 3600,
                                 lock_timeout=settings.conversation.lock_timeout_seconds)
         self.translator = Translator()
-        self.flows_dir = flows_dir
-        self.bot = self._engine(load_checked_flows(settings, self.translator, flows_dir))
+        self.bot = self._engine(load_checked_flows(settings))
         self.channel = self._channel()
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
 
@@ -52,7 +50,7 @@ class Runtime:
     def reload_flows(self) -> None:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""
         translator = Translator()
-        flows = load_checked_flows(self.settings, translator, self.flows_dir)
+        flows = load_checked_flows(self.settings)
         self.translator = translator
         self.bot = self._engine(flows)
 
@@ -66,10 +64,10 @@ def placeholders(settings: Settings) -> dict[str, str]:
     return {"program": settings.program.name, "organisation": settings.program.organisation}
 
 
-def load_checked_flows(settings: Settings, translator: Translator, directory=FLOWS) -> FlowSet:
+def load_checked_flows(settings: Settings) -> FlowSet:
     from translations.catalogs import known_texts
 
-    return load_flows(directory, ACTIONS.names(), known_texts=known_texts(),
+    return load_flows(settings.content.flows, ACTIONS.names(), known_texts=known_texts(), intents=INTENTS,
                       placeholders=placeholders(settings))
 
 

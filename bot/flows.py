@@ -56,9 +56,13 @@ class Step:
     data: dict
     line: int
     options: list[Option] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
 
 
 @dataclass
@@ -94,7 +98,17 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader, node, deep=False):
     mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
     mapping["__line__"] = node.start_mark.line + 1
+    mapping["__keys__"] = {key.value: key.start_mark.line + 1 for key, _value in node.value
+                           if isinstance(key, yaml.ScalarNode)}
     return mapping
+
+
+META = {"__line__", "__keys__"}
+
+
+def line_of(mapping: dict, key: str) -> int:
+    """The line where `key` is written in `mapping`, or where the mapping starts."""
+    return mapping.get("__keys__", {}).get(key, mapping.get("__line__", 1))
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -120,7 +134,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
 
     line = data.get("__line__", 1)
     for key in data:
-        if key != "__line__" and key not in FLOW_KEYS:
+        if key not in META and key not in FLOW_KEYS:
             problem(line, f"unknown flow setting {key!r} (allowed: {', '.join(sorted(FLOW_KEYS))})")
     name = data.get("flow")
     if not isinstance(name, str) or not NAME.match(name):
@@ -136,7 +150,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
         version = 1
     steps: dict[str, Step] = {}
     for step_id, body in steps_data.items():
-        if step_id == "__line__":
+        if step_id in META:
             continue
         step_line = body.get("__line__", line) if isinstance(body, dict) else steps_data["__line__"]
         if not isinstance(step_id, str) or not NAME.match(step_id):
@@ -150,10 +164,11 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
             problem(step_line, f"step {step_id!r} must have exactly one of: {', '.join(STEP_KINDS)}")
             continue
         kind = kinds[0]
-        extra = set(body) - STEP_KEYS[kind] - {"__line__"}
+        extra = set(body) - STEP_KEYS[kind] - META
         if extra:
             problem(step_line, f"step {step_id!r}: unknown key(s) {', '.join(sorted(extra))} for a {kind} step")
-        step = Step(step_id, kind, {k: v for k, v in body.items() if k != "__line__"}, step_line)
+        step = Step(step_id, kind, {k: v for k, v in body.items() if k not in META}, step_line,
+                    lines=body.get("__keys__", {}))
         _check_step(name, step, problem)
         steps[step_id] = step
     start = data.get("start") or next(iter(steps), None)
@@ -173,7 +188,7 @@ def _check_step(flow: str, step: Step, problem) -> None:
     if step.kind in ("say", "ask", "menu") and not isinstance(d[step.kind], str):
         problem(step.line, f"step {step.id!r}: the text of a {step.kind} step must be a text")
     if step.kind == "set" and (not isinstance(d["set"], dict) or
-                               not all(NAME.match(str(k)) for k in d["set"] if k != "__line__")):
+                               not all(NAME.match(str(k)) for k in d["set"] if k not in META)):
         problem(step.line, f"step {step.id!r}: set needs a mapping of names to values")
     if step.kind == "ask":
         if not isinstance(d.get("save"), str):
@@ -190,7 +205,7 @@ def _check_step(flow: str, step: Step, problem) -> None:
                 problem(step.line, f"step {step.id!r}: option {number} must be a mapping")
                 continue
             line = raw.get("__line__", step.line)
-            extra = set(raw) - OPTION_KEYS - {"__line__"}
+            extra = set(raw) - OPTION_KEYS - META
             if extra:
                 problem(line, f"option {number}: unknown key(s) {', '.join(sorted(extra))}")
             if bool(raw.get("label")) == bool(raw.get("verbatim")):
@@ -209,7 +224,7 @@ def _check_step(flow: str, step: Step, problem) -> None:
                     problem(step.line, f"step {step.id!r}: each branch rule needs 'when' and 'goto'")
                     continue
                 when = rule["when"]
-                if not isinstance(when, dict) or set(when) - CONDITION_KEYS - {"__line__"} or \
+                if not isinstance(when, dict) or set(when) - CONDITION_KEYS - META or \
                         ("slot" in when) == ("profile" in when):
                     problem(rule.get("__line__", step.line),
                             "a condition names one 'slot' or 'profile' and one of equals, in, present")
@@ -311,20 +326,20 @@ def _check_links(flow_set: FlowSet, actions: set[str], problems: list[str]) -> N
 
         for step in flow.steps.values():
             if "next" in step.data:
-                target_ok(step.data["next"], step.line, "next")
+                target_ok(step.data["next"], step.line_of("next"), "next")
             if step.kind == "goto":
-                target_ok(step.data["goto"], step.line, "goto")
+                target_ok(step.data["goto"], step.line_of("goto"), "goto")
             if step.kind == "branch":
                 for rule in step.data.get("branch") or []:
                     if isinstance(rule, dict) and "goto" in rule:
                         target_ok(rule["goto"], rule.get("__line__", step.line), "branch")
                 if "else" in step.data:
-                    target_ok(step.data["else"], step.line, "else")
+                    target_ok(step.data["else"], step.line_of("else"), "else")
             if step.kind == "action":
-                action_ok(step.data["action"], step.line)
+                action_ok(step.data["action"], step.line_of("action"))
                 outcomes = step.data.get("outcomes") or {}
                 for outcome, target in outcomes.items():
-                    if outcome != "__line__":
+                    if outcome not in META:
                         target_ok(target, step.line, f"outcome {outcome!r}")
             for option in step.options:
                 if option.goto:

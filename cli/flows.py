@@ -7,7 +7,6 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bot.flows import FlowError
-from bot.i18n import Translator
 from runtime import load_checked_flows
 
 group = AppGroup("flows", help="Conversation flows in flows/*.yml.")
@@ -18,7 +17,7 @@ def check():
     """Validate every flow; print `file:line: problem` and exit 1 if any is wrong."""
     runtime = current_app.extensions["dda"]
     try:
-        flows = load_checked_flows(runtime.settings, Translator(), runtime.flows_dir)
+        flows = load_checked_flows(runtime.settings)
     except FlowError as error:
         for problem in error.problems:
             click.echo(problem, err=True)

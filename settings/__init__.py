@@ -80,6 +80,18 @@ class Delivery(_Section):
     sweep_after_seconds: int = Field(default=60, ge=1)
 
 
+class Content(_Section):
+    flows: Path = Path("flows")
+
+    @field_validator("flows")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        path = value if value.is_absolute() else ROOT / value
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a folder")
+        return path
+
+
 class Connections(_Section):
     database_url: str = Field(min_length=1)
     redis_url: str = ""
@@ -115,6 +127,7 @@ class Settings(_Section):
     conversation: Conversation = Conversation()
     vouchers: Vouchers
     delivery: Delivery = Delivery()
+    content: Content = Content()
     connections: Connections
     secrets: Secrets
 

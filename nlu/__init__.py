@@ -1,0 +1,1 @@
+"""Understanding free text: which language, which intent. Training data is in nlu/data/."""

@@ -1,0 +1,73 @@
+"""Delivery through the Twilio adapter: retries, permanent failures and long texts."""
+from sqlalchemy import select
+
+from bot.messages import Reply
+from delivery.outbox import queue_replies, split_text
+from inbox.receive import contact_for
+from store.models import Message, OutboxItem
+
+PHONE = "+31612345678"
+
+
+def queue(runtime, *replies: Reply) -> int:
+    with runtime.session() as session:
+        contact = contact_for(session, runtime.settings.secrets.encryption_key, PHONE)
+        queue_replies(session, runtime.settings, contact, list(replies))
+        session.commit()
+        return contact.id
+
+
+def outbox_states(runtime) -> list[tuple[str, int]]:
+    with runtime.session() as session:
+        return [(i.state, i.attempts) for i in session.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+
+
+def test_server_errors_are_retried_until_sent_once(runtime, twilio):
+    twilio.fail_next(500, 20500, times=2)
+    contact_id = queue(runtime, Reply(text="hello"))
+    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.drain()
+    assert twilio.bodies(PHONE) == ["hello"]
+    assert outbox_states(runtime) == [("sent", 3)]
+
+
+def test_rate_limited_send_is_retried(runtime, twilio):
+    twilio.fail_next(429, 20429)
+    contact_id = queue(runtime, Reply(text="one"), Reply(text="two"))
+    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.drain()
+    assert twilio.bodies(PHONE) == ["one", "two"]
+
+
+def test_invalid_number_fails_permanently_and_is_not_retried(runtime, twilio):
+    twilio.fail_next(400, 21211)
+    contact_id = queue(runtime, Reply(text="hello"))
+    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.drain()
+    assert twilio.bodies(PHONE) == []
+    assert outbox_states(runtime) == [("failed", 1)]
+    with runtime.session() as session:
+        message = session.scalar(select(Message))
+        assert (message.status, message.error_code) == ("failed", "21211")
+
+
+def test_long_reply_is_split_into_whatsapp_sized_parts_in_order(runtime, twilio):
+    paragraphs = [f"Paragraph {n}. " + "word " * 120 for n in range(8)]  # about 5,000 characters
+    contact_id = queue(runtime, Reply(text="\n\n".join(paragraphs)))
+    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.drain()
+    bodies = twilio.bodies(PHONE)
+    assert len(bodies) > 1
+    assert all(len(body) <= 1600 for body in bodies)
+    assert " ".join(" ".join(bodies).split()) == " ".join(" ".join(paragraphs).split())
+    assert bodies[0].startswith("Paragraph 0.")
+
+
+def test_split_prefers_paragraphs_then_words():
+    text = "a" * 900 + "\n\n" + "b" * 900
+    assert split_text(text, 1600) == ["a" * 900, "b" * 900]
+    words = " ".join(["word"] * 500)
+    parts = split_text(words, 1600)
+    assert all(len(p) <= 1600 and not p.startswith(" ") and not p.endswith(" ") for p in parts)
+    assert " ".join(parts) == words
+    assert split_text("x" * 3300, 1600) == ["x" * 1600, "x" * 1600, "x" * 100]

@@ -1,0 +1,97 @@
+"""`flask flows check` and reloads: a broken flow is reported with file:line and never goes live."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.flows import FlowError
+from settings import ROOT
+
+
+@pytest.fixture
+def flows(tmp_path, runtime):
+    folder = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", folder, ignore=shutil.ignore_patterns("*.md"))
+    runtime.settings.content.flows = folder
+    return folder
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_shipped_flows_are_valid(runner):
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 0, result.output
+    assert "all valid" in result.output
+
+
+@pytest.mark.parametrize("file, old, new, problem", [
+    ("stop.yml", "next: told", "next: tolld", "next goes to unknown step 'tolld'"),
+    ("main.yml", 'goto: "@human"', 'goto: "@humans"', "option goes to unknown flow 'humans'"),
+    ("start.yml", 'next: "@main"', 'next: "@main.nowhere"', "unknown step 'nowhere' of flow 'main'"),
+    ("stop.yml", "action: opt_out", "action: opt_outt", "unknown action 'opt_outt'"),
+    ("stop.yml", 'say: "You will not get any more messages',
+     'say: "This text was never translated. You will not get any more messages', "text not in the translation catalogs"),
+    ("stop.yml", "    say: \"You will", "    sya: \"You will", "must have exactly one of"),
+    ("human.yml", "intents: [human]", "intents: [humane]", "unknown intent 'humane'"),
+    ("stop.yml", "flow: stop", "flow: [stop", "not valid YAML"),
+])
+def test_each_mistake_is_reported_with_file_and_line(runner, flows, file, old, new, problem):
+    edit(flows / file, old, new)
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if problem in line]
+    assert lines, result.output
+    location = lines[0].split(": ", 1)[0]
+    assert location.startswith(str(flows / file) + ":")
+    assert int(location.rsplit(":", 1)[1]) >= 1
+
+
+def test_problem_points_at_the_right_line(runner, flows):
+    edit(flows / "stop.yml", "next: told", "next: tolld")
+    result = runner.invoke(args=["flows", "check"])
+    assert f"stop.yml:{line_of(flows / 'stop.yml', 'next: tolld')}: " in result.output
+
+
+def test_keyword_claimed_by_two_flows_is_refused(runner, flows):
+    edit(flows / "start.yml", "keywords: [start,", "keywords: [stop, start,")
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    assert "keyword 'stop' also starts flow" in result.output
+
+
+def test_invalid_flow_never_goes_live_on_reload(runtime, flows, whatsapp):
+    edit(flows / "main.yml", 'goto: "@human"', 'goto: "@nowhere"')
+    with pytest.raises(FlowError):
+        runtime.reload_flows()
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    assert whatsapp.conversation("1")[-1].startswith("I have asked a person")
+
+
+def test_valid_edit_goes_live_on_reload_without_restart(runtime, flows, whatsapp):
+    edit(flows / "main.yml", '      - label: "Talk to a person"\n        goto: "@human"\n', "")
+    runtime.reload_flows()
+    whatsapp.send("hello")
+    assert "1. Change language" in whatsapp.conversation("2")[-1]
+
+
+def test_invalid_flows_stop_start_up_with_the_problems(flows, monkeypatch, sqlite_url):
+    from webhook import create_app
+
+    edit(flows / "stop.yml", "next: told", "next: tolld")
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    config = flows.parent / "config.yml"
+    config.write_text((ROOT / "config.yml").read_text().replace("flows: flows", f"flows: {flows}"))
+    monkeypatch.setenv("DDA_CONFIG", str(config))
+    with pytest.raises(SystemExit) as stopped:
+        create_app(embedded_worker=False)
+    assert "Flows are invalid" in str(stopped.value)
+    assert "unknown step 'tolld'" in str(stopped.value)

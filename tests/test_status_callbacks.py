@@ -1,0 +1,81 @@
+"""Delivery statuses from Twilio only move forward, keep the error code and are idempotent."""
+from sqlalchemy import select
+
+from store.models import Message
+from tests.conftest import fixture
+
+PHONE = "+31612345678"
+
+
+def first_reply(runtime, whatsapp) -> Message:
+    whatsapp.send("hello")
+    with runtime.session() as session:
+        return session.scalar(select(Message).where(Message.direction == "out").order_by(Message.id))
+
+
+def callback(whatsapp, name: str, sid: str, **extra):
+    params = fixture(name) | {"MessageSid": sid, "SmsSid": sid} | extra
+    response = whatsapp.post("/twilio/status", params)
+    assert response.status_code == 204
+    return response
+
+
+def status_of(runtime, sid: str) -> tuple[str, str | None]:
+    with runtime.session() as session:
+        message = session.scalar(select(Message).where(Message.provider_sid == sid))
+        return message.status, message.error_code
+
+
+def test_reply_is_sent_through_twilio_with_a_status_callback(whatsapp, twilio, runtime):
+    message = first_reply(runtime, whatsapp)
+    sent = twilio.sent(PHONE)[0]
+    assert sent["From"] == "whatsapp:+14155238886"
+    assert sent["To"] == f"whatsapp:{PHONE}"
+    assert sent["StatusCallback"] == "https://dda.example.org/twilio/status"
+    assert sent["Body"] == message.body
+    assert status_of(runtime, message.provider_sid) == ("queued", None)
+
+
+def test_statuses_move_forward_only(whatsapp, runtime):
+    sid = first_reply(runtime, whatsapp).provider_sid
+    callback(whatsapp, "status_delivered", sid)
+    callback(whatsapp, "status_sent", sid)  # late
+    assert status_of(runtime, sid) == ("delivered", None)
+    callback(whatsapp, "status_read", sid)
+    callback(whatsapp, "status_delivered", sid)
+    assert status_of(runtime, sid) == ("read", None)
+
+
+def test_failure_keeps_its_error_code_and_repeats_change_nothing(whatsapp, runtime):
+    sid = first_reply(runtime, whatsapp).provider_sid
+    for _ in range(3):
+        callback(whatsapp, "status_failed_63024", sid)
+    assert status_of(runtime, sid) == ("failed", "63024")
+
+
+def test_undelivered_keeps_63016(whatsapp, runtime):
+    sid = first_reply(runtime, whatsapp).provider_sid
+    callback(whatsapp, "status_undelivered_63016", sid)
+    assert status_of(runtime, sid) == ("undelivered", "63016")
+
+
+def test_callback_before_the_send_is_recorded_is_applied_later(whatsapp, runtime, twilio, monkeypatch):
+    """Twilio can call back before messages.create has returned to us."""
+    import channels.twilio_sender as sender
+
+    original = sender.TwilioChannel.send
+
+    def send_and_race(channel, message):
+        sent = original(channel, message)
+        callback(whatsapp, "status_delivered", sent.provider_sid)
+        return sent
+
+    monkeypatch.setattr(sender.TwilioChannel, "send", send_and_race)
+    whatsapp.send("hello")
+    sid = twilio.sent(PHONE)[0]["Sid"]
+    assert status_of(runtime, sid) == ("delivered", None)
+
+
+def test_unknown_status_or_missing_fields(whatsapp):
+    assert whatsapp.post("/twilio/status", {"MessageSid": "SMx"}).status_code == 400
+    assert whatsapp.post("/twilio/status", {"MessageSid": "SMx", "MessageStatus": "teleported"}).status_code == 204
