@@ -27,7 +27,7 @@ def group(phone):
     except BadRequest as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
     logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the log, belongs on this screen
-    runtime.tasks.start_worker(threads=2)
+    started = runtime.tasks.start_worker(threads=2)
     click.echo(f"You are {phone}. Type a message and press Enter; numbers choose from a menu; "
                "Ctrl-D or /quit leaves.")
     try:
@@ -51,4 +51,5 @@ def group(phone):
                 click.echo("bot> (no answer: the bot is silent while a person from the team has this chat, "
                            "or after STOP)")
     finally:
-        runtime.tasks.stop_worker()
+        if started:
+            runtime.tasks.stop_worker()

@@ -50,14 +50,17 @@ class Tasks:
             self.process_contact.send(contact_id)
         return len(to_deliver) + len(to_process)
 
-    def start_worker(self, threads: int = 4, sweep_every: float = 30.0) -> dramatiq.Worker:
+    def start_worker(self, threads: int = 4, sweep_every: float = 30.0) -> bool:
+        """Start working the queues in this process; False if a worker already runs here."""
+        if self._worker is not None:
+            return False
         self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
         self._worker.start()
         self._stopping.clear()
         self._sweeper = threading.Thread(target=self._sweep_loop, args=(sweep_every,), daemon=True,
                                          name="outbox-sweeper")
         self._sweeper.start()
-        return self._worker
+        return True
 
     def _sweep_loop(self, every: float) -> None:
         while not self._stopping.wait(every):

@@ -187,13 +187,15 @@ def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str]
 
 def _describe(problem: dict, path: Path) -> str:
     location = ".".join(str(part) for part in problem["loc"])
+    reason = problem["msg"].removeprefix("Value error, ")
+    reason = reason[:1].lower() + reason[1:]
     if location.startswith("secrets."):
         variable = next(v for v, k in SECRETS.items() if k == location.split(".", 1)[1])
         if problem["type"] == "missing":
             return f"{variable} is not set: it must come from the environment"
-        return f"{variable}: {problem['msg'].lower()}"
+        return f"{variable}: {reason}"
     if problem["type"] == "missing":
         return f"{path}: {location} is missing"
     got = problem.get("input")
     shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-    return f"{path}: {location or 'settings'}: {problem['msg'].lower()}{shown}"
+    return f"{path}: {location or 'settings'}: {reason}{shown}"

@@ -1,0 +1,46 @@
+"""The terminal chat and the demo seed, as a newcomer would use them."""
+from sqlalchemy import func, select
+
+from store.models import Contact
+
+
+def test_chat_talks_to_the_bot_through_the_pipeline(runner, runtime):
+    result = runner.invoke(args=["chat", "--phone", "+31 6 1234 5678"], input="hello\n2\nmenu\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "You are +31612345678" in result.output
+    assert "bot> Choose your language: reply with the number." in result.output
+    assert "bot> Thank you. I will write to you in English." in result.output
+    assert "bot> 1. Talk to a person" in result.output
+    with runtime.session() as session:
+        assert session.scalar(select(Contact.language)) == "en"
+
+
+def test_chat_refuses_a_malformed_number(runner):
+    result = runner.invoke(args=["chat", "--phone", "12"], input="/quit\n")
+    assert result.exit_code != 0
+    assert "--phone" in result.output
+
+
+def test_seed_demo_twice_changes_nothing(runner, runtime):
+    for _ in range(2):
+        result = runner.invoke(args=["seed", "demo"])
+        assert result.exit_code == 0, result.output
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 3
+
+
+def test_helpdesk_queue_lists_waiting_people_as_json(runner, whatsapp):
+    import json
+
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    whatsapp.send("human")
+    result = runner.invoke(args=["helpdesk", "queue", "--json"])
+    rows = json.loads(result.output)
+    assert [(r["reason"], r["language"]) for r in rows] == [("asked", "en")]
+
+
+def test_healthz_reports_database_and_redis(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}

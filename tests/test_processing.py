@@ -1,0 +1,64 @@
+"""Processing off the request path: one message per person at a time, in order, exactly once."""
+import time
+
+from sqlalchemy import select
+
+from store.models import Message
+
+SCRIPT = ["hello", "2", "language", "6", "menu", "2", "1", "menu"]
+
+
+def test_burst_of_messages_is_processed_in_arrival_order(whatsapp):
+    for text in SCRIPT:  # one at a time, waiting for each turn
+        whatsapp.send(text, phone="+31600000001")
+    for text in SCRIPT:  # all at once, three worker threads racing
+        whatsapp.send(text, phone="+31600000002", wait=False)
+    whatsapp.wait()
+    assert whatsapp.replies("+31600000002") == whatsapp.replies("+31600000001")
+    assert len(whatsapp.replies("+31600000001")) >= len(SCRIPT)
+
+
+def test_webhook_answers_before_processing(whatsapp, runtime):
+    runtime.tasks.stop_worker()
+    response = whatsapp.send("hello", wait=False)
+    assert response.status_code == 200
+    with runtime.session() as session:
+        message = session.scalar(select(Message).where(Message.direction == "in"))
+        assert message.processed_at is None
+    runtime.tasks.start_worker(threads=2, sweep_every=3600)
+    whatsapp.wait()
+    assert whatsapp.replies()[0].startswith("Choose your language")
+
+
+def test_failure_after_the_state_was_saved_is_retried_without_double_replies(whatsapp, runtime, monkeypatch):
+    """The state is saved, then committing the replies fails: the retry must apply the
+    message once, from the state before it."""
+    import inbox.process as process
+
+    whatsapp.send("hello")
+    original, failures = process.queue_replies, []
+
+    def fail_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("database went away")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(process, "queue_replies", fail_once)
+    replies = whatsapp.conversation("2")
+    assert failures == [1]
+    assert replies[0] == "Thank you. I will write to you in English."
+    assert sum("Welcome to" in reply for reply in replies) == 1
+
+
+def test_lost_queue_message_is_picked_up_by_the_sweeper(whatsapp, runtime, monkeypatch):
+    """A broker restart can lose a queued job; the message is in the database and is processed."""
+    monkeypatch.setattr(runtime.tasks.process_contact, "send", lambda *a, **k: None)
+    whatsapp.send("hello")
+    assert whatsapp.replies() == []
+    monkeypatch.undo()
+    runtime.settings.delivery.sweep_after_seconds = 1
+    time.sleep(1.1)
+    assert runtime.tasks.sweep() == 1
+    whatsapp.wait()
+    assert whatsapp.replies()[0].startswith("Choose your language")
