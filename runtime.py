@@ -16,6 +16,7 @@ from bot.state import StateStore
 from channels.local import LocalChannel
 from delivery.tasks import Tasks, make_broker
 from nlu.intents import INTENTS
+from nlu.service import NluService
 from settings import Settings
 from store.db import make_engine, make_sessionmaker
 
@@ -29,14 +30,18 @@ class Runtime:
         self.state = StateStore(self.redis, ttl_seconds=settings.conversation.state_ttl_hours * 3600,
                                 lock_timeout=settings.conversation.lock_timeout_seconds)
         self.translator = Translator()
+        self.nlu = NluService(settings)
         self.bot = self._engine(load_checked_flows(settings))
         self.channel = self._channel()
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
 
     def _engine(self, flows: FlowSet) -> Engine:
+        nlu = self.settings.nlu
         return Engine(flows, self.translator, ACTIONS,
                       fallback_limit=self.settings.conversation.fallback_limit,
-                      placeholders=placeholders(self.settings))
+                      placeholders=placeholders(self.settings), understand=self.nlu,
+                      guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
+                      suggestion_threshold=nlu.suggestion_threshold)
 
     def _channel(self):
         c, s = self.settings.connections, self.settings.secrets

@@ -19,6 +19,9 @@ from bot.messages import Incoming, Option, Reply
 
 MAX_STEPS_PER_TURN = 50
 NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
+DID_YOU_MEAN = N_("Sorry, I am not sure I understood. Did you mean:")
+SOMETHING_ELSE = N_("Something else")
+SUGGESTING = "did_you_mean"  # the built-in step that waits for an answer to DID_YOU_MEAN
 NOT_READABLE = {
     "media": N_("I can only read text messages. Please write your answer or choose a number."),
     "audio": N_("I cannot listen to voice messages. Please write your answer or choose a number."),
@@ -60,10 +63,15 @@ class Profile:
 class Understanding:
     intent: str
     confidence: float
+    ranking: list[tuple[str, float]] = field(default_factory=list)
 
 
 class Understander(Protocol):
     def __call__(self, text: str, language: str | None) -> Understanding | None: ...
+
+
+class LanguageGuesser(Protocol):
+    def __call__(self, text: str) -> str | None: ...
 
 
 @dataclass
@@ -77,14 +85,17 @@ class Turn:
 class Engine:
     def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
                  fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
-                 understand: Understander | None = None, confidence_threshold: float = 0.5):
+                 understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
+                 confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25):
         self.flows = flows
         self.translator = translator
         self.actions = actions
         self.fallback_limit = fallback_limit
         self.placeholders = placeholders or {}
         self.understand = understand
+        self.guess_language = guess_language
         self.confidence_threshold = confidence_threshold
+        self.suggestion_threshold = suggestion_threshold
         self._keywords = flows.by_keyword()
         self._payloads = flows.by_payload()
         self._intents = flows.by_intent()
@@ -105,33 +116,88 @@ class Engine:
         if trigger and self.flows.flows[trigger].interrupts:
             return self._start(turn, trigger, host)
 
-        if turn.state.flow is None and turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
-            return self._start(turn, WELCOME_FLOW, host)
+        if turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
+            guessed = self.guess_language(event.text) if self.guess_language and event.text else None
+            if guessed:
+                self._act(turn, "set_language", host, guessed)
+                welcome = self.flows.flows[WELCOME_FLOW]
+                return self._run(turn, WELCOME_FLOW, "detected" if "detected" in welcome.steps else welcome.start,
+                                 host)
+            if turn.state.flow is None:
+                return self._start(turn, WELCOME_FLOW, host)
 
         if event.kind not in ("text", "button", "list"):
             return self._not_understood(turn, host, NOT_READABLE.get(event.kind, NOT_READABLE["media"]))
 
+        understood: Understanding | None = None
+        if turn.state.step == SUGGESTING:
+            chosen = self._suggestion_chosen(turn, event)
+            if chosen:
+                return self._start(turn, chosen, host)
         step = self._waiting_step(turn.state)
-        if step is not None:
-            if step.kind == "menu":
-                option = self._choose(step, event, turn.profile.language)
-                if option is not None:
-                    return self._chosen(turn, step, option, host)
-            elif step.kind == "ask" and event.text.strip():
-                answer = self._validate(step, event.text)
-                if answer is not None:
-                    turn.state.slots[step.get("save")] = answer
-                    turn.state.fallbacks = 0
-                    return self._continue(turn, step.get("next"), host)
-                if trigger is None and self._intent_flow(event, turn) is None:
-                    return self._not_understood(turn, host, step.get("invalid"))
+        if step is not None and step.kind == "menu":
+            option = self._choose(step, event, turn.profile.language)
+            if option is None and trigger is None and any(o.intent for o in step.options):
+                understood = self._understand(event, turn)
+                if understood and understood.confidence >= self.confidence_threshold:
+                    option = next((o for o in step.options if o.intent == understood.intent), None)
+            if option is not None:
+                return self._chosen(turn, step, option, host)
+        elif step is not None and step.kind == "ask" and event.text.strip():
+            answer = self._validate(step, event.text)
+            if answer is not None:
+                turn.state.slots[step.get("save")] = answer
+                turn.state.fallbacks = 0
+                return self._continue(turn, step.get("next"), host)
 
         if trigger:
             return self._start(turn, trigger, host)
-        understood = self._intent_flow(event, turn)
-        if understood:
-            return self._start(turn, understood, host)
-        return self._not_understood(turn, host)
+        understood = understood or self._understand(event, turn)
+        if understood and understood.confidence >= self.confidence_threshold:
+            flow = self._intents.get(understood.intent)
+            if flow:
+                return self._start(turn, flow, host)
+        if understood and understood.confidence >= self.suggestion_threshold:
+            candidates = [self._intents[i] for i, c in understood.ranking[:3]
+                          if i in self._intents and c >= self.suggestion_threshold]
+            candidates = list(dict.fromkeys(candidates))[:2]
+            if candidates:
+                return self._suggest(turn, candidates, host)
+        invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
+        return self._not_understood(turn, host, invalid)
+
+    def _suggest(self, turn: Turn, flows: list[str], host) -> Turn:
+        """Unsure: offer the likeliest meanings as choices. Counts as not understood."""
+        turn.state.fallbacks += 1
+        if turn.state.fallbacks >= self.fallback_limit:
+            return self._hand_over(turn, host)
+        options = [Option(payload=f"suggest.{flow}", label=self.text(turn, self.flows.flows[flow].title))
+                   for flow in flows]
+        options.append(Option(payload="suggest.none", label=self.text(turn, SOMETHING_ELSE)))
+        turn.replies.append(Reply(text=self.text(turn, DID_YOU_MEAN), options=options))
+        turn.state.flow, turn.state.step = None, SUGGESTING
+        turn.state.slots["_suggested"] = flows
+        return turn
+
+    def _suggestion_chosen(self, turn: Turn, event: Incoming) -> str | None:
+        suggested = list(turn.state.slots.pop("_suggested", []) or [])
+        turn.state.step = None
+        payloads = [f"suggest.{flow}" for flow in suggested] + ["suggest.none"]
+        if event.payload in payloads:
+            index = payloads.index(event.payload)
+        else:
+            number = _NUMBER.match(event.text or "")
+            index = int(number.group(1)) - 1 if number else -1
+        if 0 <= index < len(suggested):
+            return suggested[index]
+        if index == len(suggested):
+            return MENU_FLOW
+        return None
+
+    def _understand(self, event: Incoming, turn: Turn) -> Understanding | None:
+        if not self.understand or not event.text.strip():
+            return None
+        return self.understand(event.text, turn.profile.language)
 
     # -- matching ---------------------------------------------------------------------------
     def _trigger(self, event: Incoming) -> str | None:
@@ -139,14 +205,6 @@ class Engine:
             return self._payloads[event.payload]
         if event.text:
             return self._keywords.get(normalise(event.text))
-        return None
-
-    def _intent_flow(self, event: Incoming, turn: Turn) -> str | None:
-        if not self.understand or not event.text.strip():
-            return None
-        result = self.understand(event.text, turn.profile.language)
-        if result and result.confidence >= self.confidence_threshold:
-            return self._intents.get(result.intent)
         return None
 
     def _choose(self, step: Step, event: Incoming, language: str | None):
@@ -241,13 +299,17 @@ class Engine:
         context = ActionContext(turn=turn, host=host, value=value, say=lambda text, **v: self._say(turn, text, **v))
         return self.actions.run(name, context)
 
+    def _hand_over(self, turn: Turn, host) -> Turn:
+        turn.state.flow = turn.state.step = None
+        turn.state.fallbacks = 0
+        turn.state.slots.pop("_suggested", None)
+        self._act(turn, "handoff", host, "fallback")
+        return turn
+
     def _not_understood(self, turn: Turn, host, text: str | None = None) -> Turn:
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
-            turn.state.flow = turn.state.step = None
-            turn.state.fallbacks = 0
-            self._act(turn, "handoff", host, "fallback")
-            return turn
+            return self._hand_over(turn, host)
         self._say(turn, text or NOT_UNDERSTOOD)
         step = self._waiting_step(turn.state)
         if step is not None:

@@ -25,9 +25,9 @@ STEP_KEYS = {
     "set": {"set", "next"},
 }
 EXPECT = ("text", "number")
-OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action"}
+OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action", "intent"}
 CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
-FLOW_KEYS = {"flow", "version", "description", "start", "steps", "keywords", "payloads", "intents", "global",
+FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "payloads", "intents", "global",
              "when_opted_out", "when_in_handoff"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -46,6 +46,7 @@ class Option:
     goto: str | None = None
     value: Any = None
     action: str | None = None
+    intent: str | None = None
     line: int = 0
 
 
@@ -73,6 +74,7 @@ class Flow:
     steps: dict[str, Step]
     path: Path
     line: int
+    title: str | None = None
     keywords: list[str] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
@@ -82,6 +84,8 @@ class Flow:
 
     def texts(self) -> Iterable[tuple[str, int, str]]:
         """Every text a person may see, with its line and where it is shown."""
+        if self.title:
+            yield self.title, self.line, f"flow {self.name}: its title, offered in 'Did you mean'"
         for step in self.steps.values():
             for key in ("say", "ask", "menu", "invalid"):
                 if isinstance(step.get(key), str):
@@ -174,7 +178,11 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
     start = data.get("start") or next(iter(steps), None)
     if start not in steps:
         problem(line, f"start step {start!r} is not a step of flow {name!r}")
+    title = data.get("title")
+    if data.get("intents") and not isinstance(title, str):
+        problem(line, f"flow {name!r} starts on intents, so it needs a 'title' to offer in 'Did you mean'")
     return Flow(name=name, version=version, start=start, steps=steps, path=path, line=line,
+                title=title if isinstance(title, str) else None,
                 keywords=[str(k) for k in data.get("keywords") or []],
                 payloads=[str(p) for p in data.get("payloads") or []],
                 intents=[str(i) for i in data.get("intents") or []],
@@ -213,7 +221,7 @@ def _check_step(flow: str, step: Step, problem) -> None:
             step.options.append(Option(label=raw.get("label"), verbatim=raw.get("verbatim"),
                                        payload=str(raw.get("payload") or f"{flow}.{step.id}.{number}"),
                                        goto=raw.get("goto"), value=raw.get("value"),
-                                       action=raw.get("action"), line=line))
+                                       action=raw.get("action"), intent=raw.get("intent"), line=line))
     if step.kind == "branch":
         rules = d.get("branch")
         if not isinstance(rules, list) or not rules:
@@ -362,3 +370,7 @@ def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[
                 seen[kind, value] = flow.name
                 if kind == "intent" and intents is not None and value not in intents:
                     problems.append(f"{flow.path}:{flow.line}: unknown intent {value!r}")
+        for step in flow.steps.values():
+            for option in step.options:
+                if option.intent and intents is not None and option.intent not in intents:
+                    problems.append(f"{flow.path}:{option.line}: unknown intent {option.intent!r}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,6 +25,7 @@ ENVIRONMENT = {
     "TWILIO_WHATSAPP_NUMBER": ("connections", "twilio_whatsapp_number"),
     "TWILIO_API_BASE_URL": ("connections", "twilio_api_base_url"),
 }
+NESTED_ENVIRONMENT = {"RASA_TOKEN": ("nlu", "rasa", "token")}
 SECRETS = {
     "SECRET_KEY": "secret_key",
     "DDA_ENCRYPTION_KEY": "encryption_key",
@@ -50,6 +51,8 @@ class Languages(_Section):
     source: str = "en"
     program: list[str] = Field(min_length=1)
     served: list[str] = []
+    detect_min_words: int = Field(default=3, ge=1)
+    detect_min_confidence: float = Field(default=0.5, gt=0, le=1)
 
     @model_validator(mode="after")
     def _source_is_a_program_language(self) -> "Languages":
@@ -67,6 +70,27 @@ class Conversation(_Section):
     state_ttl_hours: int = Field(default=168, ge=1)
     max_inbound_chars: int = Field(default=2000, ge=100)
     lock_timeout_seconds: int = Field(default=30, ge=1)
+
+
+class Rasa(_Section):
+    url: str = ""
+    token: str = ""
+    timeout_seconds: float = Field(default=2.0, gt=0)
+
+
+class Nlu(_Section):
+    backend: Literal["embedded", "rasa"] = "embedded"
+    confidence_threshold: float = Field(default=0.5, gt=0, le=1)
+    suggestion_threshold: float = Field(default=0.25, gt=0, le=1)
+    rasa: Rasa = Rasa()
+
+    @model_validator(mode="after")
+    def _rasa_needs_url(self) -> "Nlu":
+        if self.backend == "rasa" and not self.rasa.url.startswith(("http://", "https://")):
+            raise ValueError("backend rasa needs nlu.rasa.url, the Rasa server's http(s) URL")
+        if self.suggestion_threshold > self.confidence_threshold:
+            raise ValueError("suggestion_threshold must not be above confidence_threshold")
+        return self
 
 
 class Vouchers(_Section):
@@ -125,6 +149,7 @@ class Settings(_Section):
     program: Program
     languages: Languages
     conversation: Conversation = Conversation()
+    nlu: Nlu = Nlu()
     vouchers: Vouchers
     delivery: Delivery = Delivery()
     content: Content = Content()
@@ -170,6 +195,9 @@ def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str]
     for variable, (section, key) in ENVIRONMENT.items():
         if variable in environ:
             raw.setdefault(section, {})[key] = environ[variable]
+    for variable, (section, sub, key) in NESTED_ENVIRONMENT.items():
+        if environ.get(variable):
+            raw.setdefault(section, {}).setdefault(sub, {})[key] = environ[variable]
     raw["secrets"] = {key: environ[variable] for variable, key in SECRETS.items() if environ.get(variable)}
     for dotted, value in (overrides or {}).items():
         *parents, leaf = dotted.split(".")

@@ -1,0 +1,54 @@
+"""The bench's own PostgreSQL database and Redis db: a run must never touch the test suite's
+(database `test`, Redis db 1), and every run starts from the same empty state so that runs
+can be compared. Override with BENCH_DATABASE_URL and BENCH_REDIS_URL.
+"""
+from __future__ import annotations
+
+import os
+
+import psycopg
+import redis
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from store.db import make_engine
+from store.migrate import upgrade
+from store.models import Base
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dda_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
+
+
+def prepare_database(url: str = DATABASE_URL) -> None:
+    """Create the database if needed, migrate it and empty it."""
+    _create_database(url)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def prepare_redis(url: str = REDIS_URL) -> None:
+    """Empty the db: the queue of the previous run would otherwise grow without end, as the bench
+    starts no workers."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _create_database(url: str) -> None:
+    """CREATE DATABASE cannot run inside the database it makes, nor in a transaction, hence a
+    separate autocommit connection to the server's `postgres` database."""
+    target = make_url(url)
+    maintenance = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))

@@ -1,0 +1,159 @@
+"""The webhook benchmark: can one small machine take WhatsApp traffic at campaign peaks?
+
+Signed inbound messages go to the full webhook (signature check, store in PostgreSQL, enqueue in
+Redis, empty TwiML) and to a bare Flask endpoint served the same way in the same run, so the
+ratio between the two says what the service costs on top of the HTTP stack on this machine,
+whatever the machine. No queue workers run: the webhook's answer time is what Twilio waits for,
+and workers would only compete with it for the CPU.
+
+Goals: the webhook keeps at least half the bare endpoint's throughput, and its p99 stays within
+25 ms at 200 messages/s.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+from bench import RESULTS, ROOT
+from bench.load import MakeRequest, paced, saturate
+from bench.server import free_port, gunicorn
+from bench.services import DATABASE_URL, REDIS_URL, prepare_database, prepare_redis
+
+PATH = "/twilio/whatsapp"
+FIXTURE = ROOT / "tests" / "fixtures" / "inbound_text.json"
+AUTH_TOKEN = "bench-auth-token-0123456789abcde"
+CONTACTS = 3000
+
+WORKERS = 2
+CONNECTIONS = 8
+WARMUP_SECONDS = 2.0
+SATURATE_SECONDS = 10.0
+RATE = 200
+RATE_SECONDS = 10.0
+
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 25.0
+
+SERVERS = {
+    "bare": "bench.bare_app:app",
+    "webhook": "webhook:create_app()",
+}
+
+
+def run() -> bool:
+    prepare_database(DATABASE_URL)
+    prepare_redis(REDIS_URL)
+    measured = {name: _measure(name, app) for name, app in SERVERS.items()}
+    verdict = _verdict(measured)
+    _print(measured, verdict)
+    _write(measured, verdict)
+    return verdict["pass"]
+
+
+def _measure(name: str, app: str) -> dict:
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    log = RESULTS / f"webhook-{name}.log"
+    print(f"{name}: gunicorn {app} on {public_url} (log: {log.relative_to(ROOT)})", flush=True)
+    with gunicorn(app, port, _environment(public_url), log, workers=WORKERS):
+        make_request = signed_inbound(public_url + PATH, AUTH_TOKEN)
+        most = saturate(port, make_request, CONNECTIONS, SATURATE_SECONDS, WARMUP_SECONDS)
+        at_rate = paced(port, make_request, RATE, RATE_SECONDS)
+    return {"app": app, "saturated": most.summary(), "paced": at_rate.summary()}
+
+
+def _environment(public_url: str) -> dict[str, str]:
+    """The production configuration on the bench's services. TWILIO_API_BASE_URL points at a
+    closed local port: nothing is sent during the bench, and if something were, it must not
+    reach Twilio."""
+    return {
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "bench-secret-key-0123456789abcde",
+        "DDA_ENCRYPTION_KEY": "bench-encryption-key-0123456789a",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+        "TWILIO_WHATSAPP_NUMBER": "+14155238886",
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
+        "PUBLIC_BASE_URL": public_url,
+    }
+
+
+def signed_inbound(url: str, token: str, contacts: int = CONTACTS) -> MakeRequest:
+    """Twilio's inbound text from the test fixture, each time with a new MessageSid (a repeated
+    one takes the cheaper duplicate path) from one of `contacts` senders (so both new and known
+    contacts occur), signed for `url` as Twilio signs for the public URL."""
+    template = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    validator = RequestValidator(token)
+
+    def make() -> tuple[str, bytes, dict[str, str]]:
+        sid = "SM" + uuid.uuid4().hex
+        phone = f"+3161{random.randrange(contacts):07d}"
+        params = template | {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
+                             "From": f"whatsapp:{phone}", "WaId": phone[1:]}
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Twilio-Signature": validator.compute_signature(url, params)}
+        return PATH, urlencode(params).encode(), headers
+
+    return make
+
+
+def _verdict(measured: dict) -> dict:
+    bare, full = measured["bare"], measured["webhook"]
+    ratio = full["saturated"]["messages_per_s"] / bare["saturated"]["messages_per_s"]
+    errors = full["saturated"]["errors"] + full["paced"]["errors"]
+    checks = {
+        "throughput_ratio": {"value": round(ratio, 3), "goal": f">= {GOAL_RATIO}", "pass": ratio >= GOAL_RATIO},
+        "p99_ms_at_rate": {"value": full["paced"]["p99_ms"], "goal": f"<= {GOAL_P99_MS}",
+                           "pass": full["paced"]["p99_ms"] <= GOAL_P99_MS},
+        "errors": {"value": errors, "goal": "== 0", "pass": errors == 0},
+    }
+    return {"checks": checks, "pass": all(check["pass"] for check in checks.values())}
+
+
+def _print(measured: dict, verdict: dict) -> None:
+    print()
+    print(f"{'server':<8}  {'load':<16}  {'messages/s':>10}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}")
+    for name, result in measured.items():
+        for load, label in (("saturated", f"max, {CONNECTIONS} conns"), ("paced", f"{RATE}/s")):
+            row = result[load]
+            print(f"{name:<8}  {label:<16}  {row['messages_per_s']:>10.1f}  {row['p50_ms']:>7.2f}  "
+                  f"{row['p99_ms']:>7.2f}  {row['errors']:>6}")
+    checks = verdict["checks"]
+    print()
+    print(_line(f"throughput webhook/bare: {checks['throughput_ratio']['value']:.0%}",
+                f"goal >= {GOAL_RATIO:.0%}", checks["throughput_ratio"]["pass"]))
+    print(_line(f"webhook p99 at {RATE}/s: {checks['p99_ms_at_rate']['value']:.2f} ms",
+                f"goal <= {GOAL_P99_MS:g} ms", checks["p99_ms_at_rate"]["pass"]))
+    print(_line(f"webhook errors: {checks['errors']['value']}", "goal 0", checks["errors"]["pass"]))
+    for name, result in measured.items():
+        for load in ("saturated", "paced"):
+            if result[load]["errors"]:
+                print(f"  {name} {load}: {result[load]['error_kinds']}")
+    print(f"\nwebhook benchmark: {'PASS' if verdict['pass'] else 'FAIL'}")
+
+
+def _line(measured: str, goal: str, passed: bool) -> str:
+    return f"{measured:<40} ({goal})  {'PASS' if passed else 'FAIL'}"
+
+
+def _write(measured: dict, verdict: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "webhook.json"
+    document = {
+        "benchmark": "webhook",
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count()},
+        "load": {"connections": CONNECTIONS, "warmup_s": WARMUP_SECONDS, "saturate_s": SATURATE_SECONDS,
+                 "rate_per_s": RATE, "rate_s": RATE_SECONDS, "contacts": CONTACTS, "gunicorn_workers": WORKERS},
+        "servers": measured,
+        **verdict,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"results: {path.relative_to(ROOT)}")

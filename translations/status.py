@@ -1,0 +1,68 @@
+"""How complete each language is, for editors and for CI.
+
+A translation drafted without a native speaker carries a translator comment starting with
+"review" (`# review: drafted without a native speaker`); it is used, and counted here until
+someone who speaks the language removes the comment.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from translations.catalogs import TEMPLATE, catalog_path, read_catalog
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+@dataclass
+class LanguageStatus:
+    language: str
+    program: bool
+    translated: int = 0
+    missing: list[str] = field(default_factory=list)
+    review: int = 0
+    placeholder_errors: list[str] = field(default_factory=list)
+    catalog_missing: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.placeholder_errors and not self.catalog_missing
+
+    def as_dict(self) -> dict:
+        return {"language": self.language, "program": self.program, "translated": self.translated,
+                "missing": len(self.missing), "review": self.review,
+                "placeholder_errors": self.placeholder_errors, "missing_texts": self.missing}
+
+
+def placeholders(text: str) -> list[str]:
+    return sorted(PLACEHOLDER.findall(text))
+
+
+def language_status(language: str, program: bool, sources: list[str], source_language: str = "en") -> LanguageStatus:
+    status = LanguageStatus(language, program)
+    if language == source_language:  # the texts are written in it
+        status.translated = len(sources)
+        return status
+    path = catalog_path(language)
+    if not path.exists():
+        status.catalog_missing = True
+        status.missing = list(sources)
+        return status
+    catalog = read_catalog(path)
+    for source in sources:
+        message = catalog.get(source)
+        if message is None or not message.string or message.fuzzy:
+            status.missing.append(source)
+            continue
+        status.translated += 1
+        if any(comment.strip().lower().startswith("review") for comment in message.user_comments):
+            status.review += 1
+        if placeholders(message.string) != placeholders(source):
+            status.placeholder_errors.append(f"{source[:50]!r}: expects {placeholders(source)}, "
+                                             f"has {placeholders(message.string)}")
+    return status
+
+
+def all_statuses(program: list[str], served: list[str]) -> list[LanguageStatus]:
+    sources = [m.id for m in read_catalog(TEMPLATE) if m.id]
+    return [language_status(code, code in program, sources) for code in program + served]
