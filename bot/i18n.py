@@ -10,6 +10,7 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
+from bot.formats import is_right_to_left, isolate
 from settings import ROOT
 
 CATALOGS = ROOT / "translations"
@@ -45,6 +46,8 @@ class Translator:
 
     def text(self, source: str, language: str | None, **values) -> str:
         translated = self.catalog(language).gettext(source)
+        if is_right_to_left(language):
+            values = {key: isolate(str(value)) for key, value in values.items()}
         try:
             return _formatter.format(translated, **values)
         except (ValueError, IndexError):

@@ -13,12 +13,6 @@ from dataclasses import dataclass
 import pycld2
 from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-NAMES = {
-    "ar": "العربية", "en": "English", "es": "Español", "fr": "Français", "id": "Bahasa Indonesia",
-    "nl": "Nederlands", "pt": "Português", "tl": "Tagalog", "uk": "Українська", "fa": "فارسی",
-    "ti": "ትግርኛ", "so": "Soomaali", "tr": "Türkçe", "ru": "Русский", "am": "አማርኛ",
-}
-RIGHT_TO_LEFT = {"ar", "fa"}
 _ETHIOPIC = re.compile(r"[\u1200-\u137F]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 

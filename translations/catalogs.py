@@ -10,8 +10,8 @@ DIRECTORY = Path(__file__).resolve().parent
 TEMPLATE = DIRECTORY / "messages.pot"
 
 
-def catalog_path(language: str) -> Path:
-    return DIRECTORY / language / "LC_MESSAGES" / "messages.po"
+def catalog_path(language: str, directory: Path = DIRECTORY) -> Path:
+    return directory / language / "LC_MESSAGES" / "messages.po"
 
 
 def read_catalog(path: Path):

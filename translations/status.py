@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from translations.catalogs import TEMPLATE, catalog_path, read_catalog
+from pathlib import Path
+
+from translations.catalogs import DIRECTORY, TEMPLATE, catalog_path, read_catalog
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
@@ -38,12 +40,13 @@ def placeholders(text: str) -> list[str]:
     return sorted(PLACEHOLDER.findall(text))
 
 
-def language_status(language: str, program: bool, sources: list[str], source_language: str = "en") -> LanguageStatus:
+def language_status(language: str, program: bool, sources: list[str], source_language: str = "en",
+                    directory: Path = DIRECTORY) -> LanguageStatus:
     status = LanguageStatus(language, program)
     if language == source_language:  # the texts are written in it
         status.translated = len(sources)
         return status
-    path = catalog_path(language)
+    path = catalog_path(language, directory)
     if not path.exists():
         status.catalog_missing = True
         status.missing = list(sources)
@@ -63,6 +66,7 @@ def language_status(language: str, program: bool, sources: list[str], source_lan
     return status
 
 
-def all_statuses(program: list[str], served: list[str]) -> list[LanguageStatus]:
-    sources = [m.id for m in read_catalog(TEMPLATE) if m.id]
-    return [language_status(code, code in program, sources) for code in program + served]
+def all_statuses(program: list[str], served: list[str], source_language: str = "en",
+                 directory: Path = DIRECTORY) -> list[LanguageStatus]:
+    sources = [m.id for m in read_catalog(directory / TEMPLATE.name) if m.id]
+    return [language_status(code, code in program, sources, source_language, directory) for code in program + served]

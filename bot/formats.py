@@ -1,0 +1,52 @@
+"""Money, dates and weekdays in the person's own locale, and numbers that stay readable
+inside right-to-left sentences.
+
+Babel formats by CLDR; where a locale's default numbering system is Arabic-Indic (fa, and
+ar as used in Egypt or the Gulf when configured as ar_EG), the digits are written that way.
+"""
+from __future__ import annotations
+
+from datetime import date as Date
+from decimal import Decimal
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency
+
+DIGITS = {"arab": "٠١٢٣٤٥٦٧٨٩", "arabext": "۰۱۲۳۴۵۶۷۸۹"}
+RIGHT_TO_LEFT = {"ar", "fa", "ps", "ur", "he"}
+FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE = "\u2068", "\u2069"
+
+
+def _locale(locale: str) -> Locale:
+    return Locale.parse(locale.replace("-", "_"))
+
+
+def native_digits(text: str, locale: str) -> str:
+    digits = DIGITS.get(_locale(locale).default_numbering_system)
+    return text.translate(str.maketrans("0123456789", digits)) if digits else text
+
+
+def money(cents: int, currency: str, locale: str) -> str:
+    """€ 17,50 in nl, 17,50 € in fr, €17.50 in en, ‎€ ۱۷٫۵۰ in fa."""
+    amount = Decimal(cents) / 100
+    text = format_currency(amount, currency, locale=_locale(locale), numbering_system="default")
+    return native_digits(text, locale)
+
+
+def long_date(day: Date, locale: str) -> str:
+    return native_digits(format_date(day, "long", locale=_locale(locale)), locale)
+
+
+def weekday(day: Date, locale: str) -> str:
+    return format_date(day, "EEEE", locale=_locale(locale))
+
+
+def is_right_to_left(language: str | None) -> bool:
+    return (language or "").split("_")[0].split("-")[0] in RIGHT_TO_LEFT
+
+
+def isolate(value: str) -> str:
+    """Keep a code, number or amount in its own direction inside a right-to-left sentence,
+    so '€ 17,50' or 'ABC-123' is not reordered around the Arabic words."""
+    return f"{FIRST_STRONG_ISOLATE}{value}{POP_DIRECTIONAL_ISOLATE}"
