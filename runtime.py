@@ -4,14 +4,16 @@ in-process Redis and queue; no Twilio token means the local channel.
 """
 from __future__ import annotations
 
+import logging
+
 import redis as redis_lib
 
 import handoff.actions  # noqa: F401  (registers the actions its flows name)
 import bot.builtin_actions  # noqa: F401
 from bot.actions import ACTIONS
 from bot.engine import Engine
-from bot.flows import FlowSet, load_flows
-from bot.i18n import Translator
+from bot.flows import FlowError, FlowSet, load_flows
+from bot.i18n import CATALOGS, Translator
 from bot.state import StateStore
 from channels.local import LocalChannel
 from delivery.tasks import Tasks, make_broker
@@ -19,6 +21,8 @@ from nlu.intents import INTENTS
 from nlu.service import NluService
 from settings import Settings
 from store.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -31,6 +35,7 @@ class Runtime:
                                 lock_timeout=settings.conversation.lock_timeout_seconds)
         self.translator = Translator()
         self.nlu = NluService(settings)
+        self._content = content_fingerprint(settings)
         self.bot = self._engine(load_checked_flows(settings))
         self.channel = self._channel()
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
@@ -54,15 +59,34 @@ class Runtime:
 
     def reload_flows(self) -> None:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""
-        translator = Translator()
+        fingerprint = content_fingerprint(self.settings)
         flows = load_checked_flows(self.settings)
-        self.translator = translator
+        self.translator = Translator()
         self.bot = self._engine(flows)
+        self._content = fingerprint
+
+    def reload_if_changed(self) -> None:
+        """Called before each turn, so an editor's change goes live without a restart in every
+        worker; a change that does not validate is logged and the running flows stay."""
+        if content_fingerprint(self.settings) == self._content:
+            return
+        try:
+            self.reload_flows()
+            log.info("flows and translations reloaded")
+        except FlowError as error:
+            self._content = content_fingerprint(self.settings)
+            log.error("edited flows are invalid and were not published:\n%s", error)
 
     def close(self) -> None:
         self.tasks.stop_worker()
         self.tasks.broker.close()
         self.db.dispose()
+
+
+def content_fingerprint(settings: Settings) -> tuple:
+    files = sorted(settings.content.flows.glob("*.yml")) + [CATALOGS / "messages.pot"] + \
+        sorted(CATALOGS.glob("*/LC_MESSAGES/messages.mo"))
+    return tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files if path.exists())
 
 
 def placeholders(settings: Settings) -> dict[str, str]:

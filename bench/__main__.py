@@ -1,12 +1,14 @@
 """`python -m bench [name ...]`: run the named benchmarks, or all of them, in order.
 
-The exit status is 0 only when every benchmark run met its goals, so CI can gate on it.
+The exit status is 0 only when every benchmark run met its goals, so CI can gate on it;
+1 when a goal was missed, 2 when a benchmark could not run.
 """
 from __future__ import annotations
 
 import sys
 
 from bench import webhook
+from bench.server import ServerFailed
 
 BENCHMARKS = {
     "webhook": webhook.run,
@@ -18,7 +20,11 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark: {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})", file=sys.stderr)
         return 2
-    results = [BENCHMARKS[name]() for name in argv or BENCHMARKS]
+    try:
+        results = [BENCHMARKS[name]() for name in argv or BENCHMARKS]
+    except ServerFailed as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
     return 0 if all(results) else 1
 
 

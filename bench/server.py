@@ -21,6 +21,13 @@ from settings import ENVIRONMENT, SECRETS
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 STARTUP_SECONDS = 60
 STOP_SECONDS = 10
+# gunicorn restarts a worker that exits during boot with any code but 3, so an app that stops
+# itself with SystemExit (as create_app does on a bad setting) would never become healthy.
+WORKER_DIED = "exited with code"
+
+
+class ServerFailed(RuntimeError):
+    """The server did not start; the message holds the end of its log."""
 
 
 def free_port() -> int:
@@ -53,7 +60,9 @@ def _wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log}:\n{_tail(log)}")
+            raise ServerFailed(f"gunicorn exited with {process.returncode}; see {log}:\n{_tail(log)}")
+        if WORKER_DIED in log.read_text(errors="replace"):
+            raise ServerFailed(f"a gunicorn worker died while starting; see {log}:\n{_tail(log)}")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/healthz")
@@ -66,7 +75,7 @@ def _wait_until_healthy(process: subprocess.Popen, port: int, log: Path) -> None
         except OSError as error:
             detail = str(error)
         time.sleep(0.2)
-    raise RuntimeError(f"gunicorn on port {port} not healthy after {STARTUP_SECONDS} s ({detail}); see {log}")
+    raise ServerFailed(f"gunicorn on port {port} not healthy after {STARTUP_SECONDS} s ({detail}); see {log}")
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -21,7 +21,8 @@ MAX_STEPS_PER_TURN = 50
 NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
 DID_YOU_MEAN = N_("Sorry, I am not sure I understood. Did you mean:")
 SOMETHING_ELSE = N_("Something else")
-SUGGESTING = "did_you_mean"  # the built-in step that waits for an answer to DID_YOU_MEAN
+SUGGESTING = "did_you_mean"
+OUT_OF_SCOPE = "out_of_scope"  # the built-in step that waits for an answer to DID_YOU_MEAN
 NOT_READABLE = {
     "media": N_("I can only read text messages. Please write your answer or choose a number."),
     "audio": N_("I cannot listen to voice messages. Please write your answer or choose a number."),
@@ -157,7 +158,9 @@ class Engine:
             flow = self._intents.get(understood.intent)
             if flow:
                 return self._start(turn, flow, host)
-        if understood and understood.confidence >= self.suggestion_threshold:
+        out_of_scope = understood and understood.intent == OUT_OF_SCOPE and \
+            understood.confidence >= self.confidence_threshold
+        if understood and not out_of_scope and understood.confidence >= self.suggestion_threshold:
             candidates = [self._intents[i] for i, c in understood.ranking[:3]
                           if i in self._intents and c >= self.suggestion_threshold]
             candidates = list(dict.fromkeys(candidates))[:2]

@@ -163,7 +163,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
         if not isinstance(body, dict):
             problem(step_line, f"step {step_id!r} must be a mapping")
             continue
-        kinds = [kind for kind in STEP_KINDS if kind in body]
+        kinds = ["handoff"] if "handoff" in body else [kind for kind in STEP_KINDS if kind in body]
         if len(kinds) != 1:
             problem(step_line, f"step {step_id!r} must have exactly one of: {', '.join(STEP_KINDS)}")
             continue

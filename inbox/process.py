@@ -44,6 +44,7 @@ def incoming_from(message: Message) -> Incoming:
 def process_contact(runtime, contact_id: int) -> int:
     """Process every waiting inbound message of one contact; returns how many."""
     done = 0
+    runtime.reload_if_changed()
     with runtime.state.lock(contact_id):
         while True:
             replies = _process_next(runtime, contact_id)

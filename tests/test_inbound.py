@@ -69,8 +69,8 @@ def test_very_long_message_is_read_and_answered(whatsapp, runtime):
 
 def test_emoji_only_is_answered_not_crashed(whatsapp):
     whatsapp.send("2")
-    replies = whatsapp.conversation("🙏🙏😊")
-    assert replies[0] == "Sorry, I did not understand that."
+    assert whatsapp.conversation("🎈🧩🛸")[0] == "Sorry, I did not understand that."
+    assert whatsapp.conversation("🙏🙏")[0] == "You are welcome. Write MENU whenever you need something."
 
 
 @pytest.mark.parametrize("sender", ["whatsapp:", "whatsapp:+999", "whatsapp:not-a-number", "messenger:12345",
