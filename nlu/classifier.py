@@ -26,7 +26,7 @@ from settings import ROOT
 log = logging.getLogger(__name__)
 DATA = ROOT / "nlu" / "data"
 CACHE = ROOT / "var" / "nlu"
-MODEL_VERSION = "1"  # bump when the pipeline below changes, so cached models are retrained
+MODEL_VERSION = "2"  # bump when the pipeline below changes, so cached models are retrained
 
 
 @dataclass
@@ -49,7 +49,7 @@ def build_pipeline():
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=1),
         TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"),
     )
-    return make_pipeline(features, CalibratedClassifierCV(LinearSVC(C=1.0), cv=3, method="sigmoid"))
+    return make_pipeline(features, CalibratedClassifierCV(LinearSVC(C=1.0), cv=3, method="sigmoid", ensemble=False))
 
 
 class IntentClassifier:
