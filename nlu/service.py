@@ -26,7 +26,7 @@ class NluService:
         self.rasa = RasaClient(rasa.url, rasa.token, rasa.timeout_seconds) if settings.nlu.backend == "rasa" else None
         self._lookups = _lookup_patterns()
 
-    def parse(self, text: str) -> dict:
+    def parse(self, text: str, *, with_language: bool = True) -> dict:
         """Rasa's ParseResult (text, intent, intent_ranking, entities) plus the language."""
         result = None
         if self.rasa is not None:
@@ -44,12 +44,13 @@ class NluService:
                 "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
                 "entities": self._entities(text),
             }
-        detected = self.detector.detect(text)
-        result["language"] = detected.language if detected else None
+        if with_language:
+            detected = self.detector.detect(text)
+            result["language"] = detected.language if detected else None
         return result
 
     def __call__(self, text: str, language: str | None) -> Understanding:
-        result = self.parse(text)
+        result = self.parse(text, with_language=False)
         return Understanding(intent=result["intent"]["name"], confidence=float(result["intent"]["confidence"]),
                              ranking=[(r["name"], float(r["confidence"])) for r in result["intent_ranking"]])
 
