@@ -21,7 +21,7 @@ class NluService:
         self.settings = settings
         self.classifier = classifier or load_or_train()
         self.detector = _detector(tuple(settings.languages.all), settings.languages.detect_min_words,
-                                  settings.languages.detect_min_confidence)
+                                  settings.languages.detect_min_confidence, self.classifier.fingerprint)
         rasa = settings.nlu.rasa
         self.rasa = RasaClient(rasa.url, rasa.token, rasa.timeout_seconds) if settings.nlu.backend == "rasa" else None
         self._lookups = _lookup_patterns()
@@ -70,11 +70,14 @@ class NluService:
 _detectors: dict[tuple, LanguageDetector] = {}
 
 
-def _detector(languages: tuple, min_words: int, min_confidence: float) -> LanguageDetector:
-    """One detector per process: its language models are large and load lazily."""
-    key = (languages, min_words, min_confidence)
+def _detector(languages: tuple, min_words: int, min_confidence: float, data: str) -> LanguageDetector:
+    """One detector per process and training data: its language models are large and load lazily."""
+    key = (languages, min_words, min_confidence, data)
     if key not in _detectors:
-        _detectors[key] = LanguageDetector(list(languages), min_words, min_confidence)
+        from nlu.classifier import DATA
+
+        ethiopic = [(e.text, e.language) for e in read_folder(DATA).examples if e.language in ("ti", "am")]
+        _detectors[key] = LanguageDetector(list(languages), min_words, min_confidence, ethiopic)
     return _detectors[key]
 
 

@@ -1,4 +1,6 @@
 """Delivery through the Twilio adapter: retries, permanent failures and long texts."""
+import json
+
 from sqlalchemy import select
 
 from bot.messages import Reply
@@ -71,3 +73,25 @@ def test_split_prefers_paragraphs_then_words():
     assert all(len(p) <= 1600 and not p.startswith(" ") and not p.endswith(" ") for p in parts)
     assert " ".join(parts) == words
     assert split_text("x" * 3300, 1600) == ["x" * 1600, "x" * 1600, "x" * 100]
+
+
+def test_media_and_template_messages_reach_twilio_in_its_parameters(runtime, twilio):
+    from store.models import Message, OutboxItem
+
+    with runtime.session() as session:
+        contact = contact_for(session, runtime.settings.secrets.encryption_key, PHONE)
+        media = Message(contact_id=contact.id, direction="out", kind="media", body="Your voucher",
+                        media_url="https://dda.example.org/media/v1.png", sender="bot", status="pending")
+        template = Message(contact_id=contact.id, direction="out", kind="template", body=None,
+                           content_sid="HX0123456789abcdef0123456789abcdef",
+                           content_variables={"1": "€ 17,50"}, sender="bot", status="pending")
+        session.add_all([media, OutboxItem(message=media), template, OutboxItem(message=template)])
+        session.commit()
+        contact_id = contact.id
+    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.drain()
+    first, second = twilio.sent(PHONE)
+    assert (first["Body"], first["MediaUrl"]) == ("Your voucher", "https://dda.example.org/media/v1.png")
+    assert second["ContentSid"] == "HX0123456789abcdef0123456789abcdef"
+    assert json.loads(second["ContentVariables"]) == {"1": "€ 17,50"}
+    assert "Body" not in second

@@ -1,0 +1,135 @@
+"""Understanding, measured: intent accuracy on the held-out files, how much of the unrelated
+chatter falls back instead of triggering a flow, parse latency and memory, what a language
+without examples would get, and how often the language detector is right, wrong or abstains.
+
+Goals (issue 3): p99 ≤ 15 ms per message, ≥ 92 % held-out accuracy on the program languages,
+≥ 85 % of out-of-scope messages routed to fallback.
+"""
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from nlu.classifier import IntentClassifier, load_or_train
+from nlu.evaluate import read_test_files
+from nlu.language import LanguageDetector
+from nlu.training_data import TrainingData, read_folder
+from settings import ROOT
+
+TESTS = ROOT / "nlu" / "tests"
+DATA = ROOT / "nlu" / "data"
+OUT = ROOT / "var" / "bench" / "nlu.json"
+PROGRAM = ["ar", "en", "es", "fr", "id", "nl", "pt", "tl", "uk"]
+SERVED = ["fa", "ti", "so", "tr", "ru", "am"]
+ACT_THRESHOLD = 0.5  # config.yml nlu.confidence_threshold
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def run() -> bool:
+    before = _rss_mb()
+    started = time.perf_counter()
+    classifier = load_or_train()
+    load_seconds = time.perf_counter() - started
+    after_load = _rss_mb()
+
+    test = read_test_files([TESTS])
+    latencies, right, per_language = [], 0, defaultdict(lambda: [0, 0])
+    out_of_scope, fell_back = 0, 0
+    for example in test.examples:
+        started = time.perf_counter()
+        prediction = classifier.predict(example.text)
+        latencies.append((time.perf_counter() - started) * 1000)
+        correct = prediction.intent == example.intent
+        right += correct
+        per_language[example.language][0] += correct
+        per_language[example.language][1] += 1
+        if example.intent == "out_of_scope":
+            out_of_scope += 1
+            fell_back += prediction.intent == "out_of_scope" or prediction.confidence < ACT_THRESHOLD
+    program_right = sum(per_language[code][0] for code in PROGRAM)
+    program_total = sum(per_language[code][1] for code in PROGRAM)
+
+    unseen = _unseen_language_accuracy(read_folder(DATA), test, ["ar", "nl", "uk", "tl"])
+    detection = _detection(test)
+
+    results = {
+        "model_load_seconds": round(load_seconds, 3),
+        "memory_mb_before": round(before, 1), "memory_mb_after_load": round(after_load, 1),
+        "parse_ms_p50": round(statistics.median(latencies), 2), "parse_ms_p99": round(_percentile(latencies, .99), 2),
+        "accuracy_all": round(right / len(test.examples), 4),
+        "accuracy_program_languages": round(program_right / program_total, 4),
+        "accuracy_per_language": {k: round(a / b, 4) for k, (a, b) in sorted(per_language.items())},
+        "out_of_scope_to_fallback": round(fell_back / out_of_scope, 4),
+        "accuracy_when_language_has_no_examples": unseen,
+        "language_detection": detection,
+    }
+    goals = {
+        "parse p99 <= 15 ms": results["parse_ms_p99"] <= 15,
+        "program-language accuracy >= 92 %": results["accuracy_program_languages"] >= 0.92,
+        "out-of-scope to fallback >= 85 %": results["out_of_scope_to_fallback"] >= 0.85,
+    }
+    results["goals"] = goals
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+
+    print("\nNLU (embedded classifier, held-out files in nlu/tests/)")
+    print(f"  load {load_seconds:.2f} s, memory {before:.0f} MB -> {after_load:.0f} MB after load")
+    print(f"  parse latency p50 {results['parse_ms_p50']} ms, p99 {results['parse_ms_p99']} ms "
+          f"over {len(latencies)} messages")
+    print(f"  accuracy: program languages {results['accuracy_program_languages']:.1%}, "
+          f"all {results['accuracy_all']:.1%}")
+    print("  per language: " + ", ".join(f"{k} {v:.0%}" for k, v in results["accuracy_per_language"].items()))
+    print(f"  out-of-scope routed to fallback: {results['out_of_scope_to_fallback']:.1%}")
+    print("  a language left out of training: " + ", ".join(f"{k} {v:.0%}" for k, v in unseen.items()))
+    print("  language detection on messages of 3+ words (right / wrong / abstained):")
+    for code, row in detection.items():
+        print(f"    {code:<3} {row['right']:>4} / {row['wrong']:>3} / {row['abstained']:>3}")
+    for goal, met in goals.items():
+        print(f"  {'PASS' if met else 'FAIL'}  {goal}")
+    print(f"  written to {OUT.relative_to(ROOT)}")
+    return all(goals.values())
+
+
+def _unseen_language_accuracy(data: TrainingData, test: TrainingData, languages: list[str]) -> dict[str, float]:
+    """Train without a language, test on it: what a newly added language gets before it has examples."""
+    scores = {}
+    for code in languages:
+        subset = TrainingData(examples=[e for e in data.examples if e.language != code])
+        classifier = IntentClassifier.train(subset, f"without-{code}")
+        examples = [e for e in test.examples if e.language == code]
+        scores[code] = round(sum(classifier.predict(e.text).intent == e.intent for e in examples) / len(examples), 4)
+    return scores
+
+
+def _detection(test: TrainingData) -> dict[str, dict[str, int]]:
+    ethiopic = [(e.text, e.language) for e in read_folder(DATA).examples if e.language in ("ti", "am")]
+    detector = LanguageDetector(PROGRAM + SERVED, ethiopic_examples=ethiopic)
+    rows = defaultdict(lambda: {"right": 0, "wrong": 0, "abstained": 0})
+    for example in test.examples:
+        if len(example.text.split()) < detector.min_words:
+            continue
+        detected = detector.detect(example.text)
+        row = rows[example.language]
+        if detected is None:
+            row["abstained"] += 1
+        elif detected.language == example.language:
+            row["right"] += 1
+        else:
+            row["wrong"] += 1
+    return dict(sorted(rows.items()))
+
+
+if __name__ == "__main__":
+    run()
