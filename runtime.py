@@ -8,8 +8,9 @@ import logging
 
 import redis as redis_lib
 
-import handoff.actions  # noqa: F401  (registers the actions its flows name)
-import bot.builtin_actions  # noqa: F401
+import bot.builtin_actions  # noqa: F401  (these register the actions flows name)
+import handoff.actions  # noqa: F401
+import registration.actions  # noqa: F401
 from bot.actions import ACTIONS
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
@@ -55,7 +56,8 @@ class Runtime:
         from channels.twilio_sender import TwilioChannel
 
         return TwilioChannel(c.twilio_account_sid, s.twilio_auth_token, c.twilio_whatsapp_number,
-                             status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url)
+                             status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url,
+                             sms_number=c.twilio_sms_number)
 
     def reload_flows(self) -> None:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""

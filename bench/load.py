@@ -1,4 +1,6 @@
-"""Load generation over keep-alive HTTP connections, one per thread, in two shapes.
+"""Load generation over keep-alive HTTP connections, one per thread, in two shapes. (gunicorn's
+sync workers close the connection after each answer; the client then reconnects, as Twilio's
+would, and the cost of that falls on both servers alike.)
 
 `saturate` is closed-loop: each connection sends its next request when the previous answer
 arrives, which finds the most the server can take. `paced` is open-loop: requests are due at

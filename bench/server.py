@@ -42,7 +42,8 @@ def gunicorn(app: str, port: int, environment: dict[str, str], log: Path, worker
     """Run `gunicorn app` on 127.0.0.1:port until the block ends, ready when /healthz says 200.
 
     The service's own variables are removed from the inherited environment first, so a
-    DATABASE_URL or DDA_CONFIG set in the shell cannot point the bench at other data."""
+    DATABASE_URL or DDA_CONFIG set in the shell cannot point the bench at other data.
+    GUNICORN_CMD_ARGS does pass, to every server alike, for trying other worker settings."""
     env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT and k not in SECRETS and k != "DDA_CONFIG"}
     env.update(environment)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -27,3 +27,9 @@ def erase_data(context: ActionContext) -> str:
     """The host erases after the turn, keeping only the confirmation until it is delivered."""
     context.host.erase = True
     return "ok"
+
+
+@ACTIONS.register("pending_flow")
+def pending_flow(context: ActionContext) -> str | None:
+    """The flow the first message asked for, once the welcome is done (outcome = its name)."""
+    return context.slots.pop("_pending", None)

@@ -22,7 +22,8 @@ NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
 DID_YOU_MEAN = N_("Sorry, I am not sure I understood. Did you mean:")
 SOMETHING_ELSE = N_("Something else")
 SUGGESTING = "did_you_mean"
-OUT_OF_SCOPE = "out_of_scope"  # the built-in step that waits for an answer to DID_YOU_MEAN
+OUT_OF_SCOPE = "out_of_scope"
+PENDING = "_pending"  # slot: a flow asked for before the language was known  # the built-in step that waits for an answer to DID_YOU_MEAN
 NOT_READABLE = {
     "media": N_("I can only read text messages. Please write your answer or choose a number."),
     "audio": N_("I cannot listen to voice messages. Please write your answer or choose a number."),
@@ -98,13 +99,14 @@ class Engine:
         self.confidence_threshold = confidence_threshold
         self.suggestion_threshold = suggestion_threshold
         self._keywords = flows.by_keyword()
+        self._prefixes = flows.by_prefix()
         self._payloads = flows.by_payload()
         self._intents = flows.by_intent()
 
     # -- the turn ---------------------------------------------------------------------------
     def handle(self, state: State, event: Incoming, profile: Profile, host: Any = None) -> Turn:
         turn = Turn(state=State.from_dict(state.to_dict()), profile=Profile(**vars(profile)))
-        trigger = self._trigger(event)
+        trigger = self._trigger(event, turn.state)
 
         if turn.profile.opted_out or turn.profile.in_handoff:
             allowed = trigger and (self.flows.flows[trigger].when_opted_out if turn.profile.opted_out
@@ -119,6 +121,9 @@ class Engine:
 
         if turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
             guessed = self.guess_language(event.text) if self.guess_language and event.text else None
+            pending = trigger or self._confident_flow(event, turn)
+            if pending and pending != MENU_FLOW:
+                turn.state.slots[PENDING] = pending  # what the first message asked for, after the welcome
             if guessed:
                 self._act(turn, "set_language", host, guessed)
                 welcome = self.flows.flows[WELCOME_FLOW]
@@ -197,17 +202,32 @@ class Engine:
             return MENU_FLOW
         return None
 
+    def _confident_flow(self, event: Incoming, turn: Turn) -> str | None:
+        understood = self._understand(event, turn) if event.kind in ("text", "button", "list") else None
+        if understood and understood.confidence >= self.confidence_threshold:
+            return self._intents.get(understood.intent)
+        return None
+
     def _understand(self, event: Incoming, turn: Turn) -> Understanding | None:
         if not self.understand or not event.text.strip():
             return None
         return self.understand(event.text, turn.profile.language)
 
     # -- matching ---------------------------------------------------------------------------
-    def _trigger(self, event: Incoming) -> str | None:
+    def _trigger(self, event: Incoming, state: State) -> str | None:
+        """A flow named exactly: by button payload, keyword, or a prefix word ("JOIN AB12CD",
+        whose rest is kept in the slot `_argument`)."""
         if event.payload and event.payload in self._payloads:
             return self._payloads[event.payload]
-        if event.text:
-            return self._keywords.get(normalise(event.text))
+        if not event.text:
+            return None
+        said = normalise(event.text)
+        if said in self._keywords:
+            return self._keywords[said]
+        first, _, rest = said.partition(" ")
+        if first in self._prefixes and rest:
+            state.slots["_argument"] = rest
+            return self._prefixes[first]
         return None
 
     def _choose(self, step: Step, event: Incoming, language: str | None):

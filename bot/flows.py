@@ -27,7 +27,8 @@ STEP_KEYS = {
 EXPECT = ("text", "number")
 OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action", "intent"}
 CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
-FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "payloads", "intents", "global",
+FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "prefixes", "payloads", "intents",
+             "global",
              "when_opted_out", "when_in_handoff"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -76,6 +77,7 @@ class Flow:
     line: int
     title: str | None = None
     keywords: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
     interrupts: bool = False
@@ -184,6 +186,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
     return Flow(name=name, version=version, start=start, steps=steps, path=path, line=line,
                 title=title if isinstance(title, str) else None,
                 keywords=[str(k) for k in data.get("keywords") or []],
+                prefixes=[normalise(str(p)) for p in data.get("prefixes") or []],
                 payloads=[str(p) for p in data.get("payloads") or []],
                 intents=[str(i) for i in data.get("intents") or []],
                 interrupts=bool(data.get("global", False)),
@@ -254,6 +257,9 @@ class FlowSet:
 
     def by_keyword(self) -> dict[str, str]:
         return {normalise(k): f.name for f in self.flows.values() for k in f.keywords}
+
+    def by_prefix(self) -> dict[str, str]:
+        return {p: f.name for f in self.flows.values() for p in f.prefixes}
 
     def by_payload(self) -> dict[str, str]:
         return {p: f.name for f in self.flows.values() for p in f.payloads}
@@ -361,7 +367,7 @@ def _check_links(flow_set: FlowSet, actions: set[str], problems: list[str]) -> N
 def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[str]) -> None:
     seen: dict[tuple[str, str], str] = {}
     for flow in flow_set.flows.values():
-        for kind, values in (("keyword", [normalise(k) for k in flow.keywords]),
+        for kind, values in (("keyword", [normalise(k) for k in flow.keywords]), ("prefix", flow.prefixes),
                              ("payload", flow.payloads), ("intent", flow.intents)):
             for value in values:
                 if (kind, value) in seen and seen[kind, value] != flow.name:

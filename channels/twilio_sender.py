@@ -17,15 +17,21 @@ class TwilioChannel:
     name = "twilio"
 
     def __init__(self, account_sid: str, auth_token: str, whatsapp_number: str, status_callback: str,
-                 api_base_url: str = "", timeout: float = 15):
+                 api_base_url: str = "", timeout: float = 15, sms_number: str = ""):
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         if api_base_url:
             self.client.api.base_url = api_base_url.rstrip("/")
         self.sender = whatsapp_number if whatsapp_number.startswith("whatsapp:") else f"whatsapp:{whatsapp_number}"
         self.status_callback = status_callback
+        self.sms_number = sms_number
 
     def send(self, message: Outgoing) -> Sent:
-        arguments = {"from_": self.sender, "to": f"whatsapp:{message.to}", "status_callback": self.status_callback}
+        if message.sms:
+            if not self.sms_number:
+                raise PermanentFailure("sms", "TWILIO_SMS_NUMBER is not set")
+            arguments = {"from_": self.sms_number, "to": message.to, "status_callback": self.status_callback}
+        else:
+            arguments = {"from_": self.sender, "to": f"whatsapp:{message.to}", "status_callback": self.status_callback}
         if message.content_sid:
             arguments["content_sid"] = message.content_sid
             if message.content_variables:

@@ -3,7 +3,18 @@ from __future__ import annotations
 
 
 def register(app) -> None:
-    from cli import chat, db, flows, helpdesk, nlu, seed, translations, worker
+    from cli import chat, contacts, db, flows, helpdesk, nlu, registrations, seed, translations, worker
 
-    for module in (chat, db, flows, helpdesk, nlu, seed, translations, worker):
+    for module in (chat, contacts, db, flows, helpdesk, nlu, registrations, seed, translations, worker):
         app.cli.add_command(module.group)
+
+
+def deliver_now(runtime) -> None:
+    """Without Redis the queue lives in this process: work it before the command exits. With
+    Redis the workers deliver; either way the outbox keeps what is not yet sent."""
+    if runtime.settings.uses_redis:
+        return
+    started = runtime.tasks.start_worker(threads=2)
+    runtime.tasks.drain()
+    if started:
+        runtime.tasks.stop_worker()

@@ -51,7 +51,8 @@ def deliver(runtime, outbox_id: int) -> str:
         message = item.message
         contact = message.contact
         outgoing = Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
-                            content_sid=message.content_sid, content_variables=message.content_variables)
+                            content_sid=message.content_sid, content_variables=message.content_variables,
+                            sms=message.kind == "sms")
         try:
             sent = runtime.channel.send(outgoing)
         except PermanentFailure as failure:

@@ -24,6 +24,7 @@ ENVIRONMENT = {
     "TWILIO_ACCOUNT_SID": ("connections", "twilio_account_sid"),
     "TWILIO_WHATSAPP_NUMBER": ("connections", "twilio_whatsapp_number"),
     "TWILIO_API_BASE_URL": ("connections", "twilio_api_base_url"),
+    "TWILIO_SMS_NUMBER": ("connections", "twilio_sms_number"),
 }
 NESTED_ENVIRONMENT = {"RASA_TOKEN": ("nlu", "rasa", "token")}
 SECRETS = {
@@ -93,6 +94,20 @@ class Nlu(_Section):
         return self
 
 
+class Invitation(_Section):
+    channel: Literal["whatsapp", "sms"] = "whatsapp"
+    again_after_days: int = Field(default=14, ge=1)
+
+
+class Registration(_Section):
+    open: bool = True
+    remind_after_hours: int = Field(default=24, ge=1)
+    expire_after_days: int = Field(default=7, ge=1)
+    invitation: Invitation = Invitation()
+    # Twilio Content SIDs of approved WhatsApp templates, per template and language.
+    templates: dict[str, dict[str, str]] = {}
+
+
 class Vouchers(_Section):
     amount_cents: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
@@ -123,6 +138,7 @@ class Connections(_Section):
     twilio_api_base_url: str = ""
     twilio_account_sid: str = ""
     twilio_whatsapp_number: str = ""
+    twilio_sms_number: str = ""
 
     @field_validator("public_base_url")
     @classmethod
@@ -150,6 +166,7 @@ class Settings(_Section):
     languages: Languages
     conversation: Conversation = Conversation()
     nlu: Nlu = Nlu()
+    registration: Registration = Registration()
     vouchers: Vouchers
     delivery: Delivery = Delivery()
     content: Content = Content()

@@ -56,7 +56,7 @@ class Message(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template
+    kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template, sms
     body: Mapped[str | None] = mapped_column(PersonalText)
     payload: Mapped[str | None] = mapped_column(String(256))
     media_types: Mapped[list | None] = mapped_column(JSON)
@@ -121,3 +121,83 @@ class Ticket(Base):
     open_marker: Mapped[int | None] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Partner(Base):
+    """An organisation that refers people to the program."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Registration(Base):
+    """A person's place in the program, from import or first contact to inclusion."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), unique=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    partner_ref: Mapped[str | None] = mapped_column(PersonalText)
+    partner_named: Mapped[str | None] = mapped_column(PersonalText)  # what the person said, when not imported
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str | None] = mapped_column(PersonalText)
+    number_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    contact: Mapped[Contact] = relationship()
+    partner: Mapped[Partner | None] = relationship()
+    events: Mapped[list["RegistrationEvent"]] = relationship(
+        back_populates="registration", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RegistrationEvent.id")
+
+
+class RegistrationEvent(Base):
+    """Who changed a registration's status, when and why."""
+
+    __tablename__ = "registration_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    registration: Mapped[Registration] = relationship(back_populates="events")
+
+
+class Invitation(Base):
+    """One invitation sent to an imported person."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """Someone who works on the program: staff, helpdesk, editors, partners."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | supervisor | agent | editor | partner
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from cli import deliver_now
+from registration.imports import ImportError_, import_contacts
+from registration.invitations import invite_due
+
+group = AppGroup("contacts", help="Partner imports and invitations.")
+
+
+@group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--partner", required=True, help="The organisation the list comes from.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_command(file, partner, as_json):
+    """Import a CSV of phone numbers (columns: phone, language, partner reference)."""
+    runtime = current_app.extensions["dda"]
+    settings = runtime.settings
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file}: not UTF-8 text; export the sheet as CSV UTF-8") from None
+    lines = max(text.count("\n"), 1)
+    with runtime.session() as session, click.progressbar(length=lines, label="importing", file=None,
+                                                          show_pos=True) as bar:
+        try:
+            report = import_contacts(session, text, partner_name=partner.strip(),
+                                     secret=settings.secrets.encryption_key, region=settings.program.default_region,
+                                     languages=settings.languages.all, actor=f"import:{file.name}",
+                                     progress=bar.update)
+        except ImportError_ as error:
+            raise click.ClickException(f"{file}: {error}") from None
+        session.commit()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    click.echo(f"imported {report.imported}, already known {report.unchanged}, rejected {len(report.rejected)}")
+    for line, reason in report.rejected:
+        click.echo(f"  {file.name}:{line}: {reason}")
+
+
+@group.command("invite")
+@click.option("--json", "as_json", is_flag=True)
+def invite_command(as_json):
+    """Invite imported people not invited in the last N days (config: registration.invitation)."""
+    runtime = current_app.extensions["dda"]
+    counts = invite_due(runtime, actor="cli")
+    deliver_now(runtime)
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    for outcome, count in sorted(counts.items()) or [("nobody to invite", 0)]:
+        click.echo(f"{outcome}: {count}")

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from channels.twilio_payload import BadRequest, phone_from_address
+from cli import deliver_now
+from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
+from registration.reminders import remind_and_expire
+from store.models import Contact, Partner, Registration
+from store.personal import lookup_key
+
+group = AppGroup("registrations", help="Registrations and their status.")
+
+
+def as_row(registration: Registration) -> dict:
+    return {"id": registration.id, "status": registration.status, "phone": registration.contact.phone,
+            "name": registration.name, "language": registration.contact.language,
+            "partner": registration.partner.name if registration.partner else registration.partner_named,
+            "partner_ref": registration.partner_ref, "created_at": registration.created_at.isoformat(),
+            "updated_at": registration.updated_at.isoformat()}
+
+
+@group.command("list")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--partner")
+@click.option("--language")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Created on or after this day.")
+@click.option("--json", "as_json", is_flag=True)
+def list_command(status, partner, language, since: datetime | None, as_json):
+    """Registrations, filtered."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        query = select(Registration).join(Contact).outerjoin(Partner).order_by(Registration.id)
+        if status:
+            query = query.where(Registration.status == status)
+        if partner:
+            query = query.where(Partner.name == partner)
+        if language:
+            query = query.where(Contact.language == language)
+        if since:
+            query = query.where(Registration.created_at >= since)
+        rows = [as_row(r) for r in session.scalars(query)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"#{row['id']:<6} {row['status']:<12} {row['language'] or '--':<4} {row['partner'] or '--':<24} "
+                   f"{row['name'] or ''}")
+    click.echo(f"{len(rows)} registration(s)")
+
+
+@group.command("set-status")
+@click.option("--phone", required=True)
+@click.option("--status", required=True, type=click.Choice(STATUSES))
+@click.option("--reason", required=True)
+@click.option("--notify/--no-notify", default=True, help="Tell the person (default: yes).")
+def set_status(phone, status, reason, notify):
+    """Move one registration to STATUS, recording the reason."""
+    runtime = current_app.extensions["dda"]
+    try:
+        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
+    except BadRequest as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from None
+    with runtime.session() as session:
+        contact = session.scalar(select(Contact).where(
+            Contact.phone_key == lookup_key(runtime.settings.secrets.encryption_key, phone)))
+        registration = registration_for(session, contact.id) if contact else None
+        if registration is None:
+            raise click.ClickException("no registration with that number")
+        before = registration.status
+        try:
+            change_status(session, registration, status, actor="cli", reason=reason, runtime=runtime, notify=notify)
+        except TransitionError as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+        contact_id = contact.id
+    runtime.tasks.deliver.send(contact_id)
+    deliver_now(runtime)
+    click.echo(f"{before} -> {status}")
+
+
+@group.command("remind")
+def remind():
+    """Remind unfinished registrations once, and expire the ones left too long (run daily)."""
+    runtime = current_app.extensions["dda"]
+    counts = remind_and_expire(runtime, actor="cli")
+    deliver_now(runtime)
+    click.echo(", ".join(f"{key}: {value}" for key, value in counts.items()))

@@ -1,0 +1,2 @@
+"""Registration: partner imports, invitations, the registration conversation and the
+lifecycle from imported to included, with who changed what and why."""

@@ -1,0 +1,76 @@
+"""Inviting imported people: an approved WhatsApp template (or an SMS) with a link that
+opens this chat with their join code already typed."""
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+from sqlalchemy import or_, select
+
+from bot.i18n import N_
+from registration.lifecycle import change_status, runtime_placeholders
+from store.models import Invitation, Message, OutboxItem, Registration, utcnow
+
+INVITATION = N_("Hello. An organisation that helps you asked us to invite you to {program}, for a weekly "
+                "supermarket voucher and help in your own language. To start, open this link and send "
+                "the message: {link}")
+
+
+def join_link(whatsapp_number: str, code: str) -> str:
+    digits = "".join(ch for ch in whatsapp_number if ch.isdigit())
+    return f"https://wa.me/{digits}?text={quote(f'JOIN {code}')}"
+
+
+def due_for_invitation(session, again_after_days: int):
+    cutoff = utcnow() - timedelta(days=again_after_days)
+    return session.scalars(select(Registration).where(
+        Registration.status.in_(("imported", "invited")),
+        or_(Registration.invited_at.is_(None), Registration.invited_at < cutoff)).order_by(Registration.id))
+
+
+def invite(session, runtime, registration: Registration, actor: str) -> str:
+    """Queue one invitation; returns how it went, for the report."""
+    settings = runtime.settings
+    contact = registration.contact
+    if contact.opted_out:
+        return "skipped: opted out"
+    language = contact.language or settings.languages.source
+    number = settings.connections.twilio_whatsapp_number or "+10000000000"
+    link = join_link(number, registration.join_code)
+    body = runtime.translator.text(INVITATION, language, link=link, **runtime_placeholders(runtime))
+    channel = settings.registration.invitation.channel
+    if channel == "sms":
+        message = Message(contact_id=contact.id, direction="out", kind="sms", body=body, sender="bot",
+                          status="pending")
+    else:
+        content_sid = settings.registration.templates.get("invitation", {}).get(language)
+        if settings.uses_twilio and not content_sid:
+            return f"skipped: no approved invitation template for {language}"
+        message = Message(contact_id=contact.id, direction="out", kind="template" if content_sid else "text",
+                          body=body, content_sid=content_sid, content_variables={"1": link} if content_sid else None,
+                          sender="bot", status="pending")
+    session.add_all([message, OutboxItem(message=message, queue="bulk")])
+    session.flush()
+    session.add(Invitation(registration_id=registration.id, message_id=message.id, channel=channel))
+    registration.invited_at = utcnow()
+    change_status(session, registration, "invited", actor=actor,
+                  reason="invited again" if registration.status == "invited" else "invited")
+    return "invited"
+
+
+def invite_due(runtime, actor: str, progress=None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with runtime.session() as session:
+        due = list(due_for_invitation(session, runtime.settings.registration.invitation.again_after_days))
+        contacts = set()
+        for registration in due:
+            outcome = invite(session, runtime, registration, actor)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome == "invited":
+                contacts.add(registration.contact_id)
+            if progress:
+                progress(1)
+        session.commit()
+    for contact_id in contacts:
+        runtime.tasks.deliver.send(contact_id)
+    return counts

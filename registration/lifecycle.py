@@ -1,0 +1,108 @@
+"""The statuses a registration moves through, and the only allowed moves between them.
+
+Every change is recorded (who, when, why) and can tell the person in their language: as a
+free text inside WhatsApp's 24-hour window, as the approved template outside it.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.i18n import N_
+from bot.messages import Reply
+from delivery.outbox import queue_replies
+from store.models import Contact, Message, OutboxItem, Registration, RegistrationEvent, utcnow
+
+STATUSES = ("imported", "invited", "registering", "registered", "verified", "included",
+            "paused", "declined", "ended", "deleted")
+TRANSITIONS = {
+    None: {"imported", "registering"},
+    "imported": {"invited", "registering", "deleted"},
+    "invited": {"invited", "registering", "deleted"},
+    "registering": {"registered", "invited", "ended", "deleted"},
+    "registered": {"verified", "declined", "paused", "deleted"},
+    "verified": {"included", "declined", "paused", "deleted"},
+    "included": {"paused", "ended", "deleted"},
+    "paused": {"included", "verified", "ended", "deleted"},
+    "declined": {"registered", "deleted"},
+    "ended": {"registering", "deleted"},
+    "deleted": set(),
+}
+NOTICES = {
+    "verified": N_("Good news: your registration has been checked. We will tell you here when your vouchers start."),
+    "included": N_("You are now in the program. Your weekly supermarket voucher will come here in WhatsApp."),
+    "paused": N_("Your vouchers are paused for now. If you have questions, write HUMAN to talk to a person."),
+    "declined": N_("We are sorry: we cannot include you in the program now. Write HUMAN if you want to talk "
+                   "to a person about it."),
+    "ended": N_("Your place in the program has ended. Thank you. Write HUMAN if you have questions."),
+}
+WINDOW = timedelta(hours=24)
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def new_join_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+    return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def in_window(contact: Contact) -> bool:
+    last = contact.last_inbound_at
+    if last is None:
+        return False
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=utcnow().tzinfo)
+    return utcnow() - last < WINDOW
+
+
+def change_status(session, registration: Registration, to: str, *, actor: str, reason: str,
+                  runtime=None, notify: bool = False) -> RegistrationEvent:
+    if to not in STATUSES:
+        raise TransitionError(f"unknown status {to!r} (known: {', '.join(STATUSES)})")
+    current = registration.status
+    if to not in TRANSITIONS[current] and not (current == to == "invited"):
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        raise TransitionError(f"cannot go from {current} to {to} (allowed: {allowed})")
+    if not reason or not reason.strip():
+        raise TransitionError("a reason is required")
+    registration.status = to
+    event = RegistrationEvent(registration=registration, from_status=current, to_status=to, actor=actor,
+                              reason=reason.strip()[:500])
+    session.add(event)
+    if notify and runtime is not None and to in NOTICES:
+        notify_person(session, runtime, registration.contact, NOTICES[to], template=f"status_{to}")
+    return event
+
+
+def notify_person(session, runtime, contact: Contact, text: str, *, template: str, variables=None) -> str:
+    """Tell a person something in their language: free text within the 24-hour window, the
+    approved template outside it; without a template for their language, nothing is sent."""
+    if contact.opted_out or contact.erased_at:
+        return "not sent: opted out"
+    language = contact.language or runtime.settings.languages.source
+    body = runtime.translator.text(text, language, **runtime_placeholders(runtime))
+    if in_window(contact):
+        queue_replies(session, runtime.settings, contact, [Reply(text=body)], queue="bulk")
+        return "sent as text"
+    templates = runtime.settings.registration.templates.get(template, {})
+    content_sid = templates.get(language) or None
+    if not content_sid:
+        return f"not sent: no approved {template} template for {language}"
+    message = Message(contact_id=contact.id, direction="out", kind="template", body=body, content_sid=content_sid,
+                      content_variables=variables, sender="bot", status="pending")
+    session.add_all([message, OutboxItem(message=message, queue="bulk")])
+    return "sent as template"
+
+
+def runtime_placeholders(runtime) -> dict:
+    from runtime import placeholders
+
+    return placeholders(runtime.settings)
+
+
+def registration_for(session, contact_id: int) -> Registration | None:
+    return session.scalar(select(Registration).where(Registration.contact_id == contact_id))

@@ -1,0 +1,1 @@
+"""Weekly supermarket vouchers: the provider port, the ledger, delivery and the image."""
