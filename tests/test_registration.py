@@ -255,3 +255,13 @@ def test_list_filters_by_status_partner_language_and_date(runner, runtime, tmp_p
     assert listed("--language", "fr") == [FR_PHONE]
     assert listed("--status", "verified") == []
     assert len(listed("--since", utcnow().strftime("%Y-%m-%d"))) == 3
+
+
+def test_invitation_by_sms_where_configured(runner, runtime, twilio, tmp_path):
+    runner.invoke(args=["contacts", "import", str(write_csv(tmp_path, [f"{NL_PHONE},nl,A1"])), "--partner", "P"])
+    runtime.settings.registration.invitation.channel = "sms"
+    runtime.channel.sms_number = "+3197010000000"
+    assert "invited: 1" in run(runner, runtime, "contacts", "invite").output
+    sms = [m for m in twilio.sent() if m["To"] == NL_PHONE]
+    assert len(sms) == 1 and sms[0]["From"] == "+3197010000000"
+    assert "https://wa.me/14155238886?text=JOIN%20" in sms[0]["Body"]

@@ -1,0 +1,85 @@
+"""The staff web side: sign-in, registrations, partner imports and invitations.
+
+Everything lives under one parent blueprint, `staff`, so that its security headers, its error
+pages and its sign-in check cover every staff page (and its static files) and nothing else:
+the Twilio webhook and /healthz answer machines and keep their own rules.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
+
+blueprint = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates",
+                      static_folder="static")
+
+# Machines post to these without a browser session, so a CSRF token cannot apply; Twilio's
+# requests are authenticated by their signature instead.
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"twilio"})
+CSRF_EXEMPT_PREFIXES = ("/api/",)
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    # Staff pages show personal data: no copy of them should stay in a shared browser's cache.
+    "Cache-Control": "no-store",
+}
+
+
+def init_app(app: Flask, runtime) -> None:
+    """Wire the staff side into the app: cookie settings, CSRF and the blueprints."""
+    from staff import auth
+
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=runtime.settings.connections.public_base_url.startswith("https"),
+        PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME,
+        # The check runs in our own hook below, so that exemptions can go by path too.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        # Flask-WTF's https check wants a Referer, which our Referrer-Policy withholds; the
+        # token plus a SameSite cookie already tie each form post to our own page.
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    csrf = CSRFProtect(app)
+
+    @app.before_request
+    def _csrf_protect():
+        if not app.config.get("WTF_CSRF_ENABLED", True) or request.endpoint is None:
+            return
+        if CSRF_EXEMPT_BLUEPRINTS.intersection(request.blueprints) or request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            return
+        csrf.protect()
+
+    app.register_blueprint(blueprint)
+
+
+@blueprint.after_request
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf_error(error):
+    return render_template("staff/error.html", title="Form refused",
+                           message="This form was refused because its security token is missing or has "
+                                   "expired. Go back, reload the page and send it again."), 400
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _too_large(error):
+    return render_template("staff/error.html", title="File too large",
+                           message="The upload is larger than 1 MB. Split the file into smaller parts "
+                                   "and import them one by one."), 413
+
+
+# Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
+from staff import auth, imports, registrations  # noqa: E402
+
+for _child in (auth.blueprint, registrations.blueprint, imports.blueprint):
+    blueprint.register_blueprint(_child)
