@@ -1,4 +1,4 @@
-"""Serving an app the way production does (gunicorn, sync workers) for the length of a
+"""Serving an app the way production does (gunicorn, threaded workers) for the length of a
 measurement, so that numbers include the real server, its worker processes and its sockets
 rather than Flask's test client.
 """
@@ -48,7 +48,8 @@ def gunicorn(app: str, port: int, environment: dict[str, str], log: Path, worker
     env.update(environment)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
-        process = subprocess.Popen([str(GUNICORN), "-w", str(workers), "-b", f"127.0.0.1:{port}", app],
+        process = subprocess.Popen([str(GUNICORN), "-w", str(workers), "--worker-class", "gthread", "--threads", "4",
+                                    "-b", f"127.0.0.1:{port}", app],
                                    cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
             _wait_until_healthy(process, port, log)

@@ -7,6 +7,7 @@ is an editor with a text editor, not a developer with a debugger.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -273,8 +274,11 @@ _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 
 
 def normalise(text: str) -> str:
-    """Case, punctuation and spacing do not change a keyword."""
-    return _SPACES.sub(" ", _PUNCT.sub(" ", text.casefold())).strip()
+    """Case, accents, punctuation and spacing do not change a keyword (Turkish dotted and
+    dotless i included: KAYIT, kayıt and kayit are one word)."""
+    folded = unicodedata.normalize("NFKD", text.casefold().replace("ı", "i"))
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return _SPACES.sub(" ", _PUNCT.sub(" ", folded)).strip()
 
 
 def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | None = None,

@@ -24,7 +24,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip per request on the webhook's hot path; recycling
+    # connections covers servers that drop idle ones.
+    return create_engine(parsed, pool_recycle=300, pool_size=10, max_overflow=20)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

@@ -59,11 +59,11 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template, sms
     body: Mapped[str | None] = mapped_column(PersonalText)
     payload: Mapped[str | None] = mapped_column(String(256))
-    media_types: Mapped[list | None] = mapped_column(JSON)
+    media_types: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     media_url: Mapped[str | None] = mapped_column(String(2048))
     content_sid: Mapped[str | None] = mapped_column(String(64))
-    content_variables: Mapped[dict | None] = mapped_column(JSON)
-    options: Mapped[list | None] = mapped_column(JSON)
+    content_variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(16))

@@ -10,7 +10,7 @@ def test_chat_talks_to_the_bot_through_the_pipeline(runner, runtime):
     assert "You are +31612345678" in result.output
     assert "bot> Choose your language: reply with the number." in result.output
     assert "bot> Thank you. I will write to you in English." in result.output
-    assert "bot> 1. Talk to a person" in result.output
+    assert "bot> 2. Talk to a person" in result.output
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "en"
 

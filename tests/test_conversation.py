@@ -18,7 +18,7 @@ def test_number_chooses_and_the_bot_answers_in_that_language(whatsapp, runtime):
     replies = whatsapp.conversation("2")
     assert replies[0] == "Thank you. I will write to you in English."
     assert "Welcome to Direct Digital Aid" in replies[1]
-    assert "1. Talk to a person" in replies[-1]
+    assert "2. Talk to a person" in replies[-1]
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "en"
 
@@ -42,7 +42,7 @@ def test_global_command_interrupts_a_flow(whatsapp):
     whatsapp.send("2")
     assert "Are you sure?" in whatsapp.conversation("delete my data")[-1]
     assert whatsapp.conversation("MENU")[-1].startswith("What can I do for you?")
-    with_nothing_deleted = whatsapp.conversation("1")  # now "1" is the menu's first option, not "yes, delete"
+    with_nothing_deleted = whatsapp.conversation("2")  # now "2" is the menu's second option, not "no, keep"
     assert "person from our team" in with_nothing_deleted[-1]
 
 

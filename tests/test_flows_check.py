@@ -75,14 +75,14 @@ def test_invalid_flow_never_goes_live_on_reload(runtime, flows, whatsapp, caplog
     whatsapp.send("hello")
     assert "edited flows are invalid and were not published" in caplog.text
     whatsapp.send("2")
-    assert whatsapp.conversation("1")[-1].startswith("I have asked a person")
+    assert whatsapp.conversation("2")[-1].startswith("I have asked a person")
 
 
 def test_valid_edit_goes_live_without_restart(runtime, flows, whatsapp):
     runtime.reload_flows()
     whatsapp.send("hello")
     edit(flows / "main.yml", '      - label: "Talk to a person"\n        goto: "@human"\n', "")
-    assert "1. Change language" in whatsapp.conversation("2")[-1]
+    assert "2. Change language" in whatsapp.conversation("2")[-1]
 
 
 def test_invalid_flows_stop_start_up_with_the_problems(flows, monkeypatch, sqlite_url):

@@ -52,7 +52,7 @@ def test_change_language_works_in_any_language_mid_conversation(whatsapp, words)
 def test_menu_number_changes_language_and_texts_follow(whatsapp, runtime):
     whatsapp.send("hello")
     whatsapp.send("2")
-    replies = whatsapp.conversation("2")  # main menu: 2. Change language
+    replies = whatsapp.conversation("3")  # main menu: 3. Change language
     assert "العربية" in replies[-1]
     replies = whatsapp.conversation("1")  # العربية
     assert language_of(runtime) == "ar"

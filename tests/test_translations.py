@@ -47,14 +47,18 @@ def _edit(path, old, new):
 
 
 def test_a_broken_placeholder_fails_the_language(catalogs):
+    from babel.messages.pofile import write_po
+
     path = catalog_path("nl", catalogs)
     catalog = read_catalog(path)
-    message = next(m for m in catalog if m.id and "{program}" in m.id)
-    _edit(path, message.string.split("{program}")[0] + "{program}",
-          message.string.split("{program}")[0] + "{programma}")
+    message = catalog["Thank you, {reg_name}. You are registered. Our team will check your registration within five "
+                      "working days and tell you here."]
+    message.string = message.string.replace("{reg_name}", "{naam}")
+    with path.open("wb") as handle:
+        write_po(handle, catalog)
     nl = next(s for s in all_statuses(PROGRAM, SERVED, directory=catalogs) if s.language == "nl")
     assert not nl.complete
-    assert "expects ['program'], has ['programma']" in nl.placeholder_errors[0]
+    assert nl.placeholder_errors == [f"{message.id[:50]!r}: expects ['reg_name'], has ['naam']"]
 
 
 def test_a_missing_text_fails_the_status_command(catalogs, runner, monkeypatch):
