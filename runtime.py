@@ -10,7 +10,9 @@ import redis as redis_lib
 
 import bot.builtin_actions  # noqa: F401  (these register the actions flows name)
 import handoff.actions  # noqa: F401
+import privacy.actions  # noqa: F401
 import registration.actions  # noqa: F401
+import vouchers.actions  # noqa: F401
 from bot.actions import ACTIONS
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
@@ -21,7 +23,9 @@ from delivery.tasks import Tasks, make_broker
 from nlu.intents import INTENTS
 from nlu.service import NluService
 from settings import Settings
+from store import personal
 from store.db import make_engine, make_sessionmaker
+from vouchers.provider import LocalLedger
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
+        # Before any session exists: every personal column is encrypted with these keys.
+        personal.configure(settings.secrets.encryption_key, settings.secrets.previous_encryption_keys)
         self.db = make_engine(settings.connections.database_url)
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)
@@ -39,6 +45,8 @@ class Runtime:
         self._content = content_fingerprint(settings)
         self.bot = self._engine(load_checked_flows(settings))
         self.channel = self._channel()
+        self.local_channel = LocalChannel(self.redis)
+        self.vouchers = LocalLedger()
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
 
     def _engine(self, flows: FlowSet) -> Engine:
@@ -58,6 +66,10 @@ class Runtime:
         return TwilioChannel(c.twilio_account_sid, s.twilio_auth_token, c.twilio_whatsapp_number,
                              status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url,
                              sms_number=c.twilio_sms_number)
+
+    def channel_for(self, contact):
+        """Test numbers from `flask chat` and the simulator never leave this service."""
+        return self.local_channel if contact.channel == "local" else self.channel
 
     def reload_flows(self) -> None:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""
@@ -92,7 +104,8 @@ def content_fingerprint(settings: Settings) -> tuple:
 
 
 def placeholders(settings: Settings) -> dict[str, str]:
-    return {"program": settings.program.name, "organisation": settings.program.organisation}
+    return {"program": settings.program.name, "organisation": settings.program.organisation,
+            "stores": settings.vouchers.stores}
 
 
 def load_checked_flows(settings: Settings) -> FlowSet:

@@ -35,10 +35,19 @@ def create_app(overrides: dict | None = None, *, embedded_worker: bool = True) -
     app.extensions["dda"] = runtime
 
     from channels import twilio_webhook
+    from vouchers import media, pos
     from cli import register
 
     app.register_blueprint(twilio_webhook.blueprint)
+    app.register_blueprint(pos.blueprint)
+    app.register_blueprint(media.blueprint)
     register(app)
+
+    import staff
+
+    staff.init_app(app, runtime)
+    import helpdesk_web
+    helpdesk_web.init_app(app)  # /helpdesk and /simulator: staff pages outside /staff
 
     if embedded_worker and not settings.uses_redis:
         _start_worker_on_first_request(app, runtime)

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import webhook
+from bench import imports, nlu, voucher_image, vouchers, webhook
 from bench.server import ServerFailed
 
 BENCHMARKS = {
     "webhook": webhook.run,
+    "nlu": nlu.run,
+    "imports": imports.run,
+    "voucher_image": voucher_image.run,
+    "vouchers": vouchers.run,
 }
 
 

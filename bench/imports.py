@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
 from registration.imports import import_contacts
+from bench.services import on_each_database
 from settings import ROOT
 from store.db import make_engine, make_sessionmaker
-from store.migrate import upgrade
 
 ROWS = 50_000
 GOAL_SECONDS = 30
@@ -22,9 +20,8 @@ def _csv() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _measure(url: str, engine=None) -> tuple[float, float, int]:
-    upgrade(url, engine=engine)
-    engine = engine or make_engine(url)
+def _measure(url: str) -> tuple[float, float, int]:
+    engine = make_engine(url)
     session = make_sessionmaker(engine)()
     text = _csv()
     started = time.perf_counter()
@@ -44,20 +41,7 @@ def _measure(url: str, engine=None) -> tuple[float, float, int]:
 
 
 def run() -> bool:
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results["sqlite"] = _measure(f"sqlite:///{folder}/bench.sqlite3")
-    database = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dda_bench")
-    try:
-        from sqlalchemy import text
-
-        engine = make_engine(database)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        results["postgresql"] = _measure(database, engine)
-    except Exception as error:  # the PostgreSQL half is optional on a bare machine
-        print(f"  (postgresql skipped: {type(error).__name__})")
+    results = on_each_database(_measure)
     print(f"\nPartner import of {ROWS:,} rows (goal: under {GOAL_SECONDS} s)")
     met = True
     for name, (first, second, imported) in results.items():

@@ -52,3 +52,25 @@ def _create_database(url: str) -> None:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+
+
+def on_each_database(measure) -> dict:
+    """Run `measure(url)` on a fresh SQLite file and on the bench's emptied PostgreSQL, with
+    personal data encrypted as in production. PostgreSQL is skipped on a machine without it."""
+    import tempfile
+
+    from store import personal
+
+    personal.configure("bench-encryption-key-0123456789")
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.sqlite3"
+        upgrade(url)
+        results["sqlite"] = measure(url)
+    try:
+        prepare_database(DATABASE_URL)
+    except Exception as error:  # noqa: BLE001  (any reason PostgreSQL is not there)
+        print(f"  (postgresql skipped: {type(error).__name__})")
+        return results
+    results["postgresql"] = measure(DATABASE_URL)
+    return results

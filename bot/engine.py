@@ -100,6 +100,7 @@ class Engine:
         self.suggestion_threshold = suggestion_threshold
         self._keywords = flows.by_keyword()
         self._prefixes = flows.by_prefix()
+        self._phrases = flows.by_phrase()
         self._payloads = flows.by_payload()
         self._intents = flows.by_intent()
 
@@ -215,8 +216,8 @@ class Engine:
 
     # -- matching ---------------------------------------------------------------------------
     def _trigger(self, event: Incoming, state: State) -> str | None:
-        """A flow named exactly: by button payload, keyword, or a prefix word ("JOIN AB12CD",
-        whose rest is kept in the slot `_argument`)."""
+        """A flow named exactly: by button payload, keyword, a prefix word ("JOIN AB12CD", whose
+        rest is kept in the slot `_argument`), or a phrase anywhere in the message (urgent words)."""
         if event.payload and event.payload in self._payloads:
             return self._payloads[event.payload]
         if not event.text:
@@ -228,7 +229,8 @@ class Engine:
         if first in self._prefixes and rest:
             state.slots["_argument"] = rest
             return self._prefixes[first]
-        return None
+        padded = f" {said} "
+        return next((flow for phrase, flow in self._phrases if f" {phrase} " in padded), None)
 
     def _choose(self, step: Step, event: Incoming, language: str | None):
         if event.payload:

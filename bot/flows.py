@@ -28,7 +28,8 @@ STEP_KEYS = {
 EXPECT = ("text", "number")
 OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action", "intent"}
 CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
-FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "prefixes", "payloads", "intents",
+FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "prefixes", "contains",
+             "payloads", "intents",
              "global",
              "when_opted_out", "when_in_handoff"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -79,6 +80,7 @@ class Flow:
     title: str | None = None
     keywords: list[str] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
+    contains: list[str] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
     interrupts: bool = False
@@ -188,6 +190,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
                 title=title if isinstance(title, str) else None,
                 keywords=[str(k) for k in data.get("keywords") or []],
                 prefixes=[normalise(str(p)) for p in data.get("prefixes") or []],
+                contains=[normalise(str(c)) for c in data.get("contains") or []],
                 payloads=[str(p) for p in data.get("payloads") or []],
                 intents=[str(i) for i in data.get("intents") or []],
                 interrupts=bool(data.get("global", False)),
@@ -258,6 +261,11 @@ class FlowSet:
 
     def by_keyword(self) -> dict[str, str]:
         return {normalise(k): f.name for f in self.flows.values() for k in f.keywords}
+
+    def by_phrase(self) -> list[tuple[str, str]]:
+        """(phrase, flow) for flows started by a phrase anywhere in a message, longest first."""
+        pairs = [(c, f.name) for f in self.flows.values() for c in f.contains]
+        return sorted(pairs, key=lambda pair: -len(pair[0]))
 
     def by_prefix(self) -> dict[str, str]:
         return {p: f.name for f in self.flows.values() for p in f.prefixes}

@@ -24,6 +24,7 @@ class Reply:
     text: str
     options: list[Option] = field(default_factory=list)
     media_url: str | None = None
+    tag: str | None = None  # what the message carries, so a delivery status can act on it
 
     def rendered(self) -> str:
         """The text as a person without buttons sees it: options become a numbered list."""

@@ -23,6 +23,7 @@ class Received:
     payload: str | None
     media_types: tuple[str, ...]
     truncated: bool
+    channel: str = "whatsapp"  # local: the terminal chat or the simulator
 
 
 def phone_from_address(address: str, region: str = "NL") -> str:
@@ -67,5 +68,6 @@ def read_inbound(form, region: str, max_chars: int) -> Received:
         kind = "audio" if audio else "media"
     else:
         kind = "empty"
+    channel = "local" if form.get("From", "").startswith("local:") else "whatsapp"
     return Received(sid=sid, phone=phone, kind=kind, body=body, payload=payload,
-                    media_types=media_types, truncated=truncated)
+                    media_types=media_types, truncated=truncated, channel=channel)

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 
 def register(app) -> None:
-    from cli import chat, contacts, db, flows, helpdesk, nlu, registrations, seed, translations, worker
+    from cli import (chat, contacts, db, flows, helpdesk, nlu, privacy, registrations, seed, translations, users,
+                     vouchers, worker)
 
-    for module in (chat, contacts, db, flows, helpdesk, nlu, registrations, seed, translations, worker):
+    for module in (chat, contacts, db, flows, helpdesk, nlu, privacy, registrations, seed, translations, users,
+                   vouchers, worker):
         app.cli.add_command(module.group)
 
 

@@ -7,7 +7,6 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from channels.local import LocalChannel
 from channels.twilio_payload import BadRequest, read_inbound
 from inbox.receive import receive
 
@@ -19,8 +18,7 @@ def group(phone):
     """Talk to the bot in this terminal, through the same pipeline as WhatsApp."""
     runtime = current_app.extensions["dda"]
     settings = runtime.settings
-    local = LocalChannel(runtime.redis)
-    runtime.channel = local
+    local = runtime.local_channel
     try:
         phone = read_inbound({"MessageSid": "LOCALCHECK", "From": f"local:{phone}", "Body": "x"},
                              settings.program.default_region, 10).phone

@@ -36,7 +36,8 @@ def queue_replies(session, settings, contact: Contact, replies: list[Reply], *, 
             last = number == len(bodies) - 1
             message = Message(contact_id=contact.id, direction="out", kind="media" if reply.media_url else "text",
                               body=body, media_url=reply.media_url if last else None,
-                              options=options if last else None, sender=sender, status="pending")
+                              options=options if last else None, sender=sender, status="pending",
+                              tag=reply.tag if last else None)
             item = OutboxItem(message=message, queue=queue)
             session.add_all([message, item])
             items.append(item)

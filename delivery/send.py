@@ -54,7 +54,7 @@ def deliver(runtime, outbox_id: int) -> str:
                             content_sid=message.content_sid, content_variables=message.content_variables,
                             sms=message.kind == "sms")
         try:
-            sent = runtime.channel.send(outgoing)
+            sent = runtime.channel_for(contact).send(outgoing)
         except PermanentFailure as failure:
             item.state, item.last_error = "failed", str(failure)[:256]
             message.status, message.error_code = "failed", failure.code

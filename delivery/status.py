@@ -27,6 +27,7 @@ def record_status(runtime, sid: str, status: str, error_code: str | None) -> str
         message = session.scalar(select(Message).where(Message.provider_sid == sid))
         if message is not None:
             changed = advance(message, status, error_code)
+            delivered(session, message)
             session.commit()
             return "updated" if changed else "unchanged"
         early = session.get(EarlyStatus, sid)
@@ -48,3 +49,13 @@ def apply_early_status(session, message: Message) -> None:
     if early is not None:
         advance(message, early.status, early.error_code)
         session.delete(early)
+    delivered(session, message)
+
+
+def delivered(session, message: Message) -> None:
+    """What a confirmed delivery means for what the message carried: a voucher counts as
+    claimed only once WhatsApp says the person has it."""
+    if message.status in ("delivered", "read") and message.tag and message.tag.startswith("voucher:"):
+        from vouchers.delivery import mark_claimed
+
+        mark_claimed(session, int(message.tag.split(":", 1)[1]))

@@ -23,6 +23,7 @@ class Tasks:
     def __init__(self, runtime, broker: dramatiq.Broker):
         from delivery.send import deliver_contact, stale_work
         from inbox.process import process_contact
+        from privacy.retention import purge_once_a_day
 
         self.broker = broker
         retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": 500, "max_backoff": 300_000}
@@ -37,6 +38,7 @@ class Tasks:
         self.deliver = dramatiq.actor(deliver_job, actor_name="deliver", queue_name=REPLIES, broker=broker,
                                       **retries)
         self._stale_work = lambda: stale_work(runtime)
+        self._daily = lambda: purge_once_a_day(runtime)  # privacy retention, once a day across workers
         self._worker: dramatiq.Worker | None = None
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -68,6 +70,10 @@ class Tasks:
                 self.sweep()
             except Exception:
                 log.exception("sweep failed")
+            try:
+                self._daily()
+            except Exception:
+                log.exception("daily privacy purge failed")
 
     def stop_worker(self) -> None:
         self._stopping.set()

@@ -1,20 +1,35 @@
-"""The `handoff` action: a flow step, a request for a human or repeated misunderstanding
-puts the conversation in the helpdesk queue and tells the person a person will answer."""
+"""The `handoff` action: a flow step, a request for a human, repeated misunderstanding or an
+urgent word puts the conversation in the helpdesk queue, and the person is told what to
+expect: a wait while helpers are working, or when they are."""
 from __future__ import annotations
 
 from bot.actions import ACTIONS, ActionContext
 from bot.i18n import N_
+from handoff.hours import describe, is_open
 from handoff.tickets import open_ticket
+from store.models import utcnow
 
-TOLD = N_("I have asked a person from our team to help you. They will answer here, in this chat. "
-          "Please wait, you do not need to do anything.")
+TOLD_OPEN = N_("I have asked a person from our team to help you. They will answer here, in this chat, usually "
+               "within {minutes} minutes. You do not need to do anything.")
+TOLD_CLOSED = N_("I have asked a person from our team to help you. Our helpers work at these times: {hours}. "
+                 "They will answer here, in this chat, as soon as they are back.")
+TOLD_URGENT = N_("If you are in danger now, call 112 (free). A person from our team will answer you here as soon "
+                 "as possible.")
+URGENT = "urgent"
 
 
 @ACTIONS.register("handoff")
 def handoff(context: ActionContext) -> str:
     conversation = context.host
-    open_ticket(conversation.session, conversation.contact, reason=str(context.value or "asked"),
-                language=context.profile.language)
+    helpdesk = conversation.runtime.settings.helpdesk
+    reason = str(context.value or "asked")
+    open_ticket(conversation.session, conversation.contact, reason=reason, language=context.profile.language,
+                priority=2 if reason == URGENT else 0)
     context.profile.in_handoff = True
-    context.say(TOLD)
+    if reason == URGENT:
+        context.say(TOLD_URGENT)
+    if is_open(helpdesk.hours, helpdesk.timezone, utcnow()):
+        context.say(TOLD_OPEN, minutes=str(helpdesk.expected_wait_minutes))
+    else:
+        context.say(TOLD_CLOSED, hours=describe(helpdesk.hours))
     return "ok"

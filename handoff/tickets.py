@@ -18,7 +18,7 @@ def open_ticket(session, contact, reason: str, language: str | None, priority: i
 
 
 def close_ticket(session, ticket: Ticket, outcome: str = "resolved") -> None:
-    ticket.status = outcome if outcome != "open" else "resolved"
+    ticket.status, ticket.outcome = "closed", outcome
     ticket.open_marker = None
     ticket.closed_at = utcnow()
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.engine import Profile
 from bot.messages import Incoming
 from delivery.outbox import queue_replies
+from privacy.erase import erase
 from store.models import Contact, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
@@ -76,23 +77,10 @@ def _process_next(runtime, contact_id: int) -> int | None:
         contact.opted_out = turn.profile.opted_out
         message.processed_at = utcnow()
         items = queue_replies(session, runtime.settings, contact, turn.replies)
-        if host.erase:
-            _erase(session, contact, keep=[item.message_id for item in items])
+        if host.erase:  # keeps the confirmation until it is delivered; forgets the state on commit
+            erase(session, contact, keep=[item.message_id for item in items], runtime=runtime)
         session.commit()
         log.info("processed inbound message %s: %d repl%s, %s", message.id, len(turn.replies),
                  "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
-        if host.erase:
-            runtime.state.forget(contact_id)
         return len(items)
 
-
-def _erase(session, contact: Contact, keep: list[int]) -> None:
-    """Remove what the service holds about a person, except the confirmation still to send;
-    the contact row itself goes once that confirmation is delivered."""
-    for message in session.scalars(select(Message).where(Message.contact_id == contact.id)):
-        if message.id not in keep:
-            session.delete(message)
-    for ticket in session.scalars(select(Ticket).where(Ticket.contact_id == contact.id)):
-        session.delete(ticket)
-    contact.language = None
-    contact.erased_at = utcnow()

@@ -3,15 +3,20 @@
 This is the webhook's hot path, so it is two Core statements in one transaction: upsert the
 contact (by the keyed hash of the number) and insert the message unless its MessageSid is
 already known. The unique MessageSid makes a retried or concurrent delivery a no-op.
+
+During a key rotation (DDA_PREVIOUS_ENCRYPTION_KEYS set) a known person may still be stored
+under an old key's hash. One keyed UPDATE first moves their row to the current hash (`_adopt`),
+so the upsert finds them instead of making a second contact; outside a rotation that
+statement is skipped and receiving stays the single upsert.
 """
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.twilio_payload import Received
 from store.models import Contact, Message, utcnow
-from store.personal import lookup_key
+from store.personal import lookup_key, lookup_keys
 
 
 def _insert(session, table):
@@ -22,9 +27,22 @@ def _insert(session, table):
 def contact_for(session, secret: str, phone: str) -> Contact:
     """The contact with this number, made on first contact; safe when two requests race."""
     key = lookup_key(secret, phone)
+    _adopt(session, key, [k for k in lookup_keys(phone) if k != key])
     statement = _insert(session, Contact).values(phone_key=key, phone=phone, opted_out=False, created_at=utcnow())
     session.execute(statement.on_conflict_do_nothing(index_elements=["phone_key"]))
     return session.scalar(select(Contact).where(Contact.phone_key == key))
+
+
+def _adopt(connection, key: str, previous: list[str]) -> None:
+    """Move a contact stored under a previous key's hash to the current one, unless a contact
+    already has the current hash. Only runs while a rotation is under way."""
+    if not previous:
+        return
+    table = Contact.__table__
+    current = table.alias("current_key")
+    connection.execute(update(table).where(table.c.phone_key.in_(previous),
+                                           ~exists().where(current.c.phone_key == key))
+                       .values(phone_key=key))
 
 
 _STATEMENTS: dict[str, tuple] = {}
@@ -36,6 +54,7 @@ def _statements(dialect: str) -> tuple:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         contact = insert(Contact).values(
             phone_key=bindparam("key"), phone=bindparam("phone", type_=Contact.phone.type), opted_out=False,
+            channel=bindparam("channel"),
             created_at=bindparam("now"), last_inbound_at=bindparam("now"))
         contact = contact.on_conflict_do_update(index_elements=["phone_key"],
                                                 set_={"last_inbound_at": contact.excluded.last_inbound_at})
@@ -54,8 +73,10 @@ def receive(runtime, received: Received) -> tuple[int, int, bool]:
     now = utcnow()
     with runtime.db.connect() as connection:
         upsert_contact, insert_message = _statements(connection.dialect.name)
-        key = lookup_key(runtime.settings.secrets.encryption_key, received.phone)
-        contact_id = connection.execute(upsert_contact, {"key": key, "phone": received.phone, "now": now}).scalar_one()
+        key, *previous = lookup_keys(received.phone)
+        _adopt(connection, key, previous)
+        contact_id = connection.execute(upsert_contact, {"key": key, "phone": received.phone, "now": now,
+                                                         "channel": received.channel}).scalar_one()
         message_id = connection.execute(insert_message, {
             "contact_id": contact_id, "sid": received.sid, "kind": received.kind, "body": received.body or None,
             "payload": received.payload, "media_types": list(received.media_types) or None, "now": now}).scalar()

@@ -47,7 +47,7 @@ class TransitionError(ValueError):
 
 def new_join_code() -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
-    return "".join(secrets.choice(alphabet) for _ in range(6))
+    return "".join(secrets.choice(alphabet) for _ in range(10))  # 32^10: no collision in practice
 
 
 def in_window(contact: Contact) -> bool:

@@ -30,6 +30,7 @@ NESTED_ENVIRONMENT = {"RASA_TOKEN": ("nlu", "rasa", "token")}
 SECRETS = {
     "SECRET_KEY": "secret_key",
     "DDA_ENCRYPTION_KEY": "encryption_key",
+    "DDA_PREVIOUS_ENCRYPTION_KEYS": "previous_encryption_keys",
     "TWILIO_AUTH_TOKEN": "twilio_auth_token",
 }
 
@@ -108,15 +109,47 @@ class Registration(_Section):
     templates: dict[str, dict[str, str]] = {}
 
 
+class Helpdesk(_Section):
+    timezone: str = "Europe/Amsterdam"
+    hours: dict[str, str] = {"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00",
+                             "thu": "09:00-17:00", "fri": "09:00-17:00"}
+    expected_wait_minutes: int = Field(default=30, ge=1)
+
+    @field_validator("hours")
+    @classmethod
+    def _spans(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for day, span in value.items():
+            if day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+                raise ValueError(f"unknown day {day!r} (mon … sun)")
+            if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", str(span).replace(" ", "")):
+                raise ValueError(f"{day}: {span!r} must look like 09:00-17:00")
+        return value
+
+
 class Vouchers(_Section):
     amount_cents: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
+    valid_days: int = Field(default=28, ge=1)
+    reminders: int = Field(default=2, ge=0)
+    symbology: Literal["code128", "ean13"] = "code128"
+    image_link_hours: int = Field(default=168, ge=1)
+    stores: str = "Albert Heijn, Jumbo, Lidl"
 
 
 class Delivery(_Section):
     max_body_chars: int = Field(default=1600, ge=100, le=1600)
     max_attempts: int = Field(default=8, ge=1)
     sweep_after_seconds: int = Field(default=60, ge=1)
+
+
+class Privacy(_Section):
+    """How long personal data is kept (flask privacy purge, and the workers once a day)."""
+
+    message_days: int = Field(default=30, ge=1)     # message texts are erased after this
+    inactive_months: int = Field(default=12, ge=1)  # a registration this long without activity is warned…
+    warning_days: int = Field(default=14, ge=1)     # …and erased this long after the warning
 
 
 class Content(_Section):
@@ -158,7 +191,19 @@ class Connections(_Section):
 class Secrets(_Section):
     secret_key: str = Field(min_length=16)
     encryption_key: str = Field(min_length=16)
+    # Old keys, comma-separated, during a key rotation: they still decrypt and still find
+    # people until `flask privacy rotate-key` has moved everything to the current key.
+    previous_encryption_keys: tuple[str, ...] = ()
     twilio_auth_token: str = ""
+
+    @field_validator("previous_encryption_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if any(len(key) < 16 for key in value):
+            raise ValueError("every key must have at least 16 characters")
+        return tuple(value)
 
 
 class Settings(_Section):
@@ -167,8 +212,10 @@ class Settings(_Section):
     conversation: Conversation = Conversation()
     nlu: Nlu = Nlu()
     registration: Registration = Registration()
+    helpdesk: Helpdesk = Helpdesk()
     vouchers: Vouchers
     delivery: Delivery = Delivery()
+    privacy: Privacy = Privacy()
     content: Content = Content()
     connections: Connections
     secrets: Secrets

@@ -6,7 +6,7 @@ the Twilio webhook and /healthz answer machines and keep their own rules.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -24,15 +24,13 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'self'; object-src 'none'; base-uri 'self'; "
                                "form-action 'self'; frame-ancestors 'none'",
-    # Staff pages show personal data: no copy of them should stay in a shared browser's cache.
-    "Cache-Control": "no-store",
 }
+# Staff pages show personal data: no copy of them should stay in a shared browser's cache.
+NO_STORE = "no-store"
 
 
 def init_app(app: Flask, runtime) -> None:
     """Wire the staff side into the app: cookie settings, CSRF and the blueprints."""
-    from staff import auth
-
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -61,7 +59,14 @@ def init_app(app: Flask, runtime) -> None:
 def _security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.endpoint != "staff.static":
+        response.headers["Cache-Control"] = NO_STORE
     return response
+
+
+@blueprint.context_processor
+def _page_context():
+    return {"user": auth.current_user(), "program": current_app.extensions["dda"].settings.program.name}
 
 
 @blueprint.errorhandler(CSRFError)
@@ -69,6 +74,12 @@ def _csrf_error(error):
     return render_template("staff/error.html", title="Form refused",
                            message="This form was refused because its security token is missing or has "
                                    "expired. Go back, reload the page and send it again."), 400
+
+
+@blueprint.errorhandler(404)
+def _not_found(error):
+    return render_template("staff/error.html", title="Not found",
+                           message="There is no such page or record, or it is not yours to see."), 404
 
 
 @blueprint.errorhandler(RequestEntityTooLarge)
@@ -80,6 +91,9 @@ def _too_large(error):
 
 # Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
 from staff import auth, imports, registrations  # noqa: E402
+from staff.display import mask_phone, when  # noqa: E402
 
+blueprint.add_app_template_filter(mask_phone, "mask_phone")
+blueprint.add_app_template_filter(when, "when")
 for _child in (auth.blueprint, registrations.blueprint, imports.blueprint):
     blueprint.register_blueprint(_child)

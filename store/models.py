@@ -3,9 +3,9 @@ these classes must match them (a test compares the two).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -37,6 +37,7 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(PersonalText)
     language: Mapped[str | None] = mapped_column(String(8))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(16), default="whatsapp", server_default="whatsapp")  # or local
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -64,7 +65,9 @@ class Message(Base):
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    tag: Mapped[str | None] = mapped_column(String(64), index=True)  # what the message carries, e.g. voucher:42
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
+    author: Mapped[str | None] = mapped_column(String(254))  # the agent's email, for agent messages
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -119,8 +122,27 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     # 1 while open, NULL when closed: the unique constraint allows one open ticket per person.
     open_marker: Mapped[int | None] = mapped_column(Integer, default=1)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    contact: Mapped[Contact] = relationship()
+    notes: Mapped[list["TicketNote"]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                     order_by="TicketNote.id")
+
+
+class TicketNote(Base):
+    """An internal note on a ticket: for the team, never sent to the person."""
+
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(PersonalText)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Partner(Base):
@@ -201,3 +223,72 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Store(Base):
+    """A supermarket (or chain) whose tills redeem vouchers; it authenticates with a key."""
+
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerVoucher(Base):
+    """The embedded provider's side of a voucher: its code, PIN and balance. A real issuer
+    keeps this on their side; the program only keeps `Voucher`."""
+
+    __tablename__ = "ledger_vouchers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    pin: Mapped[str] = mapped_column(String(8))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    balance_cents: Mapped[int] = mapped_column(Integer)
+    valid_until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerRedemption(Base):
+    """A spend at a till. The store's transaction id makes a retried request a no-op."""
+
+    __tablename__ = "ledger_redemptions"
+    __table_args__ = (UniqueConstraint("store_id", "transaction_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("ledger_vouchers.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    transaction_id: Mapped[str] = mapped_column(String(64))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    balance_after_cents: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Voucher(Base):
+    """The program's record of a weekly voucher for a person. One per person per period,
+    enforced by the database. After erasure only the anonymous accounting remains."""
+
+    __tablename__ = "vouchers"
+    __table_args__ = (UniqueConstraint("registration_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    period: Mapped[str] = mapped_column(String(8), index=True)  # ISO week, 2026-W49
+    provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(32))
+    pin: Mapped[str] = mapped_column(String(8))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    valid_until: Mapped[date] = mapped_column(Date)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    contact: Mapped[Contact | None] = relationship()

@@ -68,8 +68,9 @@ def test_very_long_message_is_read_and_answered(whatsapp, runtime):
 
 
 def test_emoji_only_is_answered_not_crashed(whatsapp):
+    whatsapp.send("hello")
     whatsapp.send("2")
-    assert whatsapp.conversation("🎈🧩🛸")[0] == "Sorry, I did not understand that."
+    assert whatsapp.conversation("🎈🧩🛸")[0].startswith("Sorry, I")  # not understood, or "did you mean"
     assert whatsapp.conversation("🙏🙏")[0] == "You are welcome. Write MENU whenever you need something."
 
 

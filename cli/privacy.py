@@ -1,0 +1,88 @@
+"""`flask privacy …`: key rotation, the retention purge and erasure on request.
+
+Counts only: these commands never print a number, name or message, because their output
+ends up in terminals, CI logs and tickets.
+"""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from channels.twilio_payload import BadRequest, phone_from_address
+from cli import deliver_now
+from privacy.erase import erase
+from privacy.retention import purge
+from privacy.rotate import BATCH, rotate, rows_to_visit
+from store.models import Contact
+from store.personal import keyring, lookup_keys
+
+group = AppGroup("privacy", help="Encryption keys, retention limits and erasure of personal data.")
+
+
+@group.command("rotate-key")
+@click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows per transaction.")
+def rotate_key(batch_size):
+    """Re-encrypt every personal value under DDA_ENCRYPTION_KEY and recompute the phone lookup
+    hashes, while the service keeps running.
+
+    First set DDA_ENCRYPTION_KEY to the new key and DDA_PREVIOUS_ENCRYPTION_KEYS to the old
+    one(s) on every process and restart them; run this; then remove the old keys. Without
+    previous keys it encrypts what an older version stored in plain text. Safe to run again.
+    """
+    runtime = current_app.extensions["dda"]
+    previous = len(keyring().previous)
+    if previous:
+        click.echo(f"moving personal data from {previous} previous key(s) to the current key")
+    else:
+        click.echo("no DDA_PREVIOUS_ENCRYPTION_KEYS: re-encrypting under the current key (upgrades plain text)")
+    with click.progressbar(length=rows_to_visit(runtime.db), label="re-encrypting", show_pos=True) as bar:
+        result = rotate(runtime.db, batch_size=batch_size, progress=bar.update)
+    click.echo(f"re-encrypted {result.values} value(s), {result.unchanged} already current, "
+               f"{result.phone_keys} lookup hash(es) recomputed, {result.skipped} changed meanwhile (already current)")
+    if result.duplicates:
+        raise click.ClickException(
+            f"{result.duplicates} contact(s) kept their old lookup hash because another contact with the same "
+            "number was made under the new key during the rotation; erase the duplicate (flask privacy erase) "
+            "and run this again")
+    click.echo("done: the previous keys can now be removed from DDA_PREVIOUS_ENCRYPTION_KEYS")
+
+
+@group.command("purge")
+def purge_command():
+    """Apply the retention limits in config.yml (privacy): erase old message texts, warn
+    inactive registrations, erase those warned long enough ago. The workers run it daily."""
+    runtime = current_app.extensions["dda"]
+    counts = purge(runtime)
+    deliver_now(runtime)
+    for what, count in counts.items():
+        click.echo(f"{what}: {count}")
+
+
+@group.command("erase")
+@click.option("--phone", required=True, help="The person's number, e.g. +31612345678.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(phone, yes):
+    """Erase everything about one person, as "delete my data" in the chat does (without the
+    confirmation message: they may not have asked through the chat)."""
+    runtime = current_app.extensions["dda"]
+    try:
+        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
+    except BadRequest as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from None
+    with runtime.session() as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))
+    if contact_id is None:
+        raise click.ClickException("nobody with that number")
+    if not yes:
+        click.confirm("Erase everything about this person? This cannot be undone", abort=True)
+    with runtime.state.lock(contact_id), runtime.session() as session:
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            raise click.ClickException("nobody with that number (erased meanwhile)")
+        erased = erase(session, contact, runtime=runtime)
+        session.commit()
+    click.echo(f"erased contact #{contact_id}: {erased.messages} message(s), {erased.tickets} ticket(s), "
+               f"{erased.registrations} registration(s); {erased.vouchers} voucher(s) kept without the person")

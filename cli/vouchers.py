@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import secrets
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from cli import deliver_now
+from store.models import Registration, Store
+from vouchers.delivery import notify_new, remind_unclaimed
+from vouchers.issuance import current_period, issue_period, period_start
+from vouchers.provider import hash_key
+from vouchers.stats import weekly_stats
+
+group = AppGroup("vouchers", help="The weekly voucher cycle, stores and figures.")
+
+
+@group.command("add-store")
+@click.argument("name")
+def add_store(name):
+    """Add a supermarket and print its key for the till (shown once)."""
+    runtime = current_app.extensions["dda"]
+    key = secrets.token_urlsafe(32)
+    with runtime.session() as session:
+        if session.scalar(select(Store).where(Store.name == name)):
+            raise click.ClickException(f"a store named {name!r} exists already")
+        session.add(Store(name=name, key_hash=hash_key(key)))
+        session.commit()
+    click.echo(key)
+
+
+@group.command("issue")
+@click.option("--period", help="ISO week such as 2026-W49 (default: this week).")
+@click.option("--notify/--no-notify", default=True, help="Tell people their voucher is ready (default: yes).")
+def issue(period, notify):
+    """Issue this week's vouchers to every included person; safe to run again."""
+    runtime = current_app.extensions["dda"]
+    period = period or current_period()
+    try:
+        period_start(period)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    with runtime.session() as session:
+        total = session.scalar(select(func.count()).select_from(Registration).where(Registration.status == "included"))
+    with click.progressbar(length=total, label=f"issuing {period}", file=None, show_pos=True) as bar:
+        counts = issue_period(runtime, period, progress=bar.update)
+    click.echo(f"{period}: issued {counts['issued']}, already issued {counts['already issued']}")
+    if notify:
+        notified = notify_new(runtime, period)
+        deliver_now(runtime)
+        click.echo(", ".join(f"{k}: {v}" for k, v in sorted(notified.items())) or "nobody to notify")
+
+
+@group.command("remind")
+def remind():
+    """Remind people of vouchers they have not received; after the last reminder, the helpdesk."""
+    runtime = current_app.extensions["dda"]
+    counts = remind_unclaimed(runtime)
+    deliver_now(runtime)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@group.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+def stats(as_json):
+    """Issued, claimed, spent per week; redemptions per store and weekday. No names or numbers."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        figures = weekly_stats(session)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    for week in figures["weeks"]:
+        click.echo(f"{week['period']}: issued {week['issued']}, delivered {week['delivered']}, "
+                   f"claimed {week['claimed']}, spent {week['spent_cents'] / 100:.2f} of "
+                   f"{week['issued_cents'] / 100:.2f} ({week['share_used']:.0%})")

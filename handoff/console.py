@@ -1,0 +1,128 @@
+"""What a helper does with a ticket: claim it, pass it on, answer, note, close. The web
+console and the CLI call these; the bot stays silent while a ticket is open."""
+from __future__ import annotations
+
+from bot.i18n import N_
+from bot.messages import Reply
+from delivery.outbox import queue_replies
+from registration.lifecycle import in_window, runtime_placeholders
+from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, utcnow
+
+BACK_TO_BOT = N_("Our helper has finished this conversation. You are talking to the bot again: write MENU to see "
+                 "what I can do.")
+OUTCOMES = ("resolved", "referred", "no answer", "not needed")
+
+
+class ConsoleError(ValueError):
+    pass
+
+
+def claim(session, ticket: Ticket, user: StaffUser) -> None:
+    if ticket.status != "open":
+        raise ConsoleError("this ticket is closed")
+    ticket.assigned_to_id = user.id
+    ticket.claimed_at = ticket.claimed_at or utcnow()
+
+
+def assign(session, ticket: Ticket, to: StaffUser) -> None:
+    if to.role not in ("agent", "supervisor", "admin") or not to.active:
+        raise ConsoleError(f"{to.email} cannot take helpdesk tickets")
+    ticket.assigned_to_id = to.id
+
+
+def reply(session, runtime, ticket: Ticket, user: StaffUser, text: str) -> str:
+    """Queue the helper's answer. Outside WhatsApp's 24-hour window free text cannot be sent:
+    the console then offers approved templates only."""
+    text = (text or "").strip()
+    if not text:
+        raise ConsoleError("write a message first")
+    if ticket.status != "open":
+        raise ConsoleError("this ticket is closed")
+    contact = ticket.contact
+    if not in_window(contact) and contact.channel != "local":
+        raise ConsoleError("the 24-hour window is closed: send an approved template instead")
+    if ticket.assigned_to_id is None:
+        claim(session, ticket, user)
+    items = queue_replies(session, runtime.settings, contact, [Reply(text=text)], sender="agent")
+    for item in items:
+        item.message.author = user.email
+    return "queued"
+
+
+def note(session, ticket: Ticket, user: StaffUser, text: str) -> TicketNote:
+    text = (text or "").strip()
+    if not text:
+        raise ConsoleError("write a note first")
+    entry = TicketNote(ticket_id=ticket.id, author=user.email, text=text)
+    session.add(entry)
+    return entry
+
+
+def close(session, runtime, ticket: Ticket, user: StaffUser, outcome: str) -> None:
+    from handoff.tickets import close_ticket
+
+    if outcome not in OUTCOMES:
+        raise ConsoleError(f"outcome must be one of: {', '.join(OUTCOMES)}")
+    if ticket.status != "open":
+        raise ConsoleError("this ticket is closed already")
+    close_ticket(session, ticket, outcome)
+    contact = ticket.contact
+    if not contact.opted_out and (in_window(contact) or contact.channel == "local"):
+        language = contact.language or runtime.settings.languages.source
+        text = runtime.translator.text(BACK_TO_BOT, language, **runtime_placeholders(runtime))
+        queue_replies(session, runtime.settings, contact, [Reply(text=text)])
+    runtime.state.forget(contact.id)
+
+
+def window_open(contact) -> bool:
+    """Free text may go out: inside WhatsApp's 24-hour window, or always to a local test number,
+    which never reaches WhatsApp."""
+    return contact.channel == "local" or in_window(contact)
+
+
+def templates_for(runtime, contact) -> dict[str, str]:
+    """Approved templates (name -> Content SID) in the person's language: all a helper may send
+    once the 24-hour window has closed."""
+    language = contact.language or runtime.settings.languages.source
+    found = {}
+    for name, sids in sorted(runtime.settings.registration.templates.items()):
+        if (sids or {}).get(language):
+            found[name] = sids[language]
+    return found
+
+
+def send_template(session, runtime, ticket: Ticket, user: StaffUser, name: str) -> Message:
+    """Queue an approved template from the helper: the only message WhatsApp accepts outside
+    the 24-hour window. Like a reply it claims an unclaimed ticket; the caller commits and then
+    queues delivery."""
+    if ticket.status != "open":
+        raise ConsoleError("this ticket is closed")
+    contact = ticket.contact
+    if contact.opted_out:
+        raise ConsoleError("this person has opted out: nothing can be sent")
+    content_sid = templates_for(runtime, contact).get(name)
+    if not content_sid:
+        language = contact.language or runtime.settings.languages.source
+        raise ConsoleError(f"there is no approved template {name!r} for {language}")
+    if ticket.assigned_to_id is None:
+        claim(session, ticket, user)
+    message = Message(contact_id=contact.id, direction="out", kind="template", body=f"[approved template: {name}]",
+                      content_sid=content_sid, sender="agent", author=user.email, status="pending")
+    session.add_all([message, OutboxItem(message=message, queue="replies")])
+    session.flush()
+    return message
+
+
+def canned_replies(runtime, language: str | None) -> list[tuple[str, str]]:
+    """(English, in the person's language) for each canned reply."""
+    language = language or runtime.settings.languages.source
+    return [(text, runtime.translator.text(text, language, **runtime_placeholders(runtime))) for text in CANNED]
+
+
+CANNED = (
+    N_("Hello, I am from the team. How can I help you?"),
+    N_("Thank you. I am checking this for you, please wait a moment."),
+    N_("Can you tell me a bit more, please?"),
+    N_("I have sent your voucher again. Please check the messages above."),
+    N_("I will ask a colleague and come back to you here."),
+)

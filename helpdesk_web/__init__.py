@@ -1,0 +1,66 @@
+"""The helpdesk console (/helpdesk) and the web phone simulator (/simulator).
+
+They live outside /staff because helpers keep them open all day and share links to tickets,
+but they are staff pages all the same: this parent blueprint gives them the staff side's
+security headers, its no-store cache rule, its error pages and its sign-in (through
+staff.auth.role_required). The app-wide CSRF check from staff.init_app covers their posts.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from staff import NO_STORE, SECURITY_HEADERS
+from staff.auth import current_user
+
+blueprint = Blueprint("helpdesk_web", __name__, template_folder="templates", static_folder="static",
+                      static_url_path="/helpdesk/static")
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages; call after staff.init_app, which sets up sessions and CSRF."""
+    app.register_blueprint(blueprint)
+
+
+def wants_json() -> bool:
+    """Scripts (the live views, the simulator) get errors as JSON they can show; browsers a page."""
+    return (request.is_json or request.path.endswith(".json")
+            or request.accept_mimetypes.best == "application/json")
+
+
+@blueprint.after_request
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "helpdesk_web.static":
+        response.headers["Cache-Control"] = NO_STORE
+    return response
+
+
+@blueprint.context_processor
+def _page_context():
+    return {"user": current_user(), "program": current_app.extensions["dda"].settings.program.name}
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf_error(error):
+    message = ("This form was refused because its security token is missing or has expired. "
+               "Reload the page and send it again.")
+    if wants_json():
+        return jsonify(error=message), 400
+    return render_template("staff/error.html", title="Form refused", message=message), 400
+
+
+@blueprint.errorhandler(404)
+def _not_found(error):
+    message = "There is no such page or record, or it is not yours to see."
+    if wants_json():
+        return jsonify(error=message), 404
+    return render_template("staff/error.html", title="Not found", message=message), 404
+
+
+# Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
+from helpdesk_web import console, simulator  # noqa: E402
+
+for _child in (console.blueprint, simulator.blueprint):
+    blueprint.register_blueprint(_child)

@@ -1,0 +1,249 @@
+"""The helpdesk console: the queue of people waiting for a person, and one ticket's page.
+
+Helpers answer in the person's own WhatsApp conversation, so every action goes through
+handoff.console (the same functions the CLI and the tests use) and replies are handed to
+delivery only after the transaction that queued them has committed. A refused action
+(ConsoleError) is shown on the ticket's page with what the helper typed still in the box.
+"""
+from __future__ import annotations
+
+from babel.numbers import format_currency
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from handoff import console
+from handoff.console import ConsoleError
+from handoff.tickets import queue as open_tickets
+from helpdesk_web.conversation import aware, conversation, waiting
+from registration.lifecycle import registration_for
+from staff.auth import current_user, role_required
+from staff.display import when
+from store.models import StaffUser, Ticket, Voucher, utcnow
+
+HELPERS = ("agent", "supervisor", "admin")
+MANAGERS = ("supervisor", "admin")
+REFRESH_SECONDS = 3
+
+blueprint = Blueprint("helpdesk", __name__, url_prefix="/helpdesk")
+
+
+def _runtime():
+    return current_app.extensions["dda"]
+
+
+def _emails(session, ids) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(ids))).all())
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+def queue_rows(session) -> list[dict]:
+    """Open tickets, most urgent first and then longest waiting, as the page and its JSON show them."""
+    tickets = open_tickets(session)
+    emails = _emails(session, (t.assigned_to_id for t in tickets))
+    now = utcnow()
+    return [{"id": t.id, "reason": t.reason, "priority": t.priority, "urgent": t.priority >= 2,
+             "priority_label": "urgent" if t.priority >= 2 else "normal" if t.priority == 0 else str(t.priority),
+             "language": t.language or "", "since": aware(t.created_at).isoformat(),
+             "waiting": waiting(t.created_at, now), "assigned_to": emails.get(t.assigned_to_id, ""),
+             "url": url_for(".ticket", ticket_id=t.id)} for t in tickets]
+
+
+@blueprint.get("/")
+@role_required(*HELPERS)
+def queue():
+    with _runtime().session() as session:
+        rows = queue_rows(session)
+    return render_template("helpdesk/queue.html", rows=rows, refresh=REFRESH_SECONDS)
+
+
+@blueprint.get("/queue.json")
+@role_required(*HELPERS)
+def queue_json():
+    with _runtime().session() as session:
+        rows = queue_rows(session)
+    return jsonify(tickets=rows, count=len(rows))
+
+
+# --- one ticket -----------------------------------------------------------------------------
+
+def _ticket_or_404(session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def _ticket_state(session, ticket: Ticket) -> dict:
+    """What changes while a helper has the page open, for the first render and each refresh."""
+    emails = _emails(session, [ticket.assigned_to_id])
+    return {"id": ticket.id, "status": ticket.status, "outcome": ticket.outcome or "",
+            "assigned_to": emails.get(ticket.assigned_to_id, ""),
+            "window_open": console.window_open(ticket.contact),
+            "language": ticket.contact.language or ""}
+
+
+def _notes(ticket: Ticket) -> list[dict]:
+    return [{"id": n.id, "author": n.author, "text": str(n.text), "when": when(n.at)} for n in ticket.notes]
+
+
+def _vouchers(session, contact_id: int) -> list[dict]:
+    rows = session.scalars(select(Voucher).where(Voucher.contact_id == contact_id).order_by(Voucher.period.desc()))
+    return [{"period": v.period, "amount": format_currency(v.amount_cents / 100, v.currency, locale="en"),
+             "valid_until": v.valid_until.isoformat(), "claimed": v.claimed_at is not None,
+             "claimed_at": when(v.claimed_at)} for v in rows]
+
+
+def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed: dict | None = None):
+    runtime = _runtime()
+    user = current_user()
+    with runtime.session() as session:
+        ticket = _ticket_or_404(session, ticket_id)
+        contact = ticket.contact
+        registration = registration_for(session, contact.id)
+        helpers = [] if user.role not in MANAGERS else list(session.execute(
+            select(StaffUser.id, StaffUser.email, StaffUser.role)
+            .where(StaffUser.role.in_(HELPERS), StaffUser.active.is_(True)).order_by(StaffUser.email)))
+        context = {
+            "ticket": ticket, "contact": contact, "state": _ticket_state(session, ticket),
+            "registration_status": registration.status if registration else "not registered",
+            "vouchers": _vouchers(session, contact.id), "messages": conversation(session, contact.id),
+            "notes": _notes(ticket), "helpers": helpers, "can_assign": user.role in MANAGERS,
+            "mine": ticket.assigned_to_id == user.id,
+            "templates": list(console.templates_for(runtime, contact)),
+            "canned": console.canned_replies(runtime, contact.language), "outcomes": console.OUTCOMES,
+            "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
+        }
+    return render_template("helpdesk/ticket.html", error=error, typed=typed or {}, **context), status
+
+
+@blueprint.get("/tickets/<int:ticket_id>")
+@role_required(*HELPERS)
+def ticket(ticket_id: int):
+    return _page(ticket_id)
+
+
+@blueprint.get("/tickets/<int:ticket_id>.json")
+@role_required(*HELPERS)
+def ticket_json(ticket_id: int):
+    with _runtime().session() as session:
+        ticket = _ticket_or_404(session, ticket_id)
+        return jsonify(ticket=_ticket_state(session, ticket), messages=conversation(session, ticket.contact_id),
+                       notes=_notes(ticket))
+
+
+def _not_someone_elses(session, ticket: Ticket, staff: StaffUser) -> None:
+    """An agent works on the tickets they hold or nobody holds; moving a ticket between helpers
+    is a supervisor's call, so two agents never answer one person at the same time."""
+    if staff.role == "agent" and ticket.assigned_to_id not in (None, staff.id):
+        holder = _emails(session, [ticket.assigned_to_id]).get(ticket.assigned_to_id, "another helper")
+        raise ConsoleError(f"{holder} has this ticket: ask a supervisor to transfer it to you")
+
+
+def _act(ticket_id: int, action, *, typed: dict | None = None):
+    """Run one console action in its own transaction; deliver what it queued after the commit."""
+    runtime = _runtime()
+    user = current_user()
+    with runtime.session() as session:
+        ticket = _ticket_or_404(session, ticket_id)
+        staff = session.get(StaffUser, user.id)
+        try:
+            done, deliver = action(session, ticket, staff)
+        except ConsoleError as refused:
+            session.rollback()
+            error = f"Not done: {refused}."
+        else:
+            session.commit()
+            contact_id, error = ticket.contact_id, None
+    if error:
+        return _page(ticket_id, error=error, status=400, typed=typed)
+    if deliver:
+        runtime.tasks.deliver.send(contact_id)
+    flash(done)
+    return redirect(url_for(".ticket", ticket_id=ticket_id))
+
+
+@blueprint.post("/tickets/<int:ticket_id>/claim")
+@role_required(*HELPERS)
+def claim(ticket_id: int):
+    def action(session, ticket, staff):
+        if ticket.assigned_to_id == staff.id:
+            return "This ticket is yours already.", False
+        _not_someone_elses(session, ticket, staff)
+        console.claim(session, ticket, staff)
+        return "You have this ticket now.", False
+
+    return _act(ticket_id, action)
+
+
+@blueprint.post("/tickets/<int:ticket_id>/assign")
+@role_required(*MANAGERS)
+def assign(ticket_id: int):
+    target = request.form.get("to", "")
+
+    def action(session, ticket, staff):
+        if ticket.status != "open":
+            raise ConsoleError("this ticket is closed")
+        to = session.get(StaffUser, int(target)) if target.isdigit() else None
+        if to is None:
+            raise ConsoleError("choose the helper to give this ticket to")
+        console.assign(session, ticket, to)
+        return f"The ticket is now with {to.email}.", False
+
+    return _act(ticket_id, action)
+
+
+@blueprint.post("/tickets/<int:ticket_id>/reply")
+@role_required(*HELPERS)
+def reply(ticket_id: int):
+    text = request.form.get("text", "")
+
+    def action(session, ticket, staff):
+        _not_someone_elses(session, ticket, staff)
+        if ticket.contact.opted_out:  # they wrote STOP: we keep quiet, helpers too
+            raise ConsoleError("this person has opted out (STOP): nothing can be sent")
+        console.reply(session, _runtime(), ticket, staff, text)
+        return "Your answer is on its way to the person.", True
+
+    return _act(ticket_id, action, typed={"reply": text})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/template")
+@role_required(*HELPERS)
+def template(ticket_id: int):
+    name = request.form.get("name", "")
+
+    def action(session, ticket, staff):
+        _not_someone_elses(session, ticket, staff)
+        console.send_template(session, _runtime(), ticket, staff, name)
+        return f"The approved template {name} is on its way to the person.", True
+
+    return _act(ticket_id, action)
+
+
+@blueprint.post("/tickets/<int:ticket_id>/note")
+@role_required(*HELPERS)
+def note(ticket_id: int):
+    text = request.form.get("text", "")
+
+    def action(session, ticket, staff):
+        console.note(session, ticket, staff, text)
+        return "Note saved. The person does not see it.", False
+
+    return _act(ticket_id, action, typed={"note": text})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/close")
+@role_required(*HELPERS)
+def close(ticket_id: int):
+    outcome = request.form.get("outcome", "")
+
+    def action(session, ticket, staff):
+        _not_someone_elses(session, ticket, staff)
+        console.close(session, _runtime(), ticket, staff, outcome)
+        return f"Ticket closed ({outcome}). The bot answers this person again.", True
+
+    return _act(ticket_id, action)

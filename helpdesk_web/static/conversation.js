@@ -1,0 +1,97 @@
+/* Shared by the helpdesk pages and the simulator: fetch JSON on a timer and draw messages.
+   Text is always set with textContent, never parsed as HTML: messages come from anyone. */
+"use strict";
+window.DDA = (function () {
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        if (response.redirected || type.indexOf("application/json") === -1) {
+          throw new Error("You are signed out or no longer allowed here: reload the page.");
+        }
+        return response.json().then(function (data) {
+          if (!response.ok) throw new Error(data.error || ("The server answered " + response.status + "."));
+          return data;
+        });
+      });
+  }
+
+  /* Calls onData with fresh JSON every `seconds`, never two requests at once; returns a
+     function that asks for the next refresh right away (after sending something). */
+  function poll(url, seconds, onData, onError) {
+    var timer = null, busy = false, again = false;
+    function tick() {
+      clearTimeout(timer);
+      if (busy) { again = true; return; }
+      busy = true;
+      getJSON(typeof url === "function" ? url() : url).then(onData, onError).then(function () {
+        busy = false;
+        if (again) { again = false; tick(); } else { timer = setTimeout(tick, seconds * 1000); }
+      });
+    }
+    tick();
+    return tick;
+  }
+
+  function message(m, onOption) {
+    var item = el("li", "message " + m.direction + " " + m.sender);
+    item.dataset.id = m.id;
+    var meta = el("p", "meta");
+    meta.appendChild(el("span", "who", m.who));
+    meta.appendChild(document.createTextNode(" "));
+    var time = el("time", null, m.when);
+    if (m.at) time.setAttribute("datetime", m.at);
+    meta.appendChild(time);
+    if (m.kind === "template") { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "kind", "template")); }
+    item.appendChild(meta);
+    item.appendChild(el("p", "text", m.text));
+    if (m.options && m.options.length) {
+      var list = el("ul", "options");
+      list.setAttribute("aria-label", "Buttons shown with this message");
+      m.options.forEach(function (option) {
+        var entry = el("li");
+        if (onOption) {
+          var button = el("button", "option secondary", option.label);
+          button.type = "button";
+          button.dataset.payload = option.payload;
+          button.addEventListener("click", function () { onOption(option); });
+          entry.appendChild(button);
+        } else {
+          entry.textContent = option.label;
+        }
+        list.appendChild(entry);
+      });
+      item.appendChild(list);
+    }
+    return item;
+  }
+
+  /* Redraws the list only when something changed, and keeps it scrolled to the newest
+     message if the reader was already there. */
+  function renderConversation(list, messages, onOption) {
+    var signature = messages.map(function (m) { return m.id + ":" + m.status; }).join(",");
+    if (list.dataset.signature === signature) return false;
+    var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    var fresh = document.createDocumentFragment();
+    messages.forEach(function (m) { fresh.appendChild(message(m, onOption)); });
+    list.replaceChildren(fresh);
+    list.dataset.signature = signature;
+    if (atBottom || !list.dataset.drawn) list.scrollTop = list.scrollHeight;
+    list.dataset.drawn = "1";
+    return true;
+  }
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrf_token]");
+    return field ? field.value : "";
+  }
+
+  return {el: el, getJSON: getJSON, poll: poll, renderConversation: renderConversation, csrfToken: csrfToken};
+})();

@@ -1,0 +1,54 @@
+/* A ticket's page: ready answers fill the reply box, and the conversation, the ticket's
+   status and who has it refresh by themselves from the ticket's JSON. */
+"use strict";
+(function () {
+  var ticket = document.getElementById("ticket");
+  if (!ticket) return;
+  var box = document.getElementById("reply-text");
+  document.querySelectorAll("button.canned-reply").forEach(function (button) {
+    button.addEventListener("click", function () {
+      if (!box) return;
+      box.value = button.dataset.text;
+      box.focus();
+    });
+  });
+
+  var list = document.getElementById("conversation");
+  var status = document.getElementById("chat-status");
+  var shownStatus = ticket.dataset.status;
+  var shownWindow = ticket.dataset.window;
+
+  function draw(data) {
+    window.DDA.renderConversation(list, data.messages);
+    var t = data.ticket;
+    document.getElementById("ticket-status").textContent = t.status + (t.outcome ? " (" + t.outcome + ")" : "");
+    document.getElementById("ticket-assigned").textContent = t.assigned_to || "nobody yet";
+    document.getElementById("ticket-language").textContent = t.language || "not chosen yet";
+    var window_ = t.window_open ? "open" : "closed";
+    var changes = [];
+    if (t.status !== shownStatus) changes.push("this ticket is now " + t.status);
+    if (window_ !== shownWindow) changes.push("the 24-hour window is now " + window_);
+    status.textContent = changes.length ? "Changed since you opened the page: " + changes.join(" and ") +
+      ". Reload to see the right buttons." : "Newest at the bottom; updates by itself.";
+    status.classList.toggle("warning", changes.length > 0);
+    status.classList.remove("error");
+    var notes = document.getElementById("notes");
+    if (notes && notes.children.length !== data.notes.length) {
+      var fresh = document.createDocumentFragment();
+      data.notes.forEach(function (n) {
+        var item = window.DDA.el("li");
+        item.appendChild(window.DDA.el("p", "meta", n.author + " " + n.when));
+        item.appendChild(window.DDA.el("p", "text", n.text));
+        fresh.appendChild(item);
+      });
+      notes.replaceChildren(fresh);
+    }
+  }
+
+  function failed(error) {
+    status.textContent = "Live updates paused: " + error.message;
+    status.classList.add("error");
+  }
+
+  window.DDA.poll(ticket.dataset.source, Number(ticket.dataset.refresh) || 3, draw, failed);
+})();

@@ -1,0 +1,111 @@
+"""Moving every personal value to the current key, while the service keeps running.
+
+The operator sets DDA_ENCRYPTION_KEY to the new key and DDA_PREVIOUS_ENCRYPTION_KEYS to the
+old one(s) on every process, restarts them, and runs `flask privacy rotate-key`. From then on
+new values are written under the new key and old ones are still read (MultiFernet), so there
+is no moment when the service cannot read its data; this module only has to catch up.
+
+It works in short batches, one transaction each, so it never holds locks for long. Each
+value is written back only if it is still what was read (a conditional UPDATE): a change the
+service made in between is already under the new key and is left alone. Contacts go first,
+because their lookup hash is what finds a person; inbox/receive.py adopts a person's old hash
+on their next message anyway, so nobody becomes a stranger in between.
+
+Values written before encryption at rest existed (plain text) are encrypted on the way, so
+the same command also upgrades an older database (no previous keys needed then).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
+
+from store.models import Base
+from store.personal import PersonalText, decrypt, is_current, keyring, lookup_key, reencrypt
+
+BATCH = 500
+
+
+@dataclass
+class Rotation:
+    values: int = 0       # re-encrypted under the current key
+    unchanged: int = 0    # were already under it
+    phone_keys: int = 0   # lookup hashes recomputed
+    duplicates: int = 0   # contacts whose new hash another contact (made during the rotation) has
+    skipped: int = 0      # changed by the service while we worked (already under the current key)
+
+
+def personal_tables(metadata=Base.metadata) -> list[tuple[Table, list[Column]]]:
+    """Every table with PersonalText columns, found from the models, so a table added later
+    is rotated without anyone remembering to list it here."""
+    found = []
+    for table in metadata.sorted_tables:
+        columns = [column for column in table.columns if isinstance(column.type, PersonalText)]
+        if columns:
+            if len(table.primary_key.columns) != 1:
+                raise ValueError(f"{table.name}: key rotation needs a single-column primary key")
+            found.append((table, columns))
+    # contacts first: their lookup hash is what finds a person
+    return sorted(found, key=lambda pair: pair[0].name != "contacts")
+
+
+def rows_to_visit(engine) -> int:
+    with engine.connect() as connection:
+        return sum(connection.scalar(select(func.count()).select_from(table)) for table, _ in personal_tables())
+
+
+def rotate(engine, batch_size: int = BATCH, progress: Callable[[int], None] = lambda rows: None) -> Rotation:
+    result = Rotation()
+    for table, columns in personal_tables():
+        _rotate_table(engine, table, columns, batch_size, progress, result)
+    return result
+
+
+def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, progress, result: Rotation) -> None:
+    key_column = next(iter(table.primary_key.columns))
+    # type_coerce to plain Text: read and compare the stored tokens, not the decrypted texts.
+    raw = {column.name: type_coerce(column, Text()) for column in columns}
+    rekey = table.name == "contacts" and "phone_key" in table.c and "phone" in raw
+    wanted = [key_column, *(raw[name].label(name) for name in raw)] + ([table.c.phone_key] if rekey else [])
+    secret = keyring().current
+    last = None
+    while True:
+        query = select(*wanted).order_by(key_column).limit(batch_size)
+        if last is not None:
+            query = query.where(key_column > last)
+        with engine.begin() as connection:
+            rows = connection.execute(query).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            for row in rows:
+                values, condition = {}, [key_column == row[0]]
+                for name in raw:
+                    stored = getattr(row, name)
+                    if stored is None:
+                        continue
+                    if is_current(stored):
+                        result.unchanged += 1
+                        continue
+                    values[name] = type_coerce(reencrypt(stored), Text())
+                    condition.append(raw[name] == stored)
+                if rekey and row.phone is not None:
+                    new_key = lookup_key(secret, decrypt(row.phone))
+                    if new_key != row.phone_key:
+                        taken = connection.scalar(select(key_column).where(table.c.phone_key == new_key,
+                                                                           key_column != row[0]))
+                        if taken is None:
+                            values["phone_key"] = new_key
+                        else:
+                            result.duplicates += 1
+                if not values:
+                    continue
+                changed = connection.execute(update(table).where(*condition).values(**values)).rowcount
+                if changed:
+                    result.values += sum(1 for name in values if name != "phone_key")
+                    result.phone_keys += "phone_key" in values
+                else:
+                    result.skipped += 1
+        progress(len(rows))
+

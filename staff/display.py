@@ -1,0 +1,29 @@
+"""How personal data and times appear on staff pages."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import phonenumbers
+
+MASK = "\u2022" * 7
+
+
+def mask_phone(phone: str | None) -> str:
+    """The country code and the last 3 digits: enough to tell people apart on a list or on the
+    phone, not enough to write to them. A fixed number of dots hides the number's length too."""
+    if not phone:
+        return ""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    try:
+        prefix = f"+{phonenumbers.parse(phone, None).country_code}"
+    except phonenumbers.NumberParseException:
+        prefix = ""
+    return f"{prefix}{MASK}{digits[-3:]}"
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # SQLite gives back naive times; they are stored in UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

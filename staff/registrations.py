@@ -1,0 +1,222 @@
+"""Registrations for staff: find them, look at one, and move many at once.
+
+A partner organisation sees only the people it referred, and may only verify them: including
+and declining are the program's decisions. Every change goes through
+registration.lifecycle.change_status, so it is recorded with the staff member's email and
+reason and told to the person exactly as a change from the command line is.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timezone
+from math import ceil
+
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from registration.lifecycle import STATUSES, TransitionError, change_status
+from staff.auth import current_user, role_required
+from store.models import Contact, Message, Partner, Registration
+
+PER_PAGE = 50
+MAX_BULK = 500
+MANAGERS = ("admin", "supervisor")
+VIEWERS = MANAGERS + ("partner",)
+ACTIONS = {"verify": "verified", "include": "included", "decline": "declined"}
+PARTNER_ACTIONS = ("verify",)
+
+blueprint = Blueprint("registrations", __name__, url_prefix="/registrations")
+
+
+def _runtime():
+    return current_app.extensions["dda"]
+
+
+def visible(query, user):
+    """Narrow a query on Registration to what this user may see."""
+    if user.role != "partner":
+        return query
+    if user.partner_id is None:
+        return query.where(false())
+    return query.where(Registration.partner_id == user.partner_id)
+
+
+def allowed_actions(user) -> tuple[str, ...]:
+    return PARTNER_ACTIONS if user.role == "partner" else tuple(ACTIONS)
+
+
+def sees_full_phone(user) -> bool:
+    return user.role in MANAGERS
+
+
+def _same_name(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+def possible_duplicates(session, registrations) -> dict[int, list[int]]:
+    """Other registrations with the same name at the same partner. Numbers are unique by
+    schema, so a person registered twice shows up as the same name under two numbers.
+    Names are personal data (they may be stored encrypted), so they are compared here,
+    not in SQL."""
+    partners = {r.partner_id for r in registrations if r.partner_id and r.name}
+    if not partners:
+        return {}
+    index: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for rid, partner_id, name in session.execute(select(Registration.id, Registration.partner_id, Registration.name)
+                                                 .where(Registration.partner_id.in_(partners),
+                                                        Registration.name.is_not(None))
+                                                 .order_by(Registration.id)):
+        if _same_name(name):
+            index[(partner_id, _same_name(name))].append(rid)
+    found = {}
+    for registration in registrations:
+        if registration.partner_id and _same_name(registration.name):
+            others = [rid for rid in index[(registration.partner_id, _same_name(registration.name))]
+                      if rid != registration.id]
+            if others:
+                found[registration.id] = others
+    return found
+
+
+def _filters(args, user) -> tuple[dict, list[str]]:
+    settings = _runtime().settings
+    filters, errors = {}, []
+    status = args.get("status", "")
+    if status:
+        if status in STATUSES:
+            filters["status"] = status
+        else:
+            errors.append(f"Unknown status {status!r}: the filter was left out.")
+    partner = args.get("partner", "").strip()
+    if partner and user.role != "partner":
+        filters["partner"] = partner
+    language = args.get("language", "").strip().lower()
+    if language:
+        if language in settings.languages.all:
+            filters["language"] = language
+        else:
+            errors.append(f"Unknown language {language!r}: the filter was left out.")
+    since = args.get("since", "").strip()
+    if since:
+        try:
+            filters["since"] = date.fromisoformat(since)
+        except ValueError:
+            errors.append(f"{since!r} is not a date like 2026-01-31: the filter was left out.")
+    return filters, errors
+
+
+def _page_number(args) -> int:
+    try:
+        return max(1, int(args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+@blueprint.get("/")
+@role_required(*VIEWERS)
+def index():
+    user = current_user()
+    filters, errors = _filters(request.args, user)
+    page = _page_number(request.args)
+    query = visible(select(Registration).join(Contact, Registration.contact_id == Contact.id)
+                    .outerjoin(Partner, Registration.partner_id == Partner.id), user)
+    if "status" in filters:
+        query = query.where(Registration.status == filters["status"])
+    if "partner" in filters:
+        query = query.where(Partner.name == filters["partner"])
+    if "language" in filters:
+        query = query.where(Contact.language == filters["language"])
+    if "since" in filters:
+        start = datetime.combine(filters["since"], datetime.min.time(), tzinfo=timezone.utc)
+        query = query.where(Registration.created_at >= start)
+    with _runtime().session() as session:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        pages = max(1, ceil(total / PER_PAGE))
+        page = min(page, pages)
+        rows = list(session.scalars(query.options(joinedload(Registration.contact), joinedload(Registration.partner))
+                                    .order_by(Registration.id.desc())
+                                    .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+        duplicates = possible_duplicates(session, rows)
+        partners = [] if user.role == "partner" else list(session.scalars(select(Partner.name).order_by(Partner.name)))
+    args = {key: request.args.get(key, "") for key in ("status", "partner", "language", "since")}
+    return render_template("staff/registrations/list.html", rows=rows, total=total, page=page, pages=pages,
+                           args={k: v for k, v in args.items() if v}, form=args, errors=errors,
+                           duplicates=duplicates, partners=partners, statuses=STATUSES,
+                           languages=_runtime().settings.languages.all, actions=allowed_actions(user))
+
+
+@blueprint.get("/<int:registration_id>")
+@role_required(*VIEWERS)
+def detail(registration_id: int):
+    user = current_user()
+    with _runtime().session() as session:
+        registration = session.scalar(visible(select(Registration), user).where(Registration.id == registration_id)
+                                      .options(joinedload(Registration.contact), joinedload(Registration.partner),
+                                               selectinload(Registration.events)))
+        if registration is None:
+            abort(404)
+        duplicates = possible_duplicates(session, [registration]).get(registration.id, [])
+        events = list(registration.events)
+    return render_template("staff/registrations/detail.html", registration=registration, events=events,
+                           duplicates=duplicates, full_phone=sees_full_phone(user), actions=allowed_actions(user))
+
+
+def _last_message_id(session, contact_id: int) -> int:
+    return session.scalar(select(func.coalesce(func.max(Message.id), 0)).where(
+        Message.contact_id == contact_id, Message.direction == "out", Message.sender == "bot"))
+
+
+@blueprint.post("/bulk")
+@role_required(*VIEWERS)
+def bulk():
+    user = current_user()
+    runtime = _runtime()
+    action = request.form.get("action", "")
+    reason = request.form.get("reason", "").strip()
+    ids = list(dict.fromkeys(int(v) for v in request.form.getlist("ids") if v.strip().isdigit()))
+
+    def refuse(message: str, status: int = 400):
+        return render_template("staff/error.html", title="Nothing was changed", message=message, back=True), status
+
+    if action not in ACTIONS:
+        return refuse("Choose what to do: verify, include or decline.")
+    if action not in allowed_actions(user):
+        return refuse(f"Your role ({user.role}) cannot {action} registrations.", 403)
+    if not ids:
+        return refuse("Tick at least one registration.")
+    if len(ids) > MAX_BULK:
+        return refuse(f"At most {MAX_BULK} registrations at once.")
+    if not reason:
+        return refuse(f"A reason is required to {action}: it is kept in each person's history.")
+
+    to = ACTIONS[action]
+    results, told = [], []
+    with runtime.session() as session:
+        found = {r.id: r for r in session.scalars(visible(select(Registration), user)
+                                                  .where(Registration.id.in_(ids))
+                                                  .options(joinedload(Registration.contact)))}
+        for rid in ids:
+            registration = found.get(rid)
+            if registration is None:
+                results.append({"id": rid, "ok": False, "message": "not found"})
+                continue
+            before, last = registration.status, _last_message_id(session, registration.contact_id)
+            try:
+                change_status(session, registration, to, actor=user.actor, reason=reason, runtime=runtime,
+                              notify=True)
+            except TransitionError as error:
+                results.append({"id": rid, "ok": False, "message": str(error)})
+                continue
+            notified = _last_message_id(session, registration.contact_id) > last
+            if notified:
+                told.append(registration.contact_id)
+            results.append({"id": rid, "ok": True,
+                            "message": f"{before} \u2192 {to}; " + (
+                                "the person will be told" if notified else
+                                "the person was not told (opted out, or no approved message for them)")})
+        session.commit()
+    for contact_id in told:
+        runtime.tasks.deliver.send(contact_id)
+    return render_template("staff/registrations/bulk_result.html", results=results, action=action, reason=reason,
+                           done=sum(1 for r in results if r["ok"]))

@@ -1,0 +1,137 @@
+"""The helpdesk and the phone simulator in a real browser (Debian's Chromium, driven by
+Playwright): a person asks for help in the simulator, an agent sees it arrive in the queue
+without reloading, answers in the same chat and hands the person back to the bot.
+
+Needs `apt-get install -y chromium` (.ci/run does it) and the test extra's playwright; the
+browser Playwright would download itself is never used.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from staff.auth import WRONG, hash_password
+from store.models import StaffUser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+PASSWORD = "a long enough password"
+TIMEOUT_MS = 10_000
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
+expect = sync_api.expect
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def live(app):
+    """The app on a real port, as the browser needs; plain http, so the session cookie may not
+    be https-only here."""
+    app.config["SESSION_COOKIE_SECURE"] = False
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name="live-server")
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def users(runtime):
+    with runtime.session() as session:
+        session.add_all([StaffUser(email=f"{role}@example.org", password_hash=hash_password(PASSWORD), role=role,
+                                   active=True) for role in ("supervisor", "agent")])
+        session.commit()
+
+
+def page_for(browser, base):
+    context = browser.new_context(base_url=base)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+def sign_in(page, email, password=PASSWORD):
+    page.goto("/staff/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+
+
+def write(phone, text):
+    phone.fill("#message", text)
+    phone.click("#send")
+
+
+def test_a_person_asks_for_help_and_an_agent_answers_in_the_same_chat(browser, live, users):
+    phone = page_for(browser, live)
+    sign_in(phone, "supervisor@example.org")
+    expect(phone).to_have_url(re.compile(r"/staff/$"))
+    phone.goto("/simulator/")
+    chat = phone.locator("#conversation")
+    write(phone, "hello")
+    expect(chat.get_by_role("button", name="English")).to_be_visible()  # the language menu as quick replies
+    write(phone, "2")
+    expect(phone.locator("#phone-language")).to_have_text("en")
+
+    helper = page_for(browser, live)
+    sign_in(helper, "agent@example.org")
+    helper.goto("/helpdesk/")
+    expect(helper.locator("#queue tbody")).to_contain_text("Nobody is waiting.")
+
+    write(phone, "human")
+    expect(chat).to_contain_text("I have asked a person from our team")
+    waiting = helper.locator("#queue tbody tr[data-ticket]")
+    expect(waiting).to_have_count(1)  # arrived without a reload
+    expect(waiting).to_contain_text("asked")
+    expect(waiting).to_contain_text("nobody yet")
+    waiting.locator("a").click()
+
+    expect(helper.locator("#conversation")).to_contain_text("human")
+    helper.click("#claim")
+    expect(helper.locator("#ticket-assigned")).to_have_text("agent@example.org")
+    helper.get_by_role("button", name="Hello, I am from the team. How can I help you?").click()
+    expect(helper.locator("#reply-text")).to_have_value("Hello, I am from the team. How can I help you?")
+    helper.fill("#reply-text", "Hello, how can I help?")
+    helper.click("#send-reply")
+    expect(helper.locator("#conversation .message.agent")).to_contain_text("Agent (agent@example.org)")
+
+    expect(chat.locator(".message.agent")).to_contain_text("Hello, how can I help?")
+    write(phone, "I need food")
+    expect(helper.locator("#conversation")).to_contain_text("I need food")  # the ticket page refreshes too
+
+    helper.select_option("#outcome", "resolved")
+    helper.click("#close-ticket")
+    expect(helper.locator("#ticket-status")).to_have_text("closed (resolved)")
+    expect(chat).to_contain_text("You are talking to the bot again")
+    write(phone, "menu")
+    expect(chat.locator(".message.bot").last).to_contain_text("What can I do for you?")
+    phone.context.close()
+    helper.context.close()
+
+
+def test_refusals_show_in_the_browser(browser, live, users):
+    page = page_for(browser, live)
+    sign_in(page, "agent@example.org", "not the password at all")
+    expect(page.locator("main .error")).to_have_text(WRONG)
+    sign_in(page, "agent@example.org")
+    expect(page).to_have_url(re.compile(r"/staff/$"))
+    response = page.goto("/staff/registrations/")
+    assert response.status == 403
+    expect(page.locator("h1")).to_have_text("Not for your role")
+    response = page.goto("/helpdesk/")
+    assert response.status == 200
+    page.context.close()

@@ -1,0 +1,346 @@
+"""The helpdesk console at /helpdesk and the phone simulator at /simulator: who gets in, what a
+helper sees and what their clicks change in the person's conversation."""
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from handoff import console
+from handoff.console import BACK_TO_BOT
+from staff.auth import hash_password
+from store.models import Contact, Message, Registration, StaffUser, Ticket, Voucher, utcnow
+
+PASSWORD = "a long enough password"
+PHONE = "+31612345678"
+SIMULATED = "+31600000077"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+TEMPLATE_SID = "HX" + "7" * 32
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def add_user(runtime, email, role) -> int:
+    with runtime.session() as session:
+        user = StaffUser(email=email, password_hash=hash_password(PASSWORD), role=role, active=True)
+        session.add(user)
+        session.commit()
+        return user.id
+
+
+def csrf(client, path="/staff/login") -> str:
+    return TOKEN.search(client.get(path).text).group(1)
+
+
+def sign_in(client, runtime, role="agent", email=None) -> int:
+    email = email or f"{role}@example.org"
+    user_id = add_user(runtime, email, role)
+    response = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf(client)})
+    assert response.status_code == 302, response.text
+    return user_id
+
+
+def waiting_ticket(whatsapp, runtime, phone=PHONE, ask="human") -> Ticket:
+    whatsapp.send("hello", phone=phone)
+    whatsapp.send("2", phone=phone)  # English
+    whatsapp.send(ask, phone=phone)
+    with runtime.session() as session:
+        return session.scalar(select(Ticket).order_by(Ticket.id.desc()))
+
+
+def post(client, path, data=None, page=None):
+    """A form post from the page it sits on, with that page's CSRF token."""
+    data = dict(data or {})
+    data["csrf_token"] = csrf(client, page or path.rsplit("/", 1)[0])
+    return client.post(path, data=data)
+
+
+def ticket_row(runtime, ticket_id) -> Ticket:
+    with runtime.session() as session:
+        return session.get(Ticket, ticket_id)
+
+
+# --- who gets in ----------------------------------------------------------------------------
+
+def test_signed_out_helpers_are_sent_to_sign_in(client):
+    for path in ("/helpdesk/", "/helpdesk/queue.json", "/simulator/", "/simulator/messages?phone=%2B31600000001"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/staff/login" in response.headers["Location"], path
+
+
+@pytest.mark.parametrize("role, helpdesk, simulator", [
+    ("agent", 200, 200), ("supervisor", 200, 200), ("admin", 200, 200), ("editor", 403, 200), ("partner", 403, 403)])
+def test_roles(client, runtime, role, helpdesk, simulator):
+    if role == "partner":
+        with runtime.session() as session:
+            session.add(StaffUser(email="p@example.org", password_hash=hash_password(PASSWORD), role="partner"))
+            session.commit()
+        client.post("/staff/login", data={"email": "p@example.org", "password": PASSWORD,
+                                          "csrf_token": csrf(client)})
+    else:
+        sign_in(client, runtime, role)
+    assert client.get("/helpdesk/").status_code == helpdesk
+    assert client.get("/helpdesk/queue.json").status_code == helpdesk
+    assert client.get("/simulator/").status_code == simulator
+    if helpdesk == 403:
+        assert "Not for your role" in client.get("/helpdesk/").text
+
+
+def test_pages_carry_the_staff_security_headers_and_no_inline_script(client, runtime):
+    sign_in(client, runtime)
+    for path in ("/helpdesk/", "/simulator/"):
+        response = client.get(path)
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "<script>" not in response.text and " style=" not in response.text and "onclick" not in response.text
+        for script in re.findall(r'<script src="([^"]+)"', response.text):
+            assert client.get(script).status_code == 200, script
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+def test_queue_lists_open_tickets_urgent_first_with_who_has_them(whatsapp, client, runtime):
+    agent_id = sign_in(client, runtime)
+    first = waiting_ticket(whatsapp, runtime, "+31600000001")
+    urgent = waiting_ticket(whatsapp, runtime, "+31600000002", ask="I want to kill myself")
+    with runtime.session() as session:
+        session.get(Ticket, first.id).assigned_to_id = agent_id
+        session.commit()
+    data = client.get("/helpdesk/queue.json").get_json()
+    assert [(t["id"], t["reason"], t["language"], t["assigned_to"]) for t in data["tickets"]] == [
+        (urgent.id, "urgent", "en", ""), (first.id, "asked", "en", "agent@example.org")]
+    assert data["tickets"][0]["waiting"].endswith("min") and data["count"] == 2
+    page = client.get("/helpdesk/").text
+    assert f'href="/helpdesk/tickets/{urgent.id}"' in page and "agent@example.org" in page
+    assert page.index(f"#{urgent.id}<") < page.index(f"#{first.id}<")
+    assert 'data-source="/helpdesk/queue.json"' in page
+
+
+# --- a ticket -------------------------------------------------------------------------------
+
+def test_ticket_page_shows_the_conversation_and_the_person(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    with runtime.session() as session:
+        session.add(Registration(contact_id=ticket.contact_id, status="included", join_code="TESTQ2"))
+        session.add_all([Voucher(contact_id=ticket.contact_id, period=period, provider_reference=f"ref-{period}",
+                                 code="1234", pin="0000", amount_cents=1750, currency="EUR",
+                                 valid_until=date(2026, 12, 31), claimed_at=claimed)
+                         for period, claimed in (("2026-W48", utcnow()), ("2026-W49", None))])
+        session.commit()
+    page = client.get(f"/helpdesk/tickets/{ticket.id}").text
+    assert "included" in page and "2026-W48" in page and "€17.50" in page
+    assert "open: you can write freely" in page
+    assert "Hello, I am from the team. How can I help you?" in page  # a ready answer in English
+    assert 'value="resolved"' in page
+    data = client.get(f"/helpdesk/tickets/{ticket.id}.json").get_json()
+    senders = [(m["direction"], m["sender"]) for m in data["messages"]]
+    assert senders[0] == ("in", "person") and ("out", "bot") in senders
+    assert [m["text"] for m in data["messages"] if m["direction"] == "in"] == ["hello", "2", "human"]
+    assert data["ticket"] == {"id": ticket.id, "status": "open", "outcome": "", "assigned_to": "",
+                              "window_open": True, "language": "en"}
+
+
+def test_claim_reply_note_and_close_reach_the_persons_chat(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    page = f"/helpdesk/tickets/{ticket.id}"
+    assert post(client, f"{page}/claim", page=page).status_code == 302
+    assert ticket_row(runtime, ticket.id).assigned_to_id is not None
+    response = post(client, f"{page}/reply", {"text": "Hello, how can I help?"}, page=page)
+    assert response.status_code == 302 and response.headers["Location"] == page
+    whatsapp.wait()
+    assert whatsapp.replies()[-1] == "Hello, how can I help?"
+    assert post(client, f"{page}/note", {"text": "asked about food"}, page=page).status_code == 302
+    data = client.get(f"{page}.json").get_json()
+    assert data["messages"][-1]["who"] == "Agent (agent@example.org)"
+    assert [n["text"] for n in data["notes"]] == ["asked about food"]
+    assert "asked about food" not in " ".join(whatsapp.replies())
+    assert post(client, f"{page}/close", {"outcome": "resolved"}, page=page).status_code == 302
+    whatsapp.wait()
+    assert whatsapp.replies()[-1].startswith("Our helper has finished this conversation")
+    assert (ticket_row(runtime, ticket.id).status, ticket_row(runtime, ticket.id).outcome) == ("closed", "resolved")
+    assert "This ticket is closed (resolved)" in client.get(page).text
+
+
+def test_refusals_are_shown_to_the_helper_never_a_500(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    page = f"/helpdesk/tickets/{ticket.id}"
+    empty = post(client, f"{page}/reply", {"text": "   "}, page=page)
+    assert empty.status_code == 400 and "Not done: write a message first." in empty.text
+    with runtime.session() as session:
+        session.execute(Contact.__table__.update().values(opted_out=True))
+        session.commit()
+    stopped = post(client, f"{page}/reply", {"text": "hello?"}, page=page)
+    assert stopped.status_code == 400 and "opted out (STOP)" in stopped.text
+    with runtime.session() as session:
+        session.execute(Contact.__table__.update().values(opted_out=False))
+        session.commit()
+    unknown = post(client, f"{page}/close", {"outcome": "whatever"}, page=page)
+    assert unknown.status_code == 400 and "outcome must be one of" in unknown.text
+    post(client, f"{page}/close", {"outcome": "resolved"}, page=page)
+    late = post(client, f"{page}/reply", {"text": "are you there?"}, page=page)
+    assert late.status_code == 400 and "this ticket is closed" in late.text
+    assert "are you there?" in late.text  # what the helper typed is still in the box
+    assert client.get("/helpdesk/tickets/999999").status_code == 404
+
+
+def test_posts_without_the_csrf_token_are_refused(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    response = client.post(f"/helpdesk/tickets/{ticket.id}/reply", data={"text": "hi"})
+    assert response.status_code == 400 and "security token" in response.text
+    assert client.post("/simulator/send", json={"phone": SIMULATED, "text": "hi"}).status_code == 400
+
+
+def test_only_supervisors_transfer_and_agents_keep_to_their_own_tickets(whatsapp, app, client, runtime):
+    sign_in(client, runtime, "supervisor")
+    other_id = add_user(runtime, "other@example.org", "agent")
+    add_user(runtime, "gone@example.org", "agent")
+    with runtime.session() as session:
+        session.execute(StaffUser.__table__.update().where(StaffUser.email == "gone@example.org")
+                        .values(active=False))
+        session.commit()
+    ticket = waiting_ticket(whatsapp, runtime)
+    page = f"/helpdesk/tickets/{ticket.id}"
+    shown = client.get(page).text
+    assert "other@example.org (agent)" in shown and "gone@example.org" not in shown
+    assert post(client, f"{page}/assign", {"to": str(other_id)}, page=page).status_code == 302
+    assert ticket_row(runtime, ticket.id).assigned_to_id == other_id
+
+    agent = app.test_client()
+    sign_in(agent, runtime, "agent")
+    assert "Give to" not in agent.get(page).text
+    assert post(agent, f"{page}/assign", {"to": str(other_id)}, page=page).status_code == 403
+    refused = post(agent, f"{page}/reply", {"text": "mine now"}, page=page)
+    assert refused.status_code == 400 and "other@example.org has this ticket" in refused.text
+    assert post(agent, f"{page}/claim", page=page).status_code == 400
+    assert ticket_row(runtime, ticket.id).assigned_to_id == other_id
+
+
+def test_outside_the_window_only_approved_templates_can_be_sent(whatsapp, client, runtime):
+    runtime.settings.registration.templates["status_verified"] = {"en": TEMPLATE_SID}
+    runtime.settings.registration.templates["invitation"] = {"nl": "HX" + "8" * 32}  # not their language
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    with runtime.session() as session:
+        session.execute(Contact.__table__.update().values(last_inbound_at=utcnow() - timedelta(days=2)))
+        session.commit()
+    page = f"/helpdesk/tickets/{ticket.id}"
+    shown = client.get(page).text
+    assert "closed: only approved templates" in shown
+    assert 'id="reply-text"' not in shown
+    assert '<option value="status_verified">' in shown and "invitation" not in shown
+    refused = post(client, f"{page}/template", {"name": "invitation"}, page=page)
+    assert refused.status_code == 400 and "no approved template 'invitation' for en" in html.unescape(refused.text)
+    assert post(client, f"{page}/template", {"name": "status_verified"}, page=page).status_code == 302
+    whatsapp.wait()
+    assert whatsapp.twilio.sent(PHONE)[-1]["ContentSid"] == TEMPLATE_SID
+    with runtime.session() as session:
+        message = session.scalar(select(Message).order_by(Message.id.desc()))
+        assert (message.kind, message.sender, message.author) == ("template", "agent", "agent@example.org")
+        assert session.get(Ticket, ticket.id).assigned_to_id is not None
+
+
+def test_send_template_refuses_a_closed_ticket_and_an_opted_out_person(whatsapp, runtime):
+    runtime.settings.registration.templates["status_verified"] = {"en": TEMPLATE_SID}
+    ticket = waiting_ticket(whatsapp, runtime)
+    user_id = add_user(runtime, "a@example.org", "agent")
+    with runtime.session() as session:
+        ticket = session.get(Ticket, ticket.id)
+        user = session.get(StaffUser, user_id)
+        ticket.contact.opted_out = True
+        with pytest.raises(console.ConsoleError, match="opted out"):
+            console.send_template(session, runtime, ticket, user, "status_verified")
+        ticket.status = "closed"
+        with pytest.raises(console.ConsoleError, match="closed"):
+            console.send_template(session, runtime, ticket, user, "status_verified")
+
+
+# --- the simulator --------------------------------------------------------------------------
+
+def simulate(client, text="", **extra):
+    token = csrf(client, "/simulator/")
+    response = client.post("/simulator/send", json={"phone": SIMULATED, "text": text, **extra},
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def chat(client, runtime, phone=SIMULATED) -> list[dict]:
+    runtime.tasks.drain()
+    data = client.get("/simulator/messages", query_string={"phone": phone}).get_json()
+    return data["messages"]
+
+
+def test_simulator_goes_through_the_pipeline_as_a_local_contact(client, runtime, twilio):
+    sign_in(client, runtime, "editor")
+    page = client.get("/simulator/").text
+    assert 'value="+31600000000"' in page and 'data-phone="+31600000000"' in page
+    simulate(client, "hello")
+    messages = chat(client, runtime)
+    assert messages[0]["text"] == "hello" and messages[0]["sender"] == "person"
+    menu = [m for m in messages if m["options"]][-1]
+    assert menu["sender"] == "bot" and len(menu["options"]) > 2
+    english = next(o for o in menu["options"] if o["label"] == "English")
+    simulate(client, payload=english["payload"], label=english["label"])  # a tapped quick reply
+    runtime.tasks.drain()
+    data = client.get("/simulator/messages", query_string={"phone": SIMULATED}).get_json()
+    assert data["language"] == "en"
+    tapped = [m for m in data["messages"] if m["direction"] == "in"][-1]
+    assert (tapped["kind"], tapped["text"]) == ("button", "English")
+    with runtime.session() as session:
+        contact = session.scalar(select(Contact))
+        assert contact.channel == "local"
+    assert twilio.requests == []  # nothing left the service
+
+
+def test_simulator_shows_the_helpers_answer_and_the_bot_coming_back(client, runtime):
+    user_id = sign_in(client, runtime)
+    simulate(client, "hello")
+    simulate(client, "2")
+    simulate(client, "human")
+    assert chat(client, runtime)[-1]["text"].startswith("I have asked a person from our team")
+    with runtime.session() as session:
+        ticket = session.scalar(select(Ticket))
+        ticket_id = ticket.id
+        console.reply(session, runtime, ticket, session.get(StaffUser, user_id), "Hello, how can I help?")
+        session.commit()
+    runtime.tasks.deliver.send(ticket.contact_id)
+    last = chat(client, runtime)[-1]
+    assert (last["text"], last["who"]) == ("Hello, how can I help?", "Agent (agent@example.org)")
+    page = f"/helpdesk/tickets/{ticket_id}"
+    post(client, f"{page}/close", {"outcome": "resolved"}, page=page)
+    assert chat(client, runtime)[-1]["text"] == runtime.translator.text(BACK_TO_BOT, "en")
+    simulate(client, "menu")
+    assert chat(client, runtime)[-1]["text"].startswith("What can I do for you?")
+
+
+def test_simulator_refuses_bad_numbers_and_real_peoples_numbers(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    token = csrf(client, "/simulator/")
+    bad = client.post("/simulator/send", json={"phone": "not a number", "text": "hi"}, headers={"X-CSRFToken": token})
+    assert bad.status_code == 400 and "is not a phone number we can use" in bad.get_json()["error"]
+    empty = client.post("/simulator/send", json={"phone": SIMULATED, "text": " "}, headers={"X-CSRFToken": token})
+    assert empty.status_code == 400 and empty.get_json()["error"] == "Write a message first."
+    whatsapp.send("hello")  # a person on WhatsApp
+    before = len(whatsapp.replies())
+    taken = client.post("/simulator/send", json={"phone": PHONE, "text": "hi"}, headers={"X-CSRFToken": token})
+    assert taken.status_code == 400 and "belongs to a person on WhatsApp" in taken.get_json()["error"]
+    assert client.get("/simulator/messages", query_string={"phone": PHONE}).status_code == 400
+    assert client.get("/simulator/", query_string={"phone": PHONE}).status_code == 400
+    whatsapp.wait()
+    assert len(whatsapp.replies()) == before
+
+
+def test_simulator_works_without_scripts(client, runtime):
+    sign_in(client, runtime)
+    response = client.post("/simulator/send", data={"phone": "0600000077", "text": "hello",
+                                                    "csrf_token": csrf(client, "/simulator/")})
+    assert response.status_code == 302 and response.headers["Location"].endswith("phone=%2B31600000077")
+    assert chat(client, runtime)[0]["text"] == "hello"

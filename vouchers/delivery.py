@@ -1,0 +1,132 @@
+"""Getting vouchers to people, and knowing they have them.
+
+Inside WhatsApp's 24-hour window a voucher goes at once; outside it the person gets the
+approved "your voucher is ready" template with a button, and the tap (or a clear yes) sends
+every unclaimed voucher that still has money on it. Each voucher is an image with the code
+and amount also in the text, so a failed image still leaves a usable voucher. A voucher is
+claimed only when WhatsApp reports it delivered or read.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.formats import long_date, money
+from bot.i18n import N_
+from bot.messages import Reply
+from delivery.outbox import queue_replies
+from handoff.tickets import open_ticket
+from registration.lifecycle import in_window, runtime_placeholders
+from store.models import Contact, Message, OutboxItem, Voucher, utcnow
+from vouchers.media import image_url
+
+VOUCHER_TEXT = N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
+                  "Show the barcode at the till. If the picture does not open, the cashier can type the code.")
+READY = N_("Your supermarket voucher of {amount} is ready. Tap the button or answer YES to receive it.")
+REMINDER = N_("You still have a supermarket voucher of {amount} waiting. Tap the button or answer YES to receive it.")
+CLAIM_PAYLOAD = "voucher.claim"
+
+
+def _locale(contact: Contact, runtime) -> str:
+    return contact.language or runtime.settings.languages.source
+
+
+def voucher_reply(runtime, voucher: Voucher, contact: Contact) -> Reply:
+    locale = _locale(contact, runtime)
+    text = runtime.translator.text(VOUCHER_TEXT, locale, amount=money(voucher.amount_cents, voucher.currency, locale),
+                                   date=long_date(voucher.valid_until, locale), code=voucher.code, pin=voucher.pin,
+                                   **runtime_placeholders(runtime))
+    return Reply(text=text, media_url=image_url(runtime, voucher.id), tag=f"voucher:{voucher.id}")
+
+
+def with_balance(session, runtime, contact_id: int, *, unclaimed_only: bool) -> list[Voucher]:
+    today = utcnow().date()
+    query = select(Voucher).where(Voucher.contact_id == contact_id, Voucher.valid_until >= today).order_by(Voucher.id)
+    if unclaimed_only:
+        query = query.where(Voucher.claimed_at.is_(None))
+    return [v for v in session.scalars(query) if runtime.vouchers.balance(session, v.code) > 0]
+
+
+def voucher_replies(runtime, contact: Contact, vouchers: list[Voucher]) -> list[Reply]:
+    """One message per voucher; marks them as offered."""
+    now = utcnow()
+    for voucher in vouchers:
+        voucher.notified_at = voucher.notified_at or now
+    return [voucher_reply(runtime, voucher, contact) for voucher in vouchers]
+
+
+def _ready_notice(session, runtime, contact: Contact, voucher: Voucher, text: str) -> str:
+    locale = _locale(contact, runtime)
+    amount = money(voucher.amount_cents, voucher.currency, locale)
+    body = runtime.translator.text(text, locale, amount=amount, **runtime_placeholders(runtime))
+    content_sid = runtime.settings.registration.templates.get("voucher_ready", {}).get(locale)
+    if runtime.settings.uses_twilio and not content_sid:
+        return "not sent: no approved voucher_ready template"
+    message = Message(contact_id=contact.id, direction="out", kind="template" if content_sid else "text", body=body,
+                      content_sid=content_sid, content_variables={"1": amount} if content_sid else None,
+                      options=[{"payload": CLAIM_PAYLOAD, "label": "YES"}], sender="bot", status="pending")
+    session.add_all([message, OutboxItem(message=message, queue="bulk")])
+    return "notice sent"
+
+
+def notify_new(runtime, period: str | None = None) -> dict[str, int]:
+    """Tell everyone with a new voucher: the voucher itself inside the window, else the notice."""
+    counts: dict[str, int] = {}
+    contacts = set()
+    with runtime.session() as session:
+        query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None))
+        if period:
+            query = query.where(Voucher.period == period)
+        for voucher in session.scalars(query.order_by(Voucher.id)).all():
+            contact = voucher.contact
+            if contact.opted_out:
+                outcome = "not sent: opted out"
+            elif in_window(contact):
+                queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, [voucher]),
+                              queue="bulk")
+                outcome = "voucher sent"
+            else:
+                outcome = _ready_notice(session, runtime, contact, voucher, READY)
+                if outcome == "notice sent":
+                    voucher.notified_at = utcnow()
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if not outcome.startswith("not sent"):
+                contacts.add(contact.id)
+        session.commit()
+    for contact_id in contacts:
+        runtime.tasks.deliver.send(contact_id)
+    return counts
+
+
+def remind_unclaimed(runtime) -> dict[str, int]:
+    """Up to N reminders for a voucher nobody has received yet; after the last, a person
+    from the helpdesk looks into it."""
+    limit = runtime.settings.vouchers.reminders
+    counts = {"reminded": 0, "to helpdesk": 0}
+    contacts = set()
+    with runtime.session() as session:
+        waiting = session.scalars(select(Voucher).where(Voucher.claimed_at.is_(None), Voucher.notified_at.is_not(None),
+                                                        Voucher.contact_id.is_not(None),
+                                                        Voucher.valid_until >= utcnow().date()))
+        for voucher in waiting.all():
+            contact = voucher.contact
+            if contact.opted_out:
+                continue
+            if voucher.reminders < limit:
+                if _ready_notice(session, runtime, contact, voucher, REMINDER) == "notice sent":
+                    voucher.reminders += 1
+                    counts["reminded"] += 1
+                    contacts.add(contact.id)
+            elif voucher.reminders == limit:
+                open_ticket(session, contact, reason="voucher not received", language=contact.language, priority=1)
+                voucher.reminders += 1
+                counts["to helpdesk"] += 1
+        session.commit()
+    for contact_id in contacts:
+        runtime.tasks.deliver.send(contact_id)
+    return counts
+
+
+def mark_claimed(session, voucher_id: int) -> None:
+    voucher = session.get(Voucher, voucher_id)
+    if voucher is not None and voucher.claimed_at is None:
+        voucher.claimed_at = voucher.delivered_at = utcnow()

@@ -1,0 +1,48 @@
+"""Voucher images at signed, expiring URLs, rendered when fetched and never stored.
+
+Twilio fetches the media URL to deliver it, so it must be public; the signature makes it
+unguessable and the expiry makes an old link useless.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from store.models import Voucher
+
+blueprint = Blueprint("voucher_media", __name__, url_prefix="/media")
+SALT = "voucher-image"
+
+
+def _signer(runtime) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(runtime.settings.secrets.secret_key, salt=SALT)
+
+
+def image_url(runtime, voucher_id: int) -> str:
+    token = _signer(runtime).dumps(voucher_id)
+    return f"{runtime.settings.connections.public_base_url}/media/vouchers/{token}.png"
+
+
+@blueprint.get("/vouchers/<token>.png")
+def voucher_image(token: str):
+    runtime = current_app.extensions["dda"]
+    try:
+        voucher_id = _signer(runtime).loads(token, max_age=runtime.settings.vouchers.image_link_hours * 3600)
+    except BadSignature:
+        abort(404)
+    with runtime.session() as session:
+        voucher = session.get(Voucher, voucher_id)
+        if voucher is None or voucher.contact_id is None:
+            abort(404)
+        png = render_for(runtime, voucher, voucher.contact.language if voucher.contact_id else None)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+def render_for(runtime, voucher: Voucher, language: str | None) -> bytes:
+    from vouchers.image import render_voucher
+
+    language = language or runtime.settings.languages.source
+    return render_voucher(code=voucher.code, pin=voucher.pin, amount_cents=voucher.amount_cents,
+                          currency=voucher.currency, valid_until=voucher.valid_until, language=language,
+                          symbology=runtime.settings.vouchers.symbology, program=runtime.settings.program.name,
+                          translator=runtime.translator)
