@@ -17,6 +17,7 @@ from privacy.retention import purge
 from privacy.rotate import BATCH, rotate, rows_to_visit
 from store.models import Contact
 from store.personal import keyring, lookup_keys
+from privacy.audit import record
 
 group = AppGroup("privacy", help="Encryption keys, retention limits and erasure of personal data.")
 
@@ -83,6 +84,7 @@ def erase_command(phone, yes):
         if contact is None:
             raise click.ClickException("nobody with that number (erased meanwhile)")
         erased = erase(session, contact, runtime=runtime)
+        record(session, "cli", "erased person", f"contact:{contact_id}", "on request, by staff")
         session.commit()
     click.echo(f"erased contact #{contact_id}: {erased.messages} message(s), {erased.tickets} ticket(s), "
                f"{erased.registrations} registration(s); {erased.vouchers} voucher(s) kept without the person")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from channels.twilio_payload import BadRequest, phone_from_address
 from cli import deliver_now
+from privacy.audit import record
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
 from store.models import Contact, Partner, Registration
@@ -76,6 +77,7 @@ def set_status(phone, status, reason, notify):
         before = registration.status
         try:
             change_status(session, registration, status, actor="cli", reason=reason, runtime=runtime, notify=notify)
+            record(session, "cli", "changed status", f"registration:{registration.id}", f"{before} -> {status}: {reason}")
         except TransitionError as error:
             raise click.ClickException(str(error)) from None
         session.commit()

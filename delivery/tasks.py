@@ -24,6 +24,7 @@ class Tasks:
         from delivery.send import deliver_contact, stale_work
         from inbox.process import process_contact
         from privacy.retention import purge_once_a_day
+        from vouchers.schedule import remind_once_a_day, run_when_due
 
         self.broker = broker
         retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": 500, "max_backoff": 300_000}
@@ -38,7 +39,10 @@ class Tasks:
         self.deliver = dramatiq.actor(deliver_job, actor_name="deliver", queue_name=REPLIES, broker=broker,
                                       **retries)
         self._stale_work = lambda: stale_work(runtime)
-        self._daily = lambda: purge_once_a_day(runtime)  # privacy retention, once a day across workers
+        # Scheduled work: each runs at most once per day or week across all workers.
+        self._scheduled = {"privacy purge": lambda: purge_once_a_day(runtime),
+                           "weekly voucher cycle": lambda: run_when_due(runtime),
+                           "reminders": lambda: remind_once_a_day(runtime)}
         self._worker: dramatiq.Worker | None = None
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -70,10 +74,11 @@ class Tasks:
                 self.sweep()
             except Exception:
                 log.exception("sweep failed")
-            try:
-                self._daily()
-            except Exception:
-                log.exception("daily privacy purge failed")
+            for name, job in self._scheduled.items():
+                try:
+                    job()
+                except Exception:
+                    log.exception("%s failed", name)
 
     def stop_worker(self) -> None:
         self._stopping.set()

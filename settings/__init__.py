@@ -136,6 +136,8 @@ class Vouchers(_Section):
     symbology: Literal["code128", "ean13"] = "code128"
     image_link_hours: int = Field(default=168, ge=1)
     stores: str = "Albert Heijn, Jumbo, Lidl"
+    issue_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    issue_hour: int = Field(default=8, ge=0, le=23)
 
 
 class Delivery(_Section):

@@ -155,7 +155,8 @@ login_required = role_required()
 
 def _safe_next(target: str | None) -> str | None:
     """Only our own staff pages: a sign-in link must not send anyone to another site."""
-    if target and target.startswith("/staff/") and not target.startswith("//") and "\\" not in target:
+    if target and target.startswith(("/staff/", "/helpdesk", "/simulator")) and not target.startswith("//") \
+            and "\\" not in target:
         return target
     return None
 

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from privacy.audit import record
 from registration.lifecycle import STATUSES, TransitionError, change_status
 from staff.auth import current_user, role_required
 from store.models import Contact, Message, Partner, Registration
@@ -158,6 +159,9 @@ def detail(registration_id: int):
             abort(404)
         duplicates = possible_duplicates(session, [registration]).get(registration.id, [])
         events = list(registration.events)
+        record(session, user.actor, "viewed registration", f"registration:{registration.id}",
+               "with full phone number" if sees_full_phone(user) else "")
+        session.commit()
     return render_template("staff/registrations/detail.html", registration=registration, events=events,
                            duplicates=duplicates, full_phone=sees_full_phone(user), actions=allowed_actions(user))
 
@@ -205,6 +209,8 @@ def bulk():
             try:
                 change_status(session, registration, to, actor=user.actor, reason=reason, runtime=runtime,
                               notify=True)
+                record(session, user.actor, "changed status", f"registration:{registration.id}",
+                       f"{before} -> {to}: {reason}")
             except TransitionError as error:
                 results.append({"id": rid, "ok": False, "message": str(error)})
                 continue

@@ -292,3 +292,18 @@ class Voucher(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     contact: Mapped[Contact | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who looked at or changed a person's data, for staff to read. Append-only: no page
+    edits it, and in PostgreSQL a trigger refuses UPDATE and DELETE. It names subjects by id,
+    never by personal data, so erasing a person leaves it intact."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64))  # e.g. registration:42, ticket:7
+    detail: Mapped[str] = mapped_column(String(500), default="")

@@ -474,3 +474,31 @@ def test_a_partner_cannot_send_invitations(client, runner):
     signed_in(client, runner, "partner", partner="Partner B")
     assert "Invite now" not in client.get("/staff/import").text
     assert client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import")}).status_code == 403
+
+
+def test_every_view_and_status_change_is_in_the_audit_log_which_nobody_edits(client, runtime, runner):
+    """Views of a person's data and status changes are audited, readable by staff, never edited."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from store.models import AuditEntry
+
+    email = signed_in(client, runner, "supervisor")
+    import_csv(runtime, "phone,language\n+31612000011,nl\n")
+    registration_id = registration_ids(runtime)["+31612000011"]
+    assert client.get(f"/staff/registrations/{registration_id}").status_code == 200
+    page = client.get("/staff/audit/")
+    assert page.status_code == 200
+    assert "viewed registration" in page.text and f"staff:{email}" in page.text
+    assert "612000011" not in page.text
+    with runtime.session() as session:
+        entry = session.scalar(select(AuditEntry))
+        assert (entry.action, entry.subject) == ("viewed registration", f"registration:{registration_id}")
+        if session.get_bind().dialect.name == "postgresql":
+            with pytest.raises(DBAPIError, match="cannot be changed"):
+                session.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+
+
+def test_agents_cannot_read_the_audit_log(client, runner):
+    signed_in(client, runner, "agent")
+    assert client.get("/staff/audit/").status_code == 403

@@ -216,3 +216,18 @@ def test_stats_are_aggregates_without_personal_data(runner, runtime, whatsapp, c
     assert figures["redemptions_per_store"] == {"Albert Heijn Centrum": 1}
     text = json.dumps(figures)
     assert "Amina" not in text and "612000001" not in text
+
+
+def test_the_weekly_cycle_runs_once_when_due(runner, runtime, whatsapp):
+    from datetime import datetime, timezone
+
+    from vouchers.schedule import run_when_due
+
+    include(whatsapp, runner, runtime)
+    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+    monday_morning = datetime(2026, 12, 7, 8, 30, tzinfo=timezone.utc)  # 09:30 in Amsterdam
+    assert run_when_due(runtime, sunday) is None
+    first = run_when_due(runtime, monday_morning)
+    assert first["issued"]["issued"] == 1
+    assert run_when_due(runtime, monday_morning) is None  # another worker, the same week
+    assert len(vouchers(runtime)) == 1 and vouchers(runtime)[0].period == "2026-W50"
