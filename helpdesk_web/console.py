@@ -19,6 +19,7 @@ from registration.lifecycle import registration_for
 from staff.auth import current_user, role_required
 from staff.display import when
 from store.models import StaffUser, Ticket, Voucher, utcnow
+from privacy.audit import record
 
 HELPERS = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
@@ -117,6 +118,8 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "canned": console.canned_replies(runtime, contact.language), "outcomes": console.OUTCOMES,
             "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
         }
+        record(session, user.actor, "viewed conversation", f"ticket:{ticket.id}")
+        session.commit()
     return render_template("helpdesk/ticket.html", error=error, typed=typed or {}, **context), status
 
 

@@ -344,3 +344,24 @@ def test_simulator_works_without_scripts(client, runtime):
                                                     "csrf_token": csrf(client, "/simulator/")})
     assert response.status_code == 302 and response.headers["Location"].endswith("phone=%2B31600000077")
     assert chat(client, runtime)[0]["text"] == "hello"
+
+
+def test_opening_a_conversation_is_audited(client, runner, runtime, whatsapp):
+    from sqlalchemy import select
+
+    from store.models import AuditEntry
+
+    whatsapp.send("hello")
+    whatsapp.send("2")
+    whatsapp.send("human")
+    from tests.test_staff import signed_in
+
+    email = signed_in(client, runner, "agent")
+    with runtime.session() as session:
+        from store.models import Ticket
+
+        ticket_id = session.scalar(select(Ticket.id))
+    assert client.get(f"/helpdesk/tickets/{ticket_id}").status_code == 200
+    with runtime.session() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "viewed conversation"))
+        assert (entry.actor, entry.subject) == (f"staff:{email}", f"ticket:{ticket_id}")

@@ -231,3 +231,14 @@ def test_the_weekly_cycle_runs_once_when_due(runner, runtime, whatsapp):
     assert first["issued"]["issued"] == 1
     assert run_when_due(runtime, monday_morning) is None  # another worker, the same week
     assert len(vouchers(runtime)) == 1 and vouchers(runtime)[0].period == "2026-W50"
+
+
+def test_vouchers_still_come_while_a_helper_has_the_chat(runner, runtime, whatsapp, twilio):
+    include(whatsapp, runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--period", PERIOD, "--no-notify")
+    whatsapp.send("human", phone=PHONE)
+    assert whatsapp.conversation("where are you?", phone=PHONE) == []  # for the helper, not the bot
+    before = len(twilio.sent(PHONE))
+    whatsapp.send("Send my voucher", phone=PHONE, MessageType="button", ButtonPayload="voucher.claim",
+                  ButtonText="Send my voucher")
+    assert [m for m in twilio.sent(PHONE)[before:] if m.get("MediaUrl")]
