@@ -19,6 +19,7 @@ from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
 from bot.state import StateStore
 from channels.local import LocalChannel
+from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks, make_broker
 from nlu.intents import INTENTS
 from nlu.service import NluService
@@ -46,6 +47,8 @@ class Runtime:
         self.bot = self._engine(load_checked_flows(settings))
         self.channel = self._channel()
         self.local_channel = LocalChannel(self.redis)
+        self.rate_limiter = RateLimiter(self.redis, f"dda:rate:{settings.connections.twilio_whatsapp_number}",
+                                        settings.delivery.rate_per_second) if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
 

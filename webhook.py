@@ -35,12 +35,14 @@ def create_app(overrides: dict | None = None, *, embedded_worker: bool = True) -
     app.extensions["dda"] = runtime
 
     from channels import twilio_webhook
+    from delivery import metrics
     from vouchers import media, pos
     from cli import register
 
     app.register_blueprint(twilio_webhook.blueprint)
     app.register_blueprint(pos.blueprint)
     app.register_blueprint(media.blueprint)
+    metrics.init_app(app, runtime)
     register(app)
 
     import staff

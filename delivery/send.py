@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from channels.base import Outgoing, PermanentFailure
+from delivery.failures import apply_failure
 from delivery.status import advance, apply_early_status
 from store.models import Contact, Message, OutboxItem, utcnow
 
@@ -53,12 +54,18 @@ def deliver(runtime, outbox_id: int) -> str:
         outgoing = Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
                             content_sid=message.content_sid, content_variables=message.content_variables,
                             sms=message.kind == "sms")
+        channel = runtime.channel_for(contact)
+        if channel is runtime.channel and runtime.rate_limiter is not None:
+            runtime.rate_limiter.wait_for_slot()
         try:
-            sent = runtime.channel_for(contact).send(outgoing)
+            sent = channel.send(outgoing)
         except PermanentFailure as failure:
             item.state, item.last_error = "failed", str(failure)[:256]
             message.status, message.error_code = "failed", failure.code
+            follow_up = apply_failure(session, runtime, message, failure.code)
             session.commit()
+            if follow_up == "template queued":
+                runtime.tasks.deliver.send(contact.id)
             log.warning("outbox %s failed permanently: code %s", outbox_id, failure.code)
             return "failed"
         except Exception as error:

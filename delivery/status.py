@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from delivery.failures import apply_failure
 from store.models import EarlyStatus, Message
 
 RANK = {"pending": 0, "accepted": 1, "queued": 1, "sending": 2, "sent": 3, "failed": 4, "undelivered": 4,
@@ -28,7 +29,11 @@ def record_status(runtime, sid: str, status: str, error_code: str | None) -> str
         if message is not None:
             changed = advance(message, status, error_code)
             delivered(session, message)
+            follow_up = apply_failure(session, runtime, message, error_code) \
+                if changed and status in ("failed", "undelivered") else None
             session.commit()
+            if follow_up == "template queued":
+                runtime.tasks.deliver.send(message.contact_id)
             return "updated" if changed else "unchanged"
         early = session.get(EarlyStatus, sid)
         if early is None:

@@ -32,8 +32,8 @@ def invite(session, runtime, registration: Registration, actor: str) -> str:
     """Queue one invitation; returns how it went, for the report."""
     settings = runtime.settings
     contact = registration.contact
-    if contact.opted_out:
-        return "skipped: opted out"
+    if contact.opted_out or contact.unreachable_at:
+        return "skipped: opted out or unreachable"
     language = contact.language or settings.languages.source
     number = settings.connections.twilio_whatsapp_number or "+10000000000"
     link = join_link(number, registration.join_code)

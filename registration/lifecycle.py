@@ -81,7 +81,7 @@ def change_status(session, registration: Registration, to: str, *, actor: str, r
 def notify_person(session, runtime, contact: Contact, text: str, *, template: str, variables=None) -> str:
     """Tell a person something in their language: free text within the 24-hour window, the
     approved template outside it; without a template for their language, nothing is sent."""
-    if contact.opted_out or contact.erased_at:
+    if contact.opted_out or contact.erased_at or contact.unreachable_at:
         return "not sent: opted out"
     language = contact.language or runtime.settings.languages.source
     body = runtime.translator.text(text, language, **runtime_placeholders(runtime))

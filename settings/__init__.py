@@ -143,6 +143,7 @@ class Vouchers(_Section):
 class Delivery(_Section):
     max_body_chars: int = Field(default=1600, ge=100, le=1600)
     max_attempts: int = Field(default=8, ge=1)
+    rate_per_second: int = Field(default=70, ge=1, le=80)
     sweep_after_seconds: int = Field(default=60, ge=1)
 
 

@@ -38,6 +38,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="whatsapp", server_default="whatsapp")  # or local
+    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # WhatsApp said: no such user
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -44,3 +44,12 @@ def test_healthz_reports_database_and_redis(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_metrics_count_messages_and_failures(client, whatsapp, twilio):
+    twilio.fail_next(400, 21211)
+    whatsapp.send("hello")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'dda_messages_total{direction="in",status="received"} 1.0' in text
+    assert 'dda_delivery_failures_total{code="21211"} 1.0' in text
+    assert "dda_webhook_seconds_count 1.0" in text

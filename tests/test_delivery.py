@@ -95,3 +95,30 @@ def test_media_and_template_messages_reach_twilio_in_its_parameters(runtime, twi
     assert second["ContentSid"] == "HX0123456789abcdef0123456789abcdef"
     assert json.loads(second["ContentVariables"]) == {"1": "€ 17,50"}
     assert "Body" not in second
+
+
+def test_sends_never_exceed_the_rate_per_sender_across_workers(runtime, twilio):
+    """Two contacts delivered by several worker threads share one limit."""
+    import time
+    from collections import Counter
+
+    runtime.rate_limiter.per_second = 4
+    stamps = []
+    original = runtime.channel.send
+
+    def timed(message):
+        stamps.append(int(time.time()))
+        return original(message)
+
+    runtime.channel.send = timed
+    first = queue(runtime, *[Reply(text=f"a{n}") for n in range(6)])
+    with runtime.session() as session:
+        other = contact_for(session, runtime.settings.secrets.encryption_key, "+31687654321")
+        queue_replies(session, runtime.settings, other, [Reply(text=f"b{n}") for n in range(6)])
+        session.commit()
+        second = other.id
+    runtime.tasks.deliver.send(first)
+    runtime.tasks.deliver.send(second)
+    runtime.tasks.drain()
+    assert len(stamps) == 12
+    assert max(Counter(stamps).values()) <= 4

@@ -1,4 +1,5 @@
 """Delivery statuses from Twilio only move forward, keep the error code and are idempotent."""
+import pytest
 from sqlalchemy import select
 
 from store.models import Message
@@ -79,3 +80,25 @@ def test_callback_before_the_send_is_recorded_is_applied_later(whatsapp, runtime
 def test_unknown_status_or_missing_fields(whatsapp):
     assert whatsapp.post("/twilio/status", {"MessageSid": "SMx"}).status_code == 400
     assert whatsapp.post("/twilio/status", {"MessageSid": "SMx", "MessageStatus": "teleported"}).status_code == 204
+
+
+@pytest.mark.parametrize("code, effect", [("63024", "unreachable"), ("63003", "unreachable"), ("63014", "opted out")])
+def test_failure_codes_change_what_the_service_does_next(whatsapp, runtime, code, effect):
+    from store.models import Contact
+
+    sid = first_reply(runtime, whatsapp).provider_sid
+    callback(whatsapp, "status_failed_63024", sid, ErrorCode=code)
+    with runtime.session() as session:
+        contact = session.scalar(select(Contact))
+        assert bool(contact.unreachable_at) == (effect == "unreachable")
+        assert contact.opted_out == (effect == "opted out")
+
+
+def test_outside_the_window_the_message_waits_behind_the_approved_template(whatsapp, runtime, twilio):
+    runtime.settings.registration.templates = {"message_waiting": {"en": "HX" + "6" * 32}}
+    whatsapp.send("hello")
+    sid = whatsapp.twilio.sent(PHONE)[-1]["Sid"]
+    before = len(twilio.sent(PHONE))
+    callback(whatsapp, "status_undelivered_63016", sid)
+    whatsapp.wait()
+    assert [m.get("ContentSid") for m in twilio.sent(PHONE)[before:]] == ["HX" + "6" * 32]

@@ -78,8 +78,8 @@ def notify_new(runtime, period: str | None = None) -> dict[str, int]:
             query = query.where(Voucher.period == period)
         for voucher in session.scalars(query.order_by(Voucher.id)).all():
             contact = voucher.contact
-            if contact.opted_out:
-                outcome = "not sent: opted out"
+            if contact.opted_out or contact.unreachable_at:
+                outcome = "not sent: opted out or unreachable"
             elif in_window(contact):
                 queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, [voucher]),
                               queue="bulk")
@@ -109,7 +109,7 @@ def remind_unclaimed(runtime) -> dict[str, int]:
                                                         Voucher.valid_until >= utcnow().date()))
         for voucher in waiting.all():
             contact = voucher.contact
-            if contact.opted_out:
+            if contact.opted_out or contact.unreachable_at:
                 continue
             if voucher.reminders < limit:
                 if _ready_notice(session, runtime, contact, voucher, REMINDER) == "notice sent":
