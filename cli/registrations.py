@@ -82,7 +82,7 @@ def set_status(phone, status, reason, notify):
             raise click.ClickException(str(error)) from None
         session.commit()
         contact_id = contact.id
-    runtime.tasks.deliver.send(contact_id)
+    runtime.tasks.deliver_bulk.send(contact_id)
     deliver_now(runtime)
     click.echo(f"{before} -> {status}")
 

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 REPLIES = "replies"
 INBOUND = "inbound"
+BULK = "bulk"
+QUEUES = (INBOUND, REPLIES, BULK)
+# Lower runs first in a worker: a person who just wrote is answered before the next bulk send.
+URGENT, BACKGROUND = 0, 100
 
 
 class Tasks:
@@ -35,9 +39,13 @@ class Tasks:
             deliver_contact(runtime, contact_id)
 
         self.process_contact = dramatiq.actor(process_contact_job, actor_name="process_contact",
-                                              queue_name=INBOUND, broker=broker, **retries)
+                                              queue_name=INBOUND, broker=broker, priority=URGENT, **retries)
         self.deliver = dramatiq.actor(deliver_job, actor_name="deliver", queue_name=REPLIES, broker=broker,
-                                      **retries)
+                                      priority=URGENT, **retries)
+        # The same job for voucher notices, invitations and reminders, on a queue of its own, so a
+        # batch of 40,000 never stands between a person and the answer to what they just wrote.
+        self.deliver_bulk = dramatiq.actor(deliver_job, actor_name="deliver_bulk", queue_name=BULK, broker=broker,
+                                           priority=BACKGROUND, **retries)
         self._stale_work = lambda: stale_work(runtime)
         # Scheduled work: each runs at most once per day or week across all workers.
         self._scheduled = {"privacy purge": lambda: purge_once_a_day(runtime),
@@ -90,11 +98,11 @@ class Tasks:
         """Wait until every queue is empty and the worker idle (tests, `flask chat`)."""
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
-            for queue in (INBOUND, REPLIES):
+            for queue in QUEUES:
                 self.broker.join(queue, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
             if self._worker is not None:
                 self._worker.join()
-            if not any(self._waiting(queue) for queue in (INBOUND, REPLIES)):
+            if not any(self._waiting(queue) for queue in QUEUES):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("queues did not drain")

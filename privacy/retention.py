@@ -85,7 +85,7 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
         if _erase_now(runtime, contact_id, inactive_since):
             counts[what] += 1
     for contact_id in warned_contacts:
-        runtime.tasks.deliver.send(contact_id)
+        runtime.tasks.deliver_bulk.send(contact_id)
     return counts
 
 

@@ -72,5 +72,5 @@ def invite_due(runtime, actor: str, progress=None) -> dict[str, int]:
                 progress(1)
         session.commit()
     for contact_id in contacts:
-        runtime.tasks.deliver.send(contact_id)
+        runtime.tasks.deliver_bulk.send(contact_id)
     return counts

@@ -47,5 +47,5 @@ def remind_and_expire(runtime, actor: str = "system") -> dict[str, int]:
                     counts["not reminded"] += 1
         session.commit()
     for contact_id in contacts:
-        runtime.tasks.deliver.send(contact_id)
+        runtime.tasks.deliver_bulk.send(contact_id)
     return counts

@@ -122,3 +122,21 @@ def test_sends_never_exceed_the_rate_per_sender_across_workers(runtime, twilio):
     runtime.tasks.drain()
     assert len(stamps) == 12
     assert max(Counter(stamps).values()) <= 4
+
+
+def test_a_bulk_batch_never_stands_between_a_person_and_their_answer(runtime, twilio, whatsapp):
+    """Voucher notices for many people are queued; someone writes; their answer goes first."""
+    runtime.tasks.stop_worker()
+    with runtime.session() as session:
+        for n in range(30):
+            contact = contact_for(session, runtime.settings.secrets.encryption_key, f"+3161100{n:04d}")
+            queue_replies(session, runtime.settings, contact, [Reply(text=f"notice {n}")], queue="bulk")
+            session.flush()
+            runtime.tasks.deliver_bulk.send(contact.id)
+        session.commit()
+    whatsapp.send("hello", wait=False)
+    runtime.tasks.start_worker(threads=1, sweep_every=3600)
+    whatsapp.wait()
+    order = [m["To"] for m in twilio.sent()]
+    assert len(order) == 31
+    assert order.index(f"whatsapp:{PHONE}") < 5

@@ -93,7 +93,7 @@ def notify_new(runtime, period: str | None = None) -> dict[str, int]:
                 contacts.add(contact.id)
         session.commit()
     for contact_id in contacts:
-        runtime.tasks.deliver.send(contact_id)
+        runtime.tasks.deliver_bulk.send(contact_id)
     return counts
 
 
@@ -122,7 +122,7 @@ def remind_unclaimed(runtime) -> dict[str, int]:
                 counts["to helpdesk"] += 1
         session.commit()
     for contact_id in contacts:
-        runtime.tasks.deliver.send(contact_id)
+        runtime.tasks.deliver_bulk.send(contact_id)
     return counts
 
 
