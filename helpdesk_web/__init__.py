@@ -7,11 +7,10 @@ staff.auth.role_required). The app-wide CSRF check from staff.init_app covers th
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from staff import NO_STORE, SECURITY_HEADERS
-from staff.auth import current_user
+from staff import protect
 
 blueprint = Blueprint("helpdesk_web", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/helpdesk/static")
@@ -28,18 +27,7 @@ def wants_json() -> bool:
             or request.accept_mimetypes.best == "application/json")
 
 
-@blueprint.after_request
-def _security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.endpoint != "helpdesk_web.static":
-        response.headers["Cache-Control"] = NO_STORE
-    return response
-
-
-@blueprint.context_processor
-def _page_context():
-    return {"user": current_user(), "program": current_app.extensions["dda"].settings.program.name}
+protect(blueprint)
 
 
 @blueprint.errorhandler(CSRFError)

@@ -55,18 +55,25 @@ def init_app(app: Flask, runtime) -> None:
     app.register_blueprint(blueprint)
 
 
-@blueprint.after_request
-def _security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.endpoint != "staff.static":
-        response.headers["Cache-Control"] = NO_STORE
-    return response
+def protect(pages: Blueprint) -> None:
+    """What every blueprint of staff pages gets: the security headers, no copies in a browser's
+    cache (but for its static files), and the signed-in user and program name in templates."""
+    static = f"{pages.name}.static"
+
+    @pages.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.endpoint != static:
+            response.headers["Cache-Control"] = NO_STORE
+        return response
+
+    @pages.context_processor
+    def _page_context():
+        return {"user": auth.current_user(), "program": current_app.extensions["dda"].settings.program.name}
 
 
-@blueprint.context_processor
-def _page_context():
-    return {"user": auth.current_user(), "program": current_app.extensions["dda"].settings.program.name}
+protect(blueprint)
 
 
 @blueprint.errorhandler(CSRFError)
