@@ -20,3 +20,20 @@ def deliver_now(runtime) -> None:
     runtime.tasks.drain()
     if started:
         runtime.tasks.stop_worker()
+
+
+def contact_id_for(runtime, session, phone: str) -> int | None:
+    """The contact a staff member means by `--phone`, written any way people write numbers;
+    during a key rotation the number is found under the old key too."""
+    import click
+    from sqlalchemy import select
+
+    from channels.twilio_payload import BadRequest, phone_from_address
+    from store.models import Contact
+    from store.personal import lookup_keys
+
+    try:
+        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
+    except BadRequest as error:
+        raise click.BadParameter(str(error), param_hint="--phone") from None
+    return session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))

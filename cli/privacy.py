@@ -8,15 +8,13 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
 
-from channels.twilio_payload import BadRequest, phone_from_address
-from cli import deliver_now
+from cli import contact_id_for, deliver_now
 from privacy.erase import erase
 from privacy.retention import purge
 from privacy.rotate import BATCH, rotate, rows_to_visit
 from store.models import Contact
-from store.personal import keyring, lookup_keys
+from store.personal import keyring
 from privacy.audit import record
 
 group = AppGroup("privacy", help="Encryption keys, retention limits and erasure of personal data.")
@@ -69,12 +67,8 @@ def erase_command(phone, yes):
     """Erase everything about one person, as "delete my data" in the chat does (without the
     confirmation message: they may not have asked through the chat)."""
     runtime = current_app.extensions["dda"]
-    try:
-        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
-    except BadRequest as error:
-        raise click.BadParameter(str(error), param_hint="--phone") from None
     with runtime.session() as session:
-        contact_id = session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))
+        contact_id = contact_id_for(runtime, session, phone)
     if contact_id is None:
         raise click.ClickException("nobody with that number")
     if not yes:

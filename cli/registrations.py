@@ -8,13 +8,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from channels.twilio_payload import BadRequest, phone_from_address
-from cli import deliver_now
+from cli import contact_id_for, deliver_now
 from privacy.audit import record
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
 from store.models import Contact, Partner, Registration
-from store.personal import lookup_key
 
 group = AppGroup("registrations", help="Registrations and their status.")
 
@@ -64,14 +62,9 @@ def list_command(status, partner, language, since: datetime | None, as_json):
 def set_status(phone, status, reason, notify):
     """Move one registration to STATUS, recording the reason."""
     runtime = current_app.extensions["dda"]
-    try:
-        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
-    except BadRequest as error:
-        raise click.BadParameter(str(error), param_hint="--phone") from None
     with runtime.session() as session:
-        contact = session.scalar(select(Contact).where(
-            Contact.phone_key == lookup_key(runtime.settings.secrets.encryption_key, phone)))
-        registration = registration_for(session, contact.id) if contact else None
+        contact_id = contact_id_for(runtime, session, phone)
+        registration = registration_for(session, contact_id) if contact_id else None
         if registration is None:
             raise click.ClickException("no registration with that number")
         before = registration.status
@@ -81,7 +74,6 @@ def set_status(phone, status, reason, notify):
         except TransitionError as error:
             raise click.ClickException(str(error)) from None
         session.commit()
-        contact_id = contact.id
     runtime.tasks.deliver_bulk.send(contact_id)
     deliver_now(runtime)
     click.echo(f"{before} -> {status}")
