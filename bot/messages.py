@@ -14,6 +14,16 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        return {"latitude": self.latitude, "longitude": self.longitude, "label": self.label}
+
+
+@dataclass(frozen=True)
 class Option:
     payload: str
     label: str
@@ -24,6 +34,7 @@ class Reply:
     text: str
     options: list[Option] = field(default_factory=list)
     media_url: str | None = None
+    location: "Location | None" = None  # sent as a map pin where the channel can
     tag: str | None = None  # what the message carries, so a delivery status can act on it
 
     def rendered(self) -> str:

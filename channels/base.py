@@ -12,6 +12,7 @@ class Outgoing:
     media_url: str | None = None
     content_sid: str | None = None
     content_variables: dict | None = None
+    location: dict | None = None  # a map pin: latitude, longitude, label
     sms: bool = False  # a text message rather than WhatsApp (invitations to people not yet on it)
 
 

@@ -20,7 +20,8 @@ class LocalChannel:
         sid = "LC" + uuid.uuid4().hex
         self.redis.rpush(PREFIX + message.to, json.dumps({
             "sid": sid, "body": message.body, "media_url": message.media_url,
-            "content_sid": message.content_sid, "content_variables": message.content_variables}))
+            "content_sid": message.content_sid, "content_variables": message.content_variables,
+            "location": message.location}))
         self.redis.expire(PREFIX + message.to, 86400)
         return Sent(provider_sid=sid, status="delivered")
 

@@ -40,6 +40,9 @@ class TwilioChannel:
             arguments["body"] = message.body or ""
         if message.media_url:
             arguments["media_url"] = [message.media_url]
+        if message.location and not message.sms:
+            pin = message.location
+            arguments["persistent_action"] = [f"geo:{pin['latitude']},{pin['longitude']}|{pin.get('label', '')}"]
         try:
             created = self.client.messages.create(**arguments)
         except TwilioRestException as error:

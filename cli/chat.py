@@ -45,6 +45,9 @@ def group(phone):
             for reply in replies:
                 for line in (reply["body"] or "").splitlines() or [""]:
                     click.echo(f"bot> {line}")
+                if reply.get("location"):
+                    pin = reply["location"]
+                    click.echo(f"bot> 📍 {pin['label']} (map: geo:{pin['latitude']},{pin['longitude']})")
             if not replies:
                 click.echo("bot> (no answer: the bot is silent while a person from the team has this chat, "
                            "or after STOP)")

@@ -37,6 +37,7 @@ def queue_replies(session, settings, contact: Contact, replies: list[Reply], *, 
             message = Message(contact_id=contact.id, direction="out", kind="media" if reply.media_url else "text",
                               body=body, media_url=reply.media_url if last else None,
                               options=options if last else None, sender=sender, status="pending",
+                              location=reply.location.to_dict() if reply.location and last else None,
                               tag=reply.tag if last else None)
             item = OutboxItem(message=message, queue=queue)
             session.add_all([message, item])

@@ -53,7 +53,7 @@ def deliver(runtime, outbox_id: int) -> str:
         contact = message.contact
         outgoing = Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
                             content_sid=message.content_sid, content_variables=message.content_variables,
-                            sms=message.kind == "sms")
+                            location=message.location, sms=message.kind == "sms")
         channel = runtime.channel_for(contact)
         if channel is runtime.channel and runtime.rate_limiter is not None:
             runtime.rate_limiter.wait_for_slot()

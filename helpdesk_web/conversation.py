@@ -44,6 +44,15 @@ def who(message: Message) -> str:
     return label
 
 
+def map_link(location: dict | None) -> dict | None:
+    """A map pin as staff see it: a link to the place on OpenStreetMap."""
+    if not location:
+        return None
+    latitude, longitude = location["latitude"], location["longitude"]
+    return {"label": location.get("label") or f"{latitude}, {longitude}",
+            "url": f"https://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}#map=17/{latitude}/{longitude}"}
+
+
 def message_row(message: Message) -> dict:
     if message.body is not None:
         text = str(message.body)
@@ -59,6 +68,7 @@ def message_row(message: Message) -> dict:
         "kind": message.kind,
         "text": text,
         "options": [{"payload": o.get("payload"), "label": o.get("label")} for o in (message.options or [])],
+        "map": map_link(message.location),
         "status": message.status,
         "at": aware(message.created_at).isoformat() if message.created_at else None,
         "when": when(message.created_at),

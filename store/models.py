@@ -39,6 +39,7 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="whatsapp", server_default="whatsapp")  # or local
     unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # WhatsApp said: no such user
+    region: Mapped[str | None] = mapped_column(String(64))  # where the person looks for help (referral content)
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -66,6 +67,7 @@ class Message(Base):
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    location: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # a map pin: latitude, longitude, label
     tag: Mapped[str | None] = mapped_column(String(64), index=True)  # what the message carries, e.g. voucher:42
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
     author: Mapped[str | None] = mapped_column(String(254))  # the agent's email, for agent messages
@@ -308,3 +310,28 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(64))  # e.g. registration:42, ticket:7
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ContentRelease(Base):
+    """Referral content as published by an editor: what every process serves until the next
+    release. Files on disk are the draft; only a bundle that passed the check is stored here."""
+
+    __tablename__ = "content_releases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(254))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    bundle: Mapped[dict] = mapped_column(JSON)
+
+
+class ReferralFeedback(Base):
+    """One "was this helpful?" answer. Names the offer, never the person."""
+
+    __tablename__ = "referral_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer: Mapped[str] = mapped_column(String(128), index=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    language: Mapped[str | None] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -52,6 +52,13 @@ window.DDA = (function () {
     if (m.kind === "template") { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "kind", "template")); }
     item.appendChild(meta);
     item.appendChild(el("p", "text", m.text));
+    if (m.map) {
+      var pin = el("p", "map", "📍 ");
+      var link = el("a", null, m.map.label);
+      link.href = m.map.url; link.target = "_blank"; link.rel = "noopener";
+      pin.appendChild(link);
+      item.appendChild(pin);
+    }
     if (m.options && m.options.length) {
       var list = el("ul", "options");
       list.setAttribute("aria-label", "Buttons shown with this message");
