@@ -11,9 +11,10 @@ import redis as redis_lib
 import bot.builtin_actions  # noqa: F401  (these register the actions flows name)
 import handoff.actions  # noqa: F401
 import privacy.actions  # noqa: F401
+import referrals.actions  # noqa: F401
 import registration.actions  # noqa: F401
 import vouchers.actions  # noqa: F401
-from bot.actions import ACTIONS
+from bot.actions import ACTIONS, CHOICES
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
@@ -23,6 +24,7 @@ from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks, make_broker
 from nlu.intents import INTENTS
 from nlu.service import NluService
+from referrals.release import ReferralContent
 from settings import Settings
 from store import personal
 from store.db import make_engine, make_sessionmaker
@@ -50,11 +52,12 @@ class Runtime:
         self.rate_limiter = RateLimiter(self.redis, f"dda:rate:{settings.connections.twilio_whatsapp_number}",
                                         settings.delivery.rate_per_second) if settings.uses_twilio else None
         self.vouchers = LocalLedger()
+        self.referrals = ReferralContent(settings, self.session)
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
 
     def _engine(self, flows: FlowSet) -> Engine:
         nlu = self.settings.nlu
-        return Engine(flows, self.translator, ACTIONS,
+        return Engine(flows, self.translator, ACTIONS, choices=CHOICES,
                       fallback_limit=self.settings.conversation.fallback_limit,
                       placeholders=placeholders(self.settings), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
@@ -68,7 +71,7 @@ class Runtime:
 
         return TwilioChannel(c.twilio_account_sid, s.twilio_auth_token, c.twilio_whatsapp_number,
                              status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url,
-                             sms_number=c.twilio_sms_number)
+                             sms_number=c.twilio_sms_number, timeout=self.settings.delivery.send_timeout_seconds)
 
     def channel_for(self, contact):
         """Test numbers from `flask chat` and the simulator never leave this service."""
@@ -114,7 +117,8 @@ def placeholders(settings: Settings) -> dict[str, str]:
 def load_checked_flows(settings: Settings) -> FlowSet:
     from translations.catalogs import known_texts
 
-    return load_flows(settings.content.flows, ACTIONS.names(), known_texts=known_texts(), intents=INTENTS,
+    return load_flows(settings.content.flows, ACTIONS.names(), choices=CHOICES.names(), known_texts=known_texts(),
+                      intents=INTENTS,
                       placeholders=placeholders(settings))
 
 

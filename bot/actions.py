@@ -45,3 +45,6 @@ class Actions:
 
 
 ACTIONS = Actions()
+# Named lists a `choose` step offers: each returns the Options for this moment (regions,
+# offers…), so the choices can come from content rather than from the flow file.
+CHOICES = Actions()

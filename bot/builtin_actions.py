@@ -31,5 +31,9 @@ def erase_data(context: ActionContext) -> str:
 
 @ACTIONS.register("pending_flow")
 def pending_flow(context: ActionContext) -> str | None:
-    """The flow the first message asked for, once the welcome is done (outcome = its name)."""
+    """The flow the first message asked for, once the welcome is done (outcome = its name),
+    with the meaning that asked for it."""
+    intent = context.slots.pop("_pending_intent", None)
+    if intent:
+        context.slots["_intent"] = intent
     return context.slots.pop("_pending", None)

@@ -21,9 +21,13 @@ MAX_STEPS_PER_TURN = 50
 NOT_UNDERSTOOD = N_("Sorry, I did not understand that.")
 DID_YOU_MEAN = N_("Sorry, I am not sure I understood. Did you mean:")
 SOMETHING_ELSE = N_("Something else")
+MORE = N_("More")
+PAGE_SIZE = 10  # WhatsApp shows at most ten rows in a list; a longer list gets nine and "More"
+INTENT = "_intent"  # slot: the meaning that started this flow, for flows that serve several
+PICK = "pick."  # payload prefix of the options of a `choose` step
 SUGGESTING = "did_you_mean"
 OUT_OF_SCOPE = "out_of_scope"
-PENDING = "_pending"  # slot: a flow asked for before the language was known  # the built-in step that waits for an answer to DID_YOU_MEAN
+PENDING = "_pending"  # slot: a flow asked for before the language was known
 NOT_READABLE = {
     "media": N_("I can only read text messages. Please write your answer or choose a number."),
     "audio": N_("I cannot listen to voice messages. Please write your answer or choose a number."),
@@ -86,12 +90,13 @@ class Turn:
 
 class Engine:
     def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
-                 fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
+                 choices: Actions | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
                  confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25):
         self.flows = flows
         self.translator = translator
         self.actions = actions
+        self.choices = choices or Actions()
         self.fallback_limit = fallback_limit
         self.placeholders = placeholders or {}
         self.understand = understand
@@ -122,9 +127,12 @@ class Engine:
 
         if turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
             guessed = self.guess_language(event.text) if self.guess_language and event.text else None
-            pending = trigger or self._confident_flow(event, turn)
+            understood = None if trigger else self._confident(event, turn)
+            pending = trigger or (self._intents.get(understood.intent) if understood else None)
             if pending and pending != MENU_FLOW:
                 turn.state.slots[PENDING] = pending  # what the first message asked for, after the welcome
+                if understood:
+                    turn.state.slots[PENDING + INTENT] = understood.intent
             if guessed:
                 self._act(turn, "set_language", host, guessed)
                 welcome = self.flows.flows[WELCOME_FLOW]
@@ -140,7 +148,7 @@ class Engine:
         if turn.state.step == SUGGESTING:
             chosen = self._suggestion_chosen(turn, event)
             if chosen:
-                return self._start(turn, chosen, host)
+                return self._start(turn, chosen[0], host, intent=chosen[1])
         step = self._waiting_step(turn.state)
         if step is not None and step.kind == "menu":
             option = self._choose(step, event, turn.profile.language)
@@ -150,6 +158,16 @@ class Engine:
                     option = next((o for o in step.options if o.intent == understood.intent), None)
             if option is not None:
                 return self._chosen(turn, step, option, host)
+        elif step is not None and step.kind == "choose":
+            picked = self._picked(turn, step, event, host)
+            if picked == PICK + "more":
+                turn.state.fallbacks = 0
+                self._prompt(turn, step, host, page=int(turn.state.slots.get("_page", 0)) + 1)
+                return turn
+            if picked is not None:
+                turn.state.fallbacks = 0
+                turn.state.slots[step.get("save")] = picked
+                return self._continue(turn, step.get("next"), host)
         elif step is not None and step.kind == "ask" and event.text.strip():
             answer = self._validate(step, event.text)
             if answer is not None:
@@ -163,19 +181,21 @@ class Engine:
         if understood and understood.confidence >= self.confidence_threshold:
             flow = self._intents.get(understood.intent)
             if flow:
-                return self._start(turn, flow, host)
+                return self._start(turn, flow, host, intent=understood.intent)
         out_of_scope = understood and understood.intent == OUT_OF_SCOPE and \
             understood.confidence >= self.confidence_threshold
         if understood and not out_of_scope and understood.confidence >= self.suggestion_threshold:
-            candidates = [self._intents[i] for i, c in understood.ranking[:3]
-                          if i in self._intents and c >= self.suggestion_threshold]
-            candidates = list(dict.fromkeys(candidates))[:2]
+            candidates = {}
+            for intent, confidence in understood.ranking[:3]:
+                if intent in self._intents and confidence >= self.suggestion_threshold:
+                    candidates.setdefault(self._intents[intent], intent)
             if candidates:
-                return self._suggest(turn, candidates, host)
+                return self._suggest(turn, dict(list(candidates.items())[:2]), host)
         invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
         return self._not_understood(turn, host, invalid)
 
-    def _suggest(self, turn: Turn, flows: list[str], host) -> Turn:
+    def _suggest(self, turn: Turn, flows: dict[str, str], host) -> Turn:
+        """`flows`: each flow offered, with the intent that made it likely."""
         """Unsure: offer the likeliest meanings as choices. Counts as not understood."""
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
@@ -185,11 +205,14 @@ class Engine:
         options.append(Option(payload="suggest.none", label=self.text(turn, SOMETHING_ELSE)))
         turn.replies.append(Reply(text=self.text(turn, DID_YOU_MEAN), options=options))
         turn.state.flow, turn.state.step = None, SUGGESTING
-        turn.state.slots["_suggested"] = flows
+        turn.state.slots["_suggested"] = list(flows)
+        turn.state.slots["_suggested_intents"] = list(flows.values())
         return turn
 
-    def _suggestion_chosen(self, turn: Turn, event: Incoming) -> str | None:
+    def _suggestion_chosen(self, turn: Turn, event: Incoming) -> tuple[str, str | None] | None:
+        """The flow chosen from "Did you mean", with its intent (None for the menu)."""
         suggested = list(turn.state.slots.pop("_suggested", []) or [])
+        intents = list(turn.state.slots.pop("_suggested_intents", []) or [])
         turn.state.step = None
         payloads = [f"suggest.{flow}" for flow in suggested] + ["suggest.none"]
         if event.payload in payloads:
@@ -198,15 +221,16 @@ class Engine:
             number = _NUMBER.match(event.text or "")
             index = int(number.group(1)) - 1 if number else -1
         if 0 <= index < len(suggested):
-            return suggested[index]
+            return suggested[index], intents[index] if index < len(intents) else None
         if index == len(suggested):
-            return MENU_FLOW
+            return MENU_FLOW, None
         return None
 
-    def _confident_flow(self, event: Incoming, turn: Turn) -> str | None:
+    def _confident(self, event: Incoming, turn: Turn) -> Understanding | None:
+        """What the message means, if the bot is sure and a flow serves it."""
         understood = self._understand(event, turn) if event.kind in ("text", "button", "list") else None
-        if understood and understood.confidence >= self.confidence_threshold:
-            return self._intents.get(understood.intent)
+        if understood and understood.confidence >= self.confidence_threshold and understood.intent in self._intents:
+            return understood
         return None
 
     def _understand(self, event: Incoming, turn: Turn) -> Understanding | None:
@@ -258,8 +282,11 @@ class Engine:
         return answer
 
     # -- running steps ----------------------------------------------------------------------
-    def _start(self, turn: Turn, flow: str, host) -> Turn:
+    def _start(self, turn: Turn, flow: str, host, intent: str | None = None) -> Turn:
         turn.state.fallbacks = 0
+        turn.state.slots.pop(INTENT, None)
+        if intent:
+            turn.state.slots[INTENT] = intent
         turn.state.flow, turn.state.step = flow, None
         return self._run(turn, flow, self.flows.flows[flow].start, host)
 
@@ -287,8 +314,12 @@ class Engine:
             if step.kind == "say":
                 self._say(turn, step.get("say"))
             elif step.kind in ("ask", "menu"):
-                self._prompt(turn, step)
+                self._prompt(turn, step, host)
                 return turn
+            elif step.kind == "choose":
+                if self._prompt(turn, step, host):
+                    return turn
+                target = step.get("empty")
             elif step.kind == "branch":
                 target = next((rule["goto"] for rule in step.get("branch") if self._holds(turn, rule["when"])),
                               step.get("else"))
@@ -337,8 +368,7 @@ class Engine:
             return self._hand_over(turn, host)
         self._say(turn, text or NOT_UNDERSTOOD)
         step = self._waiting_step(turn.state)
-        if step is not None:
-            self._prompt(turn, step)
+        if step is not None and self._prompt(turn, step, host, page=int(turn.state.slots.get("_page", 0))):
             return turn
         fallbacks = turn.state.fallbacks
         self._run(turn, MENU_FLOW, self.flows.flows[MENU_FLOW].start, host)
@@ -348,7 +378,7 @@ class Engine:
     def _waiting_step(self, state: State) -> Step | None:
         flow = self.flows.flows.get(state.flow or "")
         step = flow.steps.get(state.step or "") if flow else None
-        return step if step is not None and step.kind in ("ask", "menu") else None
+        return step if step is not None and step.kind in ("ask", "menu", "choose") else None
 
     # -- texts ------------------------------------------------------------------------------
     def text(self, turn: Turn, source: str, **values) -> str:
@@ -361,10 +391,56 @@ class Engine:
     def _label(self, option, language: str | None) -> str:
         return option.verbatim or self.translator.text(option.label, language, **self.placeholders)
 
-    def _prompt(self, turn: Turn, step: Step) -> None:
+    def _prompt(self, turn: Turn, step: Step, host, page: int = 0) -> bool:
+        """Ask again what the step asks. False for a `choose` step with nothing to choose."""
         if step.kind == "ask":
             self._say(turn, step.get("ask"))
-            return
+            return True
+        if step.kind == "choose":
+            return self._prompt_choices(turn, step, host, page)
         options = [Option(payload=o.payload, label=self._label(o, turn.profile.language)) for o in step.options]
         turn.replies.append(Reply(text=self.text(turn, step.get("menu")), options=options))
+        return True
+
+    # -- choosing from a list the host supplies ---------------------------------------------
+    def _choices(self, turn: Turn, step: Step, host) -> list[Option]:
+        context = ActionContext(turn=turn, host=host, value=None, say=lambda text, **v: self._say(turn, text, **v))
+        return list(self.choices.run(step.get("from"), context) or [])
+
+    def _prompt_choices(self, turn: Turn, step: Step, host, page: int) -> bool:
+        choices = self._choices(turn, step, host)
+        if not choices:
+            return False
+        per_page = PAGE_SIZE if len(choices) <= PAGE_SIZE else PAGE_SIZE - 1
+        page = page if page * per_page < len(choices) else 0
+        shown = choices[page * per_page:(page + 1) * per_page]
+        options = [Option(payload=PICK + choice.payload, label=choice.label) for choice in shown]
+        if len(choices) > (page + 1) * per_page:
+            options.append(Option(payload=PICK + "more", label=self.text(turn, MORE)))
+        turn.state.slots["_shown"] = [option.payload for option in options]
+        turn.state.slots["_page"] = page
+        turn.replies.append(Reply(text=self.text(turn, step.get("choose")), options=options))
+        return True
+
+    def _picked(self, turn: Turn, step: Step, event: Incoming, host) -> str | None:
+        """The value chosen (PICK + "more" for the next page), by number, button or label."""
+        shown = list(turn.state.slots.get("_shown") or [])
+        number = _NUMBER.match(event.text or "")
+        if event.payload and event.payload.startswith(PICK):
+            chosen = event.payload
+        elif number and 1 <= int(number.group(1)) <= len(shown):
+            chosen = shown[int(number.group(1)) - 1]
+        else:
+            said = normalise(event.text or "")
+            if not said:
+                return None
+            labels = {normalise(choice.label): PICK + choice.payload for choice in self._choices(turn, step, host)}
+            labels[normalise(self.text(turn, MORE))] = PICK + "more"
+            chosen = labels.get(said)
+        if chosen is None:
+            return None
+        if chosen == PICK + "more":
+            return chosen
+        value = chosen[len(PICK):]
+        return value if any(c.payload == value for c in self._choices(turn, step, host)) else None
 

@@ -14,11 +14,12 @@ from typing import Any, Iterable
 
 import yaml
 
-STEP_KINDS = ("say", "ask", "menu", "branch", "action", "goto", "handoff", "set")
+STEP_KINDS = ("say", "ask", "menu", "choose", "branch", "action", "goto", "handoff", "set")
 STEP_KEYS = {
     "say": {"say", "next"},
     "ask": {"ask", "save", "expect", "min_length", "max_length", "invalid", "next"},
     "menu": {"menu", "options", "save", "next"},
+    "choose": {"choose", "from", "save", "empty", "next"},
     "branch": {"branch", "else"},
     "action": {"action", "outcomes", "next"},
     "goto": {"goto"},
@@ -92,7 +93,7 @@ class Flow:
         if self.title:
             yield self.title, self.line, f"flow {self.name}: its title, offered in 'Did you mean'"
         for step in self.steps.values():
-            for key in ("say", "ask", "menu", "invalid"):
+            for key in ("say", "ask", "menu", "choose", "invalid"):
                 if isinstance(step.get(key), str):
                     yield step.get(key), step.line, f"flow {self.name}, step {step.id}"
             for option in step.options:
@@ -124,6 +125,11 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def read_flow_file(path: Path) -> tuple[dict | None, list[str]]:
+    return read_yaml_mapping(path, "a flow file must be a mapping with flow, start and steps")
+
+
+def read_yaml_mapping(path: Path, expected: str) -> tuple[dict | None, list[str]]:
+    """A YAML file whose mappings remember their lines, or the problems that stop reading it."""
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as error:
@@ -133,7 +139,7 @@ def read_flow_file(path: Path) -> tuple[dict | None, list[str]]:
     except UnicodeDecodeError:
         return None, [f"{path}:1: not UTF-8 text"]
     if not isinstance(data, dict):
-        return None, [f"{path}:1: a flow file must be a mapping with flow, start and steps"]
+        return None, [f"{path}:1: {expected}"]
     return data, []
 
 
@@ -200,11 +206,13 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
 
 def _check_step(flow: str, step: Step, problem) -> None:
     d = step.data
-    if step.kind in ("say", "ask", "menu") and not isinstance(d[step.kind], str):
+    if step.kind in ("say", "ask", "menu", "choose") and not isinstance(d[step.kind], str):
         problem(step.line, f"step {step.id!r}: the text of a {step.kind} step must be a text")
     if step.kind == "set" and (not isinstance(d["set"], dict) or
                                not all(NAME.match(str(k)) for k in d["set"] if k not in META)):
         problem(step.line, f"step {step.id!r}: set needs a mapping of names to values")
+    if step.kind == "choose" and not isinstance(d.get("save"), str):
+        problem(step.line, f"step {step.id!r}: a choose step needs 'save: <name>' for the choice")
     if step.kind == "ask":
         if not isinstance(d.get("save"), str):
             problem(step.line, f"step {step.id!r}: an ask step needs 'save: <name>' for the answer")
@@ -290,7 +298,8 @@ def normalise(text: str) -> str:
 
 
 def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | None = None,
-               intents: Iterable[str] | None = None, placeholders: Iterable[str] = ()) -> FlowSet:
+               intents: Iterable[str] | None = None, placeholders: Iterable[str] = (),
+               choices: Iterable[str] = ()) -> FlowSet:
     """Load and validate every flow file, or raise FlowError listing every problem."""
     problems: list[str] = []
     flows: dict[str, Flow] = {}
@@ -310,7 +319,7 @@ def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | 
             continue
         flows[flow.name] = flow
     flow_set = FlowSet(flows)
-    _check_links(flow_set, set(actions), problems)
+    _check_links(flow_set, set(actions), set(choices), problems)
     _check_triggers(flow_set, set(intents) if intents is not None else None, problems)
     if known_texts is not None:
         for flow in flows.values():
@@ -329,7 +338,7 @@ def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | 
     return flow_set
 
 
-def _check_links(flow_set: FlowSet, actions: set[str], problems: list[str]) -> None:
+def _check_links(flow_set: FlowSet, actions: set[str], choices: set[str], problems: list[str]) -> None:
     for flow in flow_set.flows.values():
         def target_ok(target, line, what):
             if not isinstance(target, str) or not target:
@@ -361,6 +370,12 @@ def _check_links(flow_set: FlowSet, actions: set[str], problems: list[str]) -> N
                         target_ok(rule["goto"], rule.get("__line__", step.line), "branch")
                 if "else" in step.data:
                     target_ok(step.data["else"], step.line_of("else"), "else")
+            if step.kind == "choose":
+                if step.data.get("from") not in choices:
+                    problems.append(f"{flow.path}:{step.line_of('from')}: 'from' must name a list of choices "
+                                    f"(known: {', '.join(sorted(choices)) or 'none'})")
+                if "empty" in step.data:
+                    target_ok(step.data["empty"], step.line_of("empty"), "empty")
             if step.kind == "action":
                 action_ok(step.data["action"], step.line_of("action"))
                 outcomes = step.data.get("outcomes") or {}

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 
 def register(app) -> None:
-    from cli import (chat, contacts, db, flows, helpdesk, nlu, privacy, registrations, seed, translations, users,
-                     vouchers, worker)
+    from cli import (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
+                     users, vouchers, worker)
 
-    for module in (chat, contacts, db, flows, helpdesk, nlu, privacy, registrations, seed, translations, users,
-                   vouchers, worker):
+    for module in (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
+                   users, vouchers, worker):
         app.cli.add_command(module.group)
 
 

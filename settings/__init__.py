@@ -145,6 +145,8 @@ class Delivery(_Section):
     max_attempts: int = Field(default=8, ge=1)
     rate_per_second: int = Field(default=70, ge=1, le=80)
     sweep_after_seconds: int = Field(default=60, ge=1)
+    send_timeout_seconds: float = Field(default=15, gt=0)
+    uncertain_grace_seconds: float = Field(default=120, gt=0)
 
 
 class Privacy(_Section):
@@ -157,8 +159,10 @@ class Privacy(_Section):
 
 class Content(_Section):
     flows: Path = Path("flows")
+    referrals: Path = Path("content")
+    refresh_seconds: float = Field(default=5, ge=0)  # how soon a published release reaches a running process
 
-    @field_validator("flows")
+    @field_validator("flows", "referrals")
     @classmethod
     def _exists(cls, value: Path) -> Path:
         path = value if value.is_absolute() else ROOT / value

@@ -1,0 +1,111 @@
+"""`flask content`: check, publish and import the referral information (content/README.md)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from referrals.check import ContentError
+from referrals.csv_import import import_region
+from referrals.feedback import counts
+from referrals.release import check_files, latest_release, publish
+
+group = AppGroup("content", help="Referral information: regions, categories and offers in content/.")
+
+
+def _runtime():
+    return current_app.extensions["dda"]
+
+
+def _fail(error: ContentError, outcome: str) -> None:
+    for problem in error.problems:
+        click.echo(problem, err=True)
+    click.echo(f"{len(error.problems)} problem(s); {outcome}", err=True)
+    sys.exit(1)
+
+
+@group.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check(as_json: bool):
+    """Check every content file; print `file:line: problem` and exit 1 if any is wrong."""
+    runtime = _runtime()
+    try:
+        content = check_files(runtime.settings)
+    except ContentError as error:
+        if as_json:
+            click.echo(json.dumps({"valid": False, "problems": error.problems}, ensure_ascii=False, indent=2))
+            sys.exit(1)
+        _fail(error, "nothing was published.")
+    with runtime.session() as session:
+        live = latest_release(session)
+        published = live is not None and live.fingerprint == content.fingerprint
+    if as_json:
+        click.echo(json.dumps({"valid": True, "regions": len(content.regions), "categories": len(content.categories),
+                               "offers": len(content.offers), "published": published}, indent=2))
+        return
+    click.echo(f"{len(content.regions)} regions, {len(content.categories)} categories, "
+               f"{len(content.offers)} offers: all valid")
+    click.echo("These files are live." if published else "Not live yet: run `flask content reload` to publish.")
+
+
+@group.command("reload")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who publishes, for the audit log.")
+def reload(actor: str):
+    """Check the files and publish them to every running server and worker (no restart)."""
+    try:
+        published = publish(_runtime(), f"{actor} (cli)" if actor != "cli" else actor)
+    except ContentError as error:
+        _fail(error, "nothing was published; people keep seeing the last good version.")
+    content = published.content
+    if published.release_id is None:
+        click.echo("Already live: the files are the same as the published content.")
+    else:
+        click.echo(f"Published release {published.release_id}: {len(content.regions)} regions, "
+                   f"{len(content.offers)} offers. Running services switch within "
+                   f"{_runtime().settings.content.refresh_seconds:g} seconds.")
+
+
+@group.command("import")
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--region", required=True, help="The region the offers belong to, like amsterdam.")
+@click.option("--name", default=None, help="The region's name, for a new region.")
+@click.option("--dry-run", is_flag=True, help="Only check; write nothing.")
+def import_csv(csv_file: Path, region: str, name: str | None, dry_run: bool):
+    """Write regions/<region>.yml from a spreadsheet's CSV export (replacing its offers)."""
+    settings = _runtime().settings
+    try:
+        target, offers = import_region(settings.content.referrals, csv_file, region, name,
+                                       settings.languages.program, settings.languages.served, dry_run=dry_run)
+    except ContentError as error:
+        _fail(error, "nothing was written.")
+    if dry_run:
+        click.echo(f"{offers} offers are valid; nothing was written (--dry-run).")
+    else:
+        click.echo(f"Wrote {offers} offers to {target}. Publish them with `flask content reload`.")
+
+
+@group.command("feedback")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def feedback(as_json: bool):
+    """"Was this helpful?" answers per offer, the least helpful first."""
+    runtime = _runtime()
+    content = runtime.referrals.current()
+    with runtime.session() as session:
+        answers = counts(session)
+    rows = [{"offer": offer.id, "region": offer.region, "name": offer.name.get("en"),
+             "helpful": answers[offer.id].helpful, "not_helpful": answers[offer.id].not_helpful,
+             "needs_a_look": answers[offer.id].needs_a_look}
+            for offer in content.offers if offer.id in answers]
+    rows.sort(key=lambda r: (-r["not_helpful"] + r["helpful"], r["offer"]))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("No answers yet.")
+    for row in rows:
+        flag = "  <- needs a look" if row["needs_a_look"] else ""
+        click.echo(f"{row['offer']:<32} helpful {row['helpful']:>4}  not helpful {row['not_helpful']:>4}{flag}")

@@ -1,0 +1,146 @@
+"""What flows/referral.yml can do with referral content: the lists a person chooses from, the
+rights and answers they read, the offer card, and their "was this helpful?".
+
+Content texts are already per language (content files); only the words around them (More,
+Change region…) come from the gettext catalogs.
+"""
+from __future__ import annotations
+
+from bot.actions import ACTIONS, CHOICES, ActionContext
+from bot.i18n import N_
+from bot.messages import Location, Option, Reply
+from referrals.card import offer_card
+from referrals.content import Content
+from store.models import ReferralFeedback
+
+CHANGE_REGION = N_("Change region")
+QUESTIONS = N_("Questions and answers")
+SLOTS = ("region", "category", "subcategory", "offer", "question")
+
+
+def _content(context: ActionContext) -> Content:
+    return context.host.runtime.referrals.current()
+
+
+def _language(context: ActionContext) -> str | None:
+    return context.profile.language
+
+
+def _translated(context: ActionContext, source: str) -> str:
+    return context.host.runtime.translator.text(source, _language(context))
+
+
+@ACTIONS.register("referral_begin")
+def referral_begin(context: ActionContext) -> str:
+    """A fresh search: the category the person's words asked for, the region they chose before.
+    Outcomes: unavailable (no content), no_region, ok."""
+    content = _content(context)
+    for slot in SLOTS:
+        context.slots.pop(slot, None)
+    if not content.regions or not content.categories:
+        return "unavailable"
+    category = content.category_for_intent(context.slots.get("_intent"))
+    if category is not None:
+        context.slots["category"] = category.id
+    region = content.region(context.host.contact.region)
+    if region is None and len(content.regions) == 1:
+        region = content.regions[0]
+    if region is None:
+        return "no_region"
+    context.slots["region"] = region.id
+    return "ok"
+
+
+@ACTIONS.register("referral_remember_region")
+def referral_remember_region(context: ActionContext) -> str:
+    context.host.contact.region = context.slots.get("region")
+    return "ok"
+
+
+@ACTIONS.register("referral_rights")
+def referral_rights(context: ActionContext) -> str:
+    """Rights first: what the person is entitled to, before where to go."""
+    category = _content(context).category(context.slots.get("category"))
+    if category is None:
+        return "gone"
+    if category.rights is not None:
+        context.turn.replies.append(Reply(text=category.rights.get(_language(context))))
+    return "ok"
+
+
+@ACTIONS.register("referral_card")
+def referral_card(context: ActionContext) -> str:
+    offer = _content(context).offer(context.slots.get("offer"))
+    if offer is None:
+        return "gone"
+    language = _language(context)
+    context.turn.replies.append(Reply(text=offer_card(offer, language)))
+    if offer.location is not None:
+        label = offer.menu_title(language) + (f", {offer.address}" if offer.address else "")
+        context.turn.replies.append(Reply(text=label, location=Location(*offer.location, label=label)))
+    return "ok"
+
+
+@ACTIONS.register("referral_feedback")
+def referral_feedback(context: ActionContext) -> str:
+    offer = context.slots.get("offer")
+    if not offer:
+        return "gone"
+    context.host.session.add(ReferralFeedback(offer=offer, helpful=context.value == "yes",
+                                              language=_language(context)))
+    return "ok"
+
+
+@ACTIONS.register("referral_answer")
+def referral_answer(context: ActionContext) -> str:
+    category = _content(context).category(context.slots.get("category"))
+    index = str(context.slots.get("question") or "")
+    if category is None or not index.isdigit() or int(index) >= len(category.questions):
+        return "gone"
+    context.turn.replies.append(Reply(text=category.questions[int(index)].answer.get(_language(context))))
+    return "ok"
+
+
+# -- the lists a person chooses from --------------------------------------------------------
+@CHOICES.register("referral_regions")
+def referral_regions(context: ActionContext) -> list[Option]:
+    language = _language(context)
+    regions = sorted(_content(context).regions, key=lambda r: r.name.get(language).casefold())
+    return [Option(region.id, region.name.get(language)) for region in regions]
+
+
+@CHOICES.register("referral_categories")
+def referral_categories(context: ActionContext) -> list[Option]:
+    content, language = _content(context), _language(context)
+    region = context.slots.get("region")
+    choices = [Option(c.id, c.name.get(language)) for c in content.categories]
+    if len(content.regions) > 1 and region:
+        choices.append(Option("_region", _translated(context, CHANGE_REGION)))
+    return choices
+
+
+@CHOICES.register("referral_subcategories")
+def referral_subcategories(context: ActionContext) -> list[Option]:
+    category = _content(context).category(context.slots.get("category"))
+    if category is None:
+        return []
+    choices = [Option(s.id, s.name.get(_language(context))) for s in category.subcategories]
+    if category.questions:
+        choices.append(Option("_questions", _translated(context, QUESTIONS)))
+    return choices
+
+
+@CHOICES.register("referral_offers")
+def referral_offers(context: ActionContext) -> list[Option]:
+    slots, language = context.slots, _language(context)
+    offers = _content(context).offers_for(slots.get("region"), slots.get("category"), slots.get("subcategory"))
+    return [Option(offer.id, offer.menu_title(language))
+            for offer in sorted(offers, key=lambda o: o.menu_title(language).casefold())]
+
+
+@CHOICES.register("referral_questions")
+def referral_questions(context: ActionContext) -> list[Option]:
+    category = _content(context).category(context.slots.get("category"))
+    if category is None:
+        return []
+    return [Option(str(index), q.question.get(_language(context))) for index, q in enumerate(category.questions)]
