@@ -14,6 +14,7 @@ class Outgoing:
     content_variables: dict | None = None
     location: dict | None = None  # a map pin: latitude, longitude, label
     sms: bool = False  # a text message rather than WhatsApp (invitations to people not yet on it)
+    callback_query: str = ""  # names the outbox row in the status callback URL (its idempotency key)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class PermanentFailure(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
         self.code = code
+
+
+class MaybeSent(Exception):
+    """The request may have reached the provider (a read timeout, a connection dropped after
+    sending): sending again could send twice, so the caller must find out instead."""
 
 
 class Channel(Protocol):

@@ -1,13 +1,24 @@
-"""Sending through Twilio's Messages API with the official SDK."""
+"""Sending through Twilio's Messages API with the official SDK.
+
+Failures are told apart by whether the request can have reached Twilio: a refused connection,
+a failed DNS lookup or a connect timeout cannot (re-raised as they are, the queue retries), nor
+can an answer with an error status (429/5xx re-raised, 4xx with a known code permanent). A read
+timeout or a connection dropped after the request was written can: that is `MaybeSent`, and
+delivery reconciles it (delivery/send.py) instead of sending again.
+"""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+from requests.exceptions import ConnectionError as RequestsConnectionError
+from requests.exceptions import ConnectTimeout, ReadTimeout
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
 
-from channels.base import Outgoing, PermanentFailure, Sent
+from channels.base import MaybeSent, Outgoing, PermanentFailure, Sent
 
 # Error codes that will not change on a retry (Twilio's error dictionary).
 PERMANENT = {21211, 21408, 21610, 21614, 63003, 63014, 63016, 63024, 63032}
@@ -18,6 +29,8 @@ class TwilioChannel:
 
     def __init__(self, account_sid: str, auth_token: str, whatsapp_number: str, status_callback: str,
                  api_base_url: str = "", timeout: float = 15, sms_number: str = ""):
+        # One pooled HTTP session per channel (TwilioHttpClient keeps a requests.Session): sends
+        # reuse kept-alive connections instead of a TLS handshake each.
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         if api_base_url:
             self.client.api.base_url = api_base_url.rstrip("/")
@@ -25,13 +38,18 @@ class TwilioChannel:
         self.status_callback = status_callback
         self.sms_number = sms_number
 
-    def send(self, message: Outgoing) -> Sent:
+    def _addresses(self, message: Outgoing) -> tuple[str, str]:
+        """(from, to) as Twilio wants them for this message."""
         if message.sms:
             if not self.sms_number:
                 raise PermanentFailure("sms", "TWILIO_SMS_NUMBER is not set")
-            arguments = {"from_": self.sms_number, "to": message.to, "status_callback": self.status_callback}
-        else:
-            arguments = {"from_": self.sender, "to": f"whatsapp:{message.to}", "status_callback": self.status_callback}
+            return self.sms_number, message.to
+        return self.sender, f"whatsapp:{message.to}"
+
+    def send(self, message: Outgoing) -> Sent:
+        sender, to = self._addresses(message)
+        callback = f"{self.status_callback}?{message.callback_query}" if message.callback_query else self.status_callback
+        arguments = {"from_": sender, "to": to, "status_callback": callback}
         if message.content_sid:
             arguments["content_sid"] = message.content_sid
             if message.content_variables:
@@ -49,4 +67,29 @@ class TwilioChannel:
             if error.code in PERMANENT or error.status in (400, 404) and error.code:
                 raise PermanentFailure(str(error.code), error.msg or "refused") from None
             raise
+        except ConnectTimeout:
+            raise
+        except ReadTimeout as error:
+            raise MaybeSent("no answer in time") from error
+        except RequestsConnectionError as error:
+            if _before_sending(error):
+                raise
+            raise MaybeSent("connection dropped") from error
         return Sent(provider_sid=created.sid, status=created.status or "queued")
+
+    def find_sent(self, message: Outgoing, since: datetime) -> list[Sent]:
+        """Messages Twilio has from our sender to this recipient, created at or after `since`,
+        oldest first. Twilio lists newest first; a person gets few messages a minute, so one
+        page reaches back far enough."""
+        sender, to = self._addresses(message)
+        found = self.client.messages.list(to=to, from_=sender, limit=50)
+        recent = [m for m in found if m.date_created is None or m.date_created >= since]
+        recent.sort(key=lambda m: (m.date_created or since))
+        return [Sent(provider_sid=m.sid, status=m.status or "queued") for m in recent]
+
+
+def _before_sending(error: RequestsConnectionError) -> bool:
+    """True when the connection was never made (refused, no such host), so nothing was sent."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError) or isinstance(error.args[0] if error.args else None,
+                                                                NewConnectionError)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 
 from channels.twilio_payload import BadRequest, read_inbound
+from delivery.send import valid_callback_key
 from delivery.status import record_status
 from inbox.receive import receive
 
@@ -64,6 +65,18 @@ def status():
     state = request.form.get("MessageStatus") or request.form.get("SmsStatus")
     if not sid or not state:
         return Response("MessageSid and MessageStatus are required\n", status=400)
-    outcome = record_status(runtime, sid, state.lower(), request.form.get("ErrorCode") or None)
+    outcome = record_status(runtime, sid, state.lower(), request.form.get("ErrorCode") or None,
+                            outbox_id=_outbox_named(runtime))
     log.info("status %s: %s", state, outcome)
     return Response(status=204)
+
+
+def _outbox_named(runtime) -> int | None:
+    """The outbox row our status callback URL names (`?outbox=<id>&key=<hmac>`), if its key is right."""
+    outbox, key = request.args.get("outbox", ""), request.args.get("key", "")
+    if not outbox.isdigit() or not key:
+        return None
+    if not valid_callback_key(runtime, int(outbox), key):
+        log.warning("status callback with a wrong outbox key ignored")
+        return None
+    return int(outbox)

@@ -1,11 +1,15 @@
 """Delivery statuses move forward only: Twilio's callbacks arrive late, twice and out of order."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
+
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from delivery.failures import apply_failure
-from store.models import EarlyStatus, Message
+from store.models import EarlyStatus, Message, OutboxItem, utcnow
+
+log = logging.getLogger(__name__)
 
 RANK = {"pending": 0, "accepted": 1, "queued": 1, "sending": 2, "sent": 3, "failed": 4, "undelivered": 4,
         "delivered": 5, "read": 6}
@@ -21,9 +25,35 @@ def advance(message: Message, status: str, error_code: str | None) -> bool:
     return False
 
 
-def record_status(runtime, sid: str, status: str, error_code: str | None) -> str:
+def settle(runtime, outbox_id: int, sid: str) -> bool:
+    """A callback named its outbox row (delivery/send.py): Twilio has that row's message under
+    `sid`. A row whose send was in doubt, or that was made pending to send again, is sent now
+    and never sent a second time. True if this settled it."""
+    with runtime.session() as session:
+        settled = session.execute(
+            update(OutboxItem).where(OutboxItem.id == outbox_id, OutboxItem.state.in_(("pending", "uncertain")))
+            .values(state="sent", sent_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+        message = session.scalar(select(Message).join(OutboxItem).where(OutboxItem.id == outbox_id))
+        if message is None:
+            return False
+        if not settled:
+            if message.provider_sid and message.provider_sid != sid:
+                log.error("outbox %s: Twilio reports a second message for one row", outbox_id)
+            session.rollback()
+            return False
+        message.provider_sid = message.provider_sid or sid
+        apply_early_status(session, message)
+        session.commit()
+        log.info("outbox %s: its status callback settled it", outbox_id)
+        runtime.tasks.deliver.send(message.contact_id)  # the person's later messages waited behind it
+        return True
+
+
+def record_status(runtime, sid: str, status: str, error_code: str | None, outbox_id: int | None = None) -> str:
     if status not in RANK:
         return "ignored unknown status"
+    if outbox_id is not None:
+        settle(runtime, outbox_id, sid)
     with runtime.session() as session:
         message = session.scalar(select(Message).where(Message.provider_sid == sid))
         if message is not None:

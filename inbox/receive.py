@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.twilio_payload import Received
+from delivery.window import release_held
 from store.models import Contact, Message, utcnow
 from store.personal import lookup_key, lookup_keys
 
@@ -80,7 +81,11 @@ def receive(runtime, received: Received) -> tuple[int, int, bool]:
         message_id = connection.execute(insert_message, {
             "contact_id": contact_id, "sid": received.sid, "kind": received.kind, "body": received.body or None,
             "payload": received.payload, "media_types": list(received.media_types) or None, "now": now}).scalar()
+        # The person wrote, so the 24-hour window is open: what was held for them goes now.
+        released = release_held(connection, contact_id) if message_id is not None else 0
         connection.commit()
+        if released:
+            runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
             return message_id, contact_id, True
         known = connection.execute(select(Message.id, Message.contact_id)

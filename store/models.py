@@ -91,10 +91,13 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
     queue: Mapped[str] = mapped_column(String(16), default="replies")
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|sending|sent|failed
+    # pending | sending | uncertain (may have reached Twilio: reconciled, never sent blindly again)
+    # | held (free text outside the 24-hour window: waits for the person to write) | sent | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the last request's start
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     message: Mapped[Message] = relationship(back_populates="outbox")

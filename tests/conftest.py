@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -88,11 +91,14 @@ def _empty_tables(url: str) -> None:
 
 class TwilioStandIn:
     """A local HTTP server answering the Messages API the way Twilio does, recording each
-    request; `fail_next` queues error answers (status, Twilio error code)."""
+    request; `fail_next` queues error answers (status, Twilio error code); `stall_next` keeps
+    the message but answers only after `seconds` (a timeout after sending, for the client).
+    The Messages list answers like Twilio's: newest first, filtered by To and From."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.failures: list[tuple[int, int]] = []
+        self.stalls: list[float] = []
         self.lock = threading.Lock()
         app = Flask("twilio-stand-in")
 
@@ -103,9 +109,23 @@ class TwilioStandIn:
                     status, code = self.failures.pop(0)
                     return {"code": code, "message": "stand-in failure", "more_info": "", "status": status}, status
                 sid = "SM" + uuid.uuid4().hex
-                self.requests.append({"account": account, "form": request.form.to_dict(flat=False), "sid": sid})
+                self.requests.append({"account": account, "form": request.form.to_dict(flat=False), "sid": sid,
+                                      "at": datetime.now(timezone.utc)})
+                stall = self.stalls.pop(0) if self.stalls else 0
+            if stall:
+                time.sleep(stall)
             return {"sid": sid, "status": "queued", "account_sid": account, "to": request.form["To"],
                     "from": request.form["From"], "body": request.form.get("Body", "")}, 201
+
+        @app.get("/2010-04-01/Accounts/<account>/Messages.json")
+        def listing(account):
+            with self.lock:
+                found = [r for r in self.requests if r["form"]["To"][0] == request.args.get("To", r["form"]["To"][0])
+                         and r["form"]["From"][0] == request.args.get("From", r["form"]["From"][0])]
+            page = [{"sid": r["sid"], "status": "sent", "to": r["form"]["To"][0], "from": r["form"]["From"][0],
+                     "date_created": format_datetime(r["at"], usegmt=True)} for r in reversed(found)]
+            return {"messages": page[:int(request.args.get("PageSize", 50))], "next_page_uri": None,
+                    "page": 0, "page_size": len(page)}
 
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -114,6 +134,9 @@ class TwilioStandIn:
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         self.failures += [(status, code)] * times
+
+    def stall_next(self, seconds: float, times: int = 1) -> None:
+        self.stalls += [seconds] * times
 
     def sent(self, to: str | None = None) -> list[dict]:
         """The messages sent so far, as flat dicts, optionally only those to one number."""
@@ -139,6 +162,7 @@ def twilio_server():
 def twilio(twilio_server, monkeypatch):
     twilio_server.requests.clear()
     twilio_server.failures.clear()
+    twilio_server.stalls.clear()
     monkeypatch.setenv("TWILIO_API_BASE_URL", twilio_server.url)
     return twilio_server
 

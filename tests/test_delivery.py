@@ -6,14 +6,21 @@ from sqlalchemy import select
 from bot.messages import Reply
 from delivery.outbox import queue_replies, split_text
 from inbox.receive import contact_for
-from store.models import Message, OutboxItem
+from store.models import Message, OutboxItem, utcnow
 
 PHONE = "+31612345678"
 
 
+def person(session, runtime, phone: str = PHONE):
+    """A contact who has just written, so the 24-hour window is open."""
+    contact = contact_for(session, runtime.settings.secrets.encryption_key, phone)
+    contact.last_inbound_at = utcnow()
+    return contact
+
+
 def queue(runtime, *replies: Reply) -> int:
     with runtime.session() as session:
-        contact = contact_for(session, runtime.settings.secrets.encryption_key, PHONE)
+        contact = person(session, runtime)
         queue_replies(session, runtime.settings, contact, list(replies))
         session.commit()
         return contact.id
@@ -79,7 +86,7 @@ def test_media_and_template_messages_reach_twilio_in_its_parameters(runtime, twi
     from store.models import Message, OutboxItem
 
     with runtime.session() as session:
-        contact = contact_for(session, runtime.settings.secrets.encryption_key, PHONE)
+        contact = person(session, runtime)
         media = Message(contact_id=contact.id, direction="out", kind="media", body="Your voucher",
                         media_url="https://dda.example.org/media/v1.png", sender="bot", status="pending")
         template = Message(contact_id=contact.id, direction="out", kind="template", body=None,
@@ -113,7 +120,7 @@ def test_sends_never_exceed_the_rate_per_sender_across_workers(runtime, twilio):
     runtime.channel.send = timed
     first = queue(runtime, *[Reply(text=f"a{n}") for n in range(6)])
     with runtime.session() as session:
-        other = contact_for(session, runtime.settings.secrets.encryption_key, "+31687654321")
+        other = person(session, runtime, "+31687654321")
         queue_replies(session, runtime.settings, other, [Reply(text=f"b{n}") for n in range(6)])
         session.commit()
         second = other.id
@@ -129,7 +136,7 @@ def test_a_bulk_batch_never_stands_between_a_person_and_their_answer(runtime, tw
     runtime.tasks.stop_worker()
     with runtime.session() as session:
         for n in range(30):
-            contact = contact_for(session, runtime.settings.secrets.encryption_key, f"+3161100{n:04d}")
+            contact = person(session, runtime, f"+3161100{n:04d}")
             queue_replies(session, runtime.settings, contact, [Reply(text=f"notice {n}")], queue="bulk")
             session.flush()
             runtime.tasks.deliver_bulk.send(contact.id)

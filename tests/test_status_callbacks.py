@@ -1,6 +1,9 @@
 """Delivery statuses from Twilio only move forward, keep the error code and are idempotent."""
+from urllib.parse import parse_qs
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from store.models import Message
 from tests.conftest import fixture
@@ -11,12 +14,14 @@ PHONE = "+31612345678"
 def first_reply(runtime, whatsapp) -> Message:
     whatsapp.send("hello")
     with runtime.session() as session:
-        return session.scalar(select(Message).where(Message.direction == "out").order_by(Message.id))
+        return session.scalar(select(Message).where(Message.direction == "out").order_by(Message.id)
+                              .options(selectinload(Message.outbox)))
 
 
-def callback(whatsapp, name: str, sid: str, **extra):
+def callback(whatsapp, name: str, sid: str, query: str = "", **extra):
+    """Twilio's status callback, to the URL the send gave it (query included, as Twilio signs it)."""
     params = fixture(name) | {"MessageSid": sid, "SmsSid": sid} | extra
-    response = whatsapp.post("/twilio/status", params)
+    response = whatsapp.post("/twilio/status" + (f"?{query}" if query else ""), params)
     assert response.status_code == 204
     return response
 
@@ -32,7 +37,10 @@ def test_reply_is_sent_through_twilio_with_a_status_callback(whatsapp, twilio, r
     sent = twilio.sent(PHONE)[0]
     assert sent["From"] == "whatsapp:+14155238886"
     assert sent["To"] == f"whatsapp:{PHONE}"
-    assert sent["StatusCallback"] == "https://dda.example.org/twilio/status"
+    base, _, query = sent["StatusCallback"].partition("?")
+    assert base == "https://dda.example.org/twilio/status"
+    named = parse_qs(query)
+    assert named["outbox"] == [str(message.outbox.id)] and len(named["key"][0]) == 32
     assert sent["Body"] == message.body
     assert status_of(runtime, message.provider_sid) == ("queued", None)
 
