@@ -44,6 +44,9 @@ def data_fingerprint(folder: Path = DATA) -> str:
     return digest.hexdigest()[:16]
 
 
+UNKNOWN_WORDS_CONFIDENCE = 0.45
+
+
 def build_pipeline():
     features = make_union(
         TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=1),
@@ -65,10 +68,21 @@ class IntentClassifier:
         return cls(pipeline, fingerprint)
 
     def predict(self, text: str, top: int = 5) -> Prediction:
-        probabilities = self.pipeline.predict_proba([normalise(text)])[0]
+        """A message without a single word the training data knows is judged on letter groups
+        alone, which can look sure of nonsense ("blorp" as health care): its confidence is
+        capped below acting, so the bot asks "did you mean" rather than acting on a guess."""
+        normalised = normalise(text)
+        probabilities = self.pipeline.predict_proba([normalised])[0]
         ranked = sorted(zip(self.intents, probabilities), key=lambda pair: -pair[1])[:top]
         ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
-        return Prediction(intent=ranking[0][0], confidence=ranking[0][1], ranking=ranking)
+        confidence = ranking[0][1]
+        if not self._knows_a_word(normalised):
+            confidence = min(confidence, UNKNOWN_WORDS_CONFIDENCE)
+        return Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking)
+
+    def _knows_a_word(self, normalised: str) -> bool:
+        words = self.pipeline.steps[0][1].transformer_list[1][1]
+        return any(word in words.vocabulary_ for word in words.build_tokenizer()(normalised))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
