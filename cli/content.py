@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from referrals.check import ContentError
 from referrals.csv_import import import_region
@@ -40,16 +41,22 @@ def check(as_json: bool):
             click.echo(json.dumps({"valid": False, "problems": error.problems}, ensure_ascii=False, indent=2))
             sys.exit(1)
         _fail(error, "nothing was published.")
-    with runtime.session() as session:
-        live = latest_release(session)
-        published = live is not None and live.fingerprint == content.fingerprint
+    try:
+        with runtime.session() as session:
+            live = latest_release(session)
+            published = live is not None and live.fingerprint == content.fingerprint
+    except SQLAlchemyError:
+        published = None  # no database yet: the files can still be checked
     if as_json:
         click.echo(json.dumps({"valid": True, "regions": len(content.regions), "categories": len(content.categories),
                                "offers": len(content.offers), "published": published}, indent=2))
         return
     click.echo(f"{len(content.regions)} regions, {len(content.categories)} categories, "
                f"{len(content.offers)} offers: all valid")
-    click.echo("These files are live." if published else "Not live yet: run `flask content reload` to publish.")
+    if published is None:
+        click.echo("Whether they are live is unknown: the database is not set up (run `flask db upgrade`).")
+    else:
+        click.echo("These files are live." if published else "Not live yet: run `flask content reload` to publish.")
 
 
 @group.command("reload")
@@ -60,6 +67,10 @@ def reload(actor: str):
         published = publish(_runtime(), f"{actor} (cli)" if actor != "cli" else actor)
     except ContentError as error:
         _fail(error, "nothing was published; people keep seeing the last good version.")
+    except SQLAlchemyError as error:
+        click.echo(f"Nothing was published: the database is not ready ({type(error).__name__}); "
+                   "run `flask db upgrade` first.", err=True)
+        sys.exit(1)
     content = published.content
     if published.release_id is None:
         click.echo("Already live: the files are the same as the published content.")
