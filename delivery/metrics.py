@@ -4,13 +4,21 @@ the process that answers."""
 from __future__ import annotations
 
 import time
+from datetime import timezone
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
-from store.models import Message, OutboxItem
+from delivery.tasks import QUEUES
+from store.models import Message, OutboxItem, utcnow
+
+WAITING = ("pending", "sending", "uncertain", "held")
+
+
+def _aware(moment):
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -25,8 +33,11 @@ class DatabaseCollector:
                                          .group_by(Message.direction, Message.status)).all()
             failures = session.execute(select(Message.error_code, func.count()).where(Message.error_code.is_not(None))
                                        .group_by(Message.error_code)).all()
-            depth = session.execute(select(OutboxItem.queue, func.count()).where(OutboxItem.state == "pending")
-                                    .group_by(OutboxItem.queue)).all()
+            depth = session.execute(select(OutboxItem.queue, OutboxItem.state, func.count(),
+                                           func.min(OutboxItem.created_at))
+                                    .where(OutboxItem.state.in_(WAITING))
+                                    .group_by(OutboxItem.queue, OutboxItem.state)).all()
+        now = utcnow()
         messages = CounterMetricFamily("dda_messages", "Messages kept, by direction and status",
                                        labels=["direction", "status"])
         for direction, status, count in directions:
@@ -36,9 +47,26 @@ class DatabaseCollector:
         for code, count in failures:
             failed.add_metric([code], count)
         queued = GaugeMetricFamily("dda_outbox_pending", "Replies waiting for delivery, by queue", labels=["queue"])
-        for queue, count in depth:
-            queued.add_metric([queue], count)
-        yield from (messages, failed, queued)
+        rows = GaugeMetricFamily("dda_outbox_rows", "Outbox rows not yet sent, by queue and state (pending, "
+                                 "sending, uncertain: may be at Twilio, held: waits for the 24-hour window)",
+                                 labels=["queue", "state"])
+        oldest = GaugeMetricFamily("dda_outbox_oldest_pending_seconds",
+                                   "Age of the oldest message waiting to be sent, by queue", labels=["queue"])
+        ages: dict[str, float] = {}
+        for queue, state, count, first in depth:
+            rows.add_metric([queue, state], count)
+            if state == "pending":
+                queued.add_metric([queue], count)
+                ages[queue] = max(0.0, (now - _aware(first)).total_seconds())
+        for queue, age in ages.items():
+            oldest.add_metric([queue], age)
+        jobs = GaugeMetricFamily("dda_queue_jobs", "Jobs waiting in the worker queues", labels=["queue"])
+        for queue in QUEUES:
+            try:
+                jobs.add_metric([queue], self.runtime.tasks.waiting(queue))
+            except Exception:  # noqa: BLE001  (the broker is down: the other metrics still count)
+                pass
+        yield from (messages, failed, queued, rows, oldest, jobs)
 
 
 def init_app(app, runtime) -> None:
@@ -46,6 +74,8 @@ def init_app(app, runtime) -> None:
     registry.register(DatabaseCollector(runtime))
     latency = Histogram("dda_webhook_seconds", "Time to answer Twilio's inbound webhook", registry=registry,
                         buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1))
+    # Delivery latency across processes is dda_outbox_oldest_pending_seconds (from the database);
+    # this is the webhook's, measured in the process that answers.
     app.extensions["dda_metrics"] = registry
 
     @app.before_request

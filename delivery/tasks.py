@@ -102,12 +102,13 @@ class Tasks:
                 self.broker.join(queue, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
             if self._worker is not None:
                 self._worker.join()
-            if not any(self._waiting(queue) for queue in QUEUES):
+            if not any(self.waiting(queue) for queue in QUEUES):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("queues did not drain")
 
-    def _waiting(self, queue: str) -> int:
+    def waiting(self, queue: str) -> int:
+        """Jobs in a queue not yet finished (on Redis: not yet taken by a worker)."""
         if isinstance(self.broker, StubBroker):
             return self.broker.queues[queue].unfinished_tasks + self.broker.queues[dq_name(queue)].unfinished_tasks
         return self.broker.do_qsize(queue)

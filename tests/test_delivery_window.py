@@ -84,3 +84,12 @@ def test_a_63016_refusal_is_held_like_any_message_outside_the_window(runtime, tw
     assert statuses == [("refused once", "failed", "63016"), ("refused once", "pending", None)]
     whatsapp.send("ok")
     assert twilio.bodies(PHONE)[1] == "refused once"
+
+
+def test_metrics_show_what_waits_and_for_how_long(runtime, twilio, client):
+    contact_id = written_days_ago(runtime, 2)
+    queue(runtime, contact_id, "one", "two")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'dda_outbox_rows{queue="bulk",state="held"} 2.0' in text
+    assert 'dda_queue_jobs{queue="bulk"} 0.0' in text
+    assert "dda_outbox_oldest_pending_seconds" in text and "dda_webhook_seconds" in text
