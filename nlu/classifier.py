@@ -81,8 +81,10 @@ class IntentClassifier:
         return Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking)
 
     def _knows_a_word(self, normalised: str) -> bool:
+        """Emoji and signs alone are not words: their symbols are what the data knows (🙏 is thanks)."""
         words = self.pipeline.steps[0][1].transformer_list[1][1]
-        return any(word in words.vocabulary_ for word in words.build_tokenizer()(normalised))
+        tokens = words.build_tokenizer()(normalised)
+        return not tokens or any(word in words.vocabulary_ for word in tokens)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
