@@ -1,13 +1,15 @@
-"""`python -m bench [name ...]`: run the named benchmarks, or all of them, in order.
+"""`python -m bench [name ...] [--people N]`: run the named benchmarks, or all of them, in order.
+`--people` makes the weekly cycle (and the bulk under the webhook) smaller, for a quick run.
 
 The exit status is 0 only when every benchmark run met its goals, so CI can gate on it;
 1 when a goal was missed, 2 when a benchmark could not run.
 """
 from __future__ import annotations
 
+import os
 import sys
 
-from bench import imports, nlu, voucher_image, vouchers, webhook
+from bench import delivery, imports, nlu, voucher_image, vouchers, webhook
 from bench.server import ServerFailed
 
 BENCHMARKS = {
@@ -16,10 +18,20 @@ BENCHMARKS = {
     "imports": imports.run,
     "voucher_image": voucher_image.run,
     "vouchers": vouchers.run,
+    "delivery": delivery.run_pipeline,
+    "weekly_cycle": delivery.run_cycle,
+    "webhook_under_bulk": delivery.run_webhook_under_bulk,
 }
 
 
 def main(argv: list[str]) -> int:
+    if "--people" in argv:
+        at = argv.index("--people")
+        if at + 1 >= len(argv) or not argv[at + 1].isdigit():
+            print("--people needs a number", file=sys.stderr)
+            return 2
+        os.environ["BENCH_PEOPLE"] = argv[at + 1]
+        argv = argv[:at] + argv[at + 2:]
     unknown = [name for name in argv if name not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark: {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})", file=sys.stderr)

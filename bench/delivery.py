@@ -1,0 +1,290 @@
+"""Delivery benchmarks: the outbound pipeline, the weekly voucher cycle end to end, and the
+webhook while a bulk send runs.
+
+Everything runs as in production: `flask worker` processes on the bench's PostgreSQL and Redis,
+sending through the Twilio SDK to a local mock (bench/mock_twilio.py, a process of its own),
+so the numbers include the queue, the locks, the database round trips and HTTP. The rate limit
+is lifted where the code is measured (the mock takes any rate); the weekly cycle also reports
+the time it takes at the default 70/s, which is what production sees.
+
+Goals: the pipeline sends at least 400 messages/s (so the 70/s limit, not the code, is the
+bottleneck); nothing is sent twice; the webhook answers within the webhook benchmark's p99
+goal while a bulk send runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager, ExitStack
+from pathlib import Path
+
+import yaml
+from sqlalchemy import insert, select
+
+from bench import RESULTS, ROOT
+from bench.load import paced
+from bench.server import free_port, gunicorn
+from bench.services import DATABASE_URL, REDIS_URL, prepare_database, prepare_redis
+from settings import ENVIRONMENT, SECRETS
+
+GOAL_PER_SECOND = 400
+DEFAULT_RATE = 70
+WORKERS = 2
+THREADS = 8
+PIPELINE_MESSAGES = 8000
+CYCLE_PEOPLE = 40_000
+WEBHOOK_RATE = 100
+WEBHOOK_SECONDS = 10
+WEBHOOK_P99_GOAL_MS = 25.0
+AUTH_TOKEN = "bench-auth-token-0123456789abcde"
+TEMPLATE = "HX" + "5" * 32
+
+
+def people_option(default: int) -> int:
+    """`python -m bench weekly_cycle --people 5000` for a quick run (bench/__main__.py sets it)."""
+    return int(os.environ.get("BENCH_PEOPLE") or default)
+
+
+def _config(folder: Path, rate: int) -> Path:
+    settings = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    settings["delivery"]["rate_per_second"] = rate
+    settings["registration"]["templates"]["voucher_ready"] = {language: TEMPLATE for language in
+                                                              settings["languages"]["program"]}
+    path = folder / "config.yml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def _environment(mock_url: str, config: Path, public_url: str = "http://127.0.0.1:9") -> dict[str, str]:
+    return {
+        "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "DDA_CONFIG": str(config),
+        "SECRET_KEY": "bench-secret-key-0123456789abcde", "DDA_ENCRYPTION_KEY": "bench-encryption-key-0123456789a",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
+        "TWILIO_WHATSAPP_NUMBER": "+14155238886", "TWILIO_API_BASE_URL": mock_url, "PUBLIC_BASE_URL": public_url,
+    }
+
+
+def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT and k not in SECRETS and k != "DDA_CONFIG"}
+    return env | extra
+
+
+class Mock:
+    def __init__(self, stack: ExitStack, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        process = subprocess.Popen([sys.executable, "-m", "bench.mock_twilio", str(self.port)], cwd=ROOT,
+                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        stack.callback(_stop, process)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.stats()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as answer:
+            return json.loads(answer.read())
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _workers(stack: ExitStack, env: dict[str, str], count: int = WORKERS) -> None:
+    for n in range(count):
+        log = RESULTS / f"delivery-worker{n}.log"
+        process = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--threads", str(THREADS)], cwd=ROOT,
+                                   env=_clean_env(env), stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        stack.callback(_stop, process)
+
+
+def _runtime(env: dict[str, str]):
+    """The service's runtime in this process, for issuing, notifying and queueing."""
+    from runtime import Runtime
+    from settings import load_settings
+
+    return Runtime(load_settings(environ=_clean_env(env)))
+
+
+def _people(runtime, count: int, *, in_window: bool, included: bool = False) -> list[int]:
+    from store.models import Contact, Registration, utcnow
+
+    now = utcnow()
+    ids: list[int] = []
+    with runtime.session() as session:
+        for start in range(0, count, 5000):
+            ids += session.scalars(insert(Contact).returning(Contact.id), [
+                {"phone_key": f"bench{n}", "phone": f"+316{30000000 + n}", "opted_out": False, "created_at": now,
+                 "last_inbound_at": now if in_window else None, "language": "en"}
+                for n in range(start, min(count, start + 5000))]).all()
+        if included:
+            session.execute(insert(Registration), [{"contact_id": cid, "status": "included", "join_code": f"J{cid}",
+                                                    "number_confirmed": True, "created_at": now, "updated_at": now}
+                                                   for cid in ids])
+        session.commit()
+    return ids
+
+
+def _queue_texts(runtime, contact_ids: list[int]) -> None:
+    from store.models import Message, OutboxItem, utcnow
+
+    now = utcnow()
+    with runtime.session() as session:
+        for start in range(0, len(contact_ids), 5000):
+            chunk = contact_ids[start:start + 5000]
+            message_ids = session.scalars(insert(Message).returning(Message.id), [
+                {"contact_id": cid, "direction": "out", "kind": "text", "body": "Your voucher is ready.",
+                 "sender": "bot", "status": "pending", "created_at": now, "updated_at": now} for cid in chunk]).all()
+            session.execute(insert(OutboxItem), [{"message_id": mid, "queue": "bulk", "state": "pending",
+                                                  "attempts": 0, "created_at": now} for mid in message_ids])
+        session.commit()
+    for contact_id in contact_ids:
+        runtime.tasks.deliver_bulk.send(contact_id)
+
+
+def _watch(mock: Mock, total: int, timeout: float) -> dict:
+    """Poll the mock until `total` sends arrived; the rate is taken between 10% and 90%, the
+    steady part (workers starting up and the last stragglers are not the pipeline's speed)."""
+    points = []
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = mock.stats()
+        points.append((time.monotonic(), stats["requests"]))
+        if stats["requests"] >= total or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    low = next(((t, n) for t, n in points if n >= total * 0.1), points[0])
+    high = next(((t, n) for t, n in points if n >= total * 0.9), points[-1])
+    rate = (high[1] - low[1]) / (high[0] - low[0]) if high[0] > low[0] else 0.0
+    return {"sent": stats["requests"], "duplicates": stats["duplicates"], "per_second": round(rate, 1),
+            "seconds": round(points[-1][0] - points[0][0], 1)}
+
+
+def _fresh() -> None:
+    prepare_database(DATABASE_URL)
+    prepare_redis(REDIS_URL)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+
+def _write(name: str, document: dict) -> None:
+    path = RESULTS / f"{name}.json"
+    document = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": {"cpus": os.cpu_count()},
+                "workers": WORKERS, "threads": THREADS} | document
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"results: {path.relative_to(ROOT)}")
+
+
+def _line(text: str, goal: str, passed: bool) -> str:
+    return f"  {'PASS' if passed else 'FAIL'}  {text:<58} ({goal})"
+
+
+def _services(stack: ExitStack, public_url: str = "http://127.0.0.1:9") -> tuple[Mock, dict, object]:
+    """The mock, the environment the service runs with (limit lifted) and a runtime in this process."""
+    mock = Mock(stack, RESULTS / "delivery-mock.log")
+    env = _environment(mock.url, _config(RESULTS, rate=100_000), public_url=public_url)
+    runtime = _runtime(env)
+    stack.callback(runtime.close)
+    return mock, env, runtime
+
+
+def run_pipeline() -> bool:
+    """Outbound throughput with the rate limit lifted."""
+    total = PIPELINE_MESSAGES
+    _fresh()
+    with ExitStack() as stack:
+        mock, env, runtime = _services(stack)
+        _queue_texts(runtime, _people(runtime, total, in_window=True))
+        _workers(stack, env)
+        result = _watch(mock, total, timeout=300)
+    ok = result["per_second"] >= GOAL_PER_SECOND and result["sent"] == total and not result["duplicates"]
+    print(f"\nOutbound pipeline, {total:,} messages, {WORKERS} `flask worker` x {THREADS} threads, limit lifted")
+    print(_line(f"{result['per_second']:,.0f} messages/s", f"goal >= {GOAL_PER_SECOND}",
+                result["per_second"] >= GOAL_PER_SECOND))
+    print(_line(f"{result['sent']:,} of {total:,} sent, {result['duplicates']} twice", "goal all, none twice",
+                result["sent"] == total and not result["duplicates"]))
+    _write("delivery_pipeline", {"messages": total, **result, "goal_per_second": GOAL_PER_SECOND, "pass": ok})
+    return ok
+
+
+def run_cycle() -> bool:
+    """The weekly cycle end to end: issue, notify (outbox), delivered to the mock."""
+    from vouchers.delivery import notify_new
+    from vouchers.issuance import issue_period
+
+    people = people_option(CYCLE_PEOPLE)
+    period = "2026-W49"
+    _fresh()
+    with ExitStack() as stack:
+        mock, env, runtime = _services(stack)
+        _people(runtime, people, in_window=False, included=True)
+        started = time.perf_counter()
+        issued = issue_period(runtime, period)["issued"]
+        issue_s = time.perf_counter() - started
+        started = time.perf_counter()
+        notified = notify_new(runtime, period)
+        notify_s = time.perf_counter() - started
+        _workers(stack, env)
+        result = _watch(mock, people, timeout=people / 50 + 120)
+        with runtime.session() as session:
+            from store.models import OutboxItem
+
+            unsent = len(session.scalars(select(OutboxItem.id).where(OutboxItem.state != "sent")).all())
+    measured = issue_s + notify_s + result["seconds"]
+    projected = issue_s + notify_s + people / DEFAULT_RATE
+    ok = issued == people and result["sent"] == people and not result["duplicates"] and not unsent
+    print(f"\nWeekly voucher cycle for {people:,} people (issue -> notify -> outbox -> sent to the mock)")
+    print(f"  issued {issued:,} in {issue_s:.1f} s; notices queued in {notify_s:.1f} s ({notified})")
+    print(f"  limit lifted: delivered at {result['per_second']:,.0f}/s, whole cycle {measured / 60:.1f} min")
+    print(f"  at the default {DEFAULT_RATE}/s: delivery {people / DEFAULT_RATE / 60:.1f} min, "
+          f"whole cycle projected {projected / 60:.1f} min")
+    print(_line(f"{result['sent']:,} of {people:,} notices sent, {result['duplicates']} twice, {unsent} left",
+                "goal all, once", ok))
+    _write("weekly_cycle", {"people": people, "issue_s": round(issue_s, 1), "notify_s": round(notify_s, 1),
+                            "delivery": result, "measured_total_s": round(measured, 1),
+                            "projected_at_default_rate_s": round(projected, 1), "pass": ok})
+    return ok
+
+
+def run_webhook_under_bulk() -> bool:
+    """Inbound webhooks at a steady rate while workers send a bulk batch (limit lifted, so the
+    batch takes as much of the machine as it can)."""
+    from bench.webhook import signed_inbound
+
+    bulk = people_option(PIPELINE_MESSAGES)
+    _fresh()
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        mock, env, runtime = _services(stack, public_url)
+        _queue_texts(runtime, _people(runtime, bulk, in_window=True))
+        stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / "delivery-webhook.log"))
+        _workers(stack, env)
+        time.sleep(2)  # the workers are sending
+        before = mock.stats()["requests"]
+        started = time.monotonic()
+        load = paced(port, signed_inbound(public_url + "/twilio/whatsapp", AUTH_TOKEN, contacts=500),
+                     WEBHOOK_RATE, WEBHOOK_SECONDS).summary()
+        sending = (mock.stats()["requests"] - before) / (time.monotonic() - started)
+    ok = load["errors"] == 0 and load["messages"] > 0 and load["p99_ms"] <= WEBHOOK_P99_GOAL_MS
+    print(f"\nWebhook at {WEBHOOK_RATE}/s while {WORKERS} workers send a bulk batch of {bulk:,}")
+    print(f"  webhook: {load['messages_per_s']:.0f}/s answered, p50 {load['p50_ms']:.1f} ms, "
+          f"p99 {load['p99_ms']:.1f} ms, {load['errors']} errors; bulk meanwhile {sending:,.0f} sent/s")
+    print(_line(f"webhook p99 {load['p99_ms']:.1f} ms under a bulk send",
+                f"goal <= {WEBHOOK_P99_GOAL_MS:g} ms, no errors", ok))
+    _write("webhook_under_bulk", {"webhook": load, "bulk_sent_per_s": round(sending, 1), "bulk": bulk,
+                                  "rate": WEBHOOK_RATE, "goal_p99_ms": WEBHOOK_P99_GOAL_MS, "pass": ok})
+    return ok
