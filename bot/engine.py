@@ -426,21 +426,22 @@ class Engine:
         """The value chosen (PICK + "more" for the next page), by number, button or label."""
         shown = list(turn.state.slots.get("_shown") or [])
         number = _NUMBER.match(event.text or "")
+        said = normalise(event.text or "")
         if event.payload and event.payload.startswith(PICK):
             chosen = event.payload
         elif number and 1 <= int(number.group(1)) <= len(shown):
             chosen = shown[int(number.group(1)) - 1]
+        elif said == normalise(self.text(turn, MORE)):
+            chosen = PICK + "more"
+        elif said:
+            chosen = None
         else:
-            said = normalise(event.text or "")
-            if not said:
-                return None
-            labels = {normalise(choice.label): PICK + choice.payload for choice in self._choices(turn, step, host)}
-            labels[normalise(self.text(turn, MORE))] = PICK + "more"
-            chosen = labels.get(said)
-        if chosen is None:
             return None
         if chosen == PICK + "more":
             return chosen
+        choices = self._choices(turn, step, host)  # what is chosen must still exist (content may change)
+        if chosen is None:
+            return next((c.payload for c in choices if normalise(c.label) == said), None)
         value = chosen[len(PICK):]
-        return value if any(c.payload == value for c in self._choices(turn, step, host)) else None
+        return value if any(c.payload == value for c in choices) else None
 
