@@ -50,7 +50,8 @@ class Runtime:
         self.channel = self._channel()
         self.local_channel = LocalChannel(self.redis)
         self.rate_limiter = RateLimiter(self.redis, f"dda:rate:{settings.connections.twilio_whatsapp_number}",
-                                        settings.delivery.rate_per_second) if settings.uses_twilio else None
+                                        settings.delivery.rate_per_second, settings.delivery.reply_reserve) \
+            if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.referrals = ReferralContent(settings, self.session)
         self.tasks = Tasks(self, make_broker(settings.connections.redis_url))

@@ -74,7 +74,7 @@ def set_status(phone, status, reason, notify):
         except TransitionError as error:
             raise click.ClickException(str(error)) from None
         session.commit()
-    runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk([contact_id])
     deliver_now(runtime)
     click.echo(f"{before} -> {status}")
 

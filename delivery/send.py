@@ -17,37 +17,54 @@ Why it works this way:
   already know, is this one and is adopted; none means the request never arrived and the row
   is sent again. A row left `sending` by a worker that died is treated the same way.
 - Failures that cannot have reached Twilio (connection refused, no DNS, a 429 or 5xx answer)
-  go back to pending and the queue retries them with backoff, as before: nothing can double.
+  make the row pending again with a `due_at` after an exponential backoff with jitter, and a
+  job is queued for then; after `delivery.max_attempts` the row fails for good. Nothing can
+  double, and nothing (the sweeper included) tries the row before it is due.
 - An uncertain row blocks that person's later rows until it is settled, which keeps their
   messages in order and makes "a message to this number since the attempt" unambiguous. The
   block is short: the callback usually comes within seconds.
-- The rate slot is taken before the claim is committed, so a Redis failure there leaves the
-  row pending rather than in doubt; the window is checked at the same point (delivery/window.py).
+- Only a person's oldest unsettled row is ever claimed, by one statement for one person (the
+  reply path, under the person's lock) or for a hundred (bulk jobs): a bulk job and a reply
+  can share a person without overtaking each other, and at 70 messages a second the database
+  sees a few statements per batch rather than several per message.
+- The rate slot is taken after the claim is committed; a Redis failure there gives the row
+  back as pending. The window is checked at claiming (delivery/window.py).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import time
+from dataclasses import dataclass
 from datetime import timedelta, timezone
 
-from sqlalchemy import delete, func, or_, select, update
+from dramatiq.common import compute_backoff
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 
 from channels.base import MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
-from delivery.status import RANK, advance, apply_early_status, delivered
+from delivery.rate_limit import Slots
+from delivery.status import advance, apply_early_status, delivered
 from delivery.window import ask_to_open, outside_window
 from store.models import Contact, EarlyStatus, Message, OutboxItem, utcnow
 
 log = logging.getLogger(__name__)
-UNFINISHED = ("pending", "uncertain")
+IN_FLIGHT = ("pending", "sending", "uncertain")
+# Retries after a transient failure: from half a second, doubling, at most five minutes.
+BACKOFF_MS, MAX_BACKOFF_MS = 500, 300_000
+PAUSE_MS = 100  # the rest of a batch goes on after 0.1-0.2 s: a 429 or 5xx says Twilio is struggling
+DUE_MARGIN_MS = 100  # the retry job arrives this much after its row is due, whichever clock is ahead
 # Twilio's clock and ours may differ; reconciliation looks this much further back. Earlier
 # messages to the same person are excluded by their known sids, so looking back is safe.
 CLOCK_SKEW = timedelta(seconds=60)
 
 
-class TransientFailure(Exception):
-    """Sending failed in a way a later attempt may fix."""
+@dataclass(frozen=True)
+class Retry:
+    """A send failed in a way a later attempt may fix: this person's next try is due in `delay_ms`."""
+    contact_id: int
+    delay_ms: int
 
 
 def callback_key(secret: str, outbox_id: int) -> str:
@@ -60,26 +77,186 @@ def valid_callback_key(runtime, outbox_id: int, key: str) -> bool:
 
 def deliver_contact(runtime, contact_id: int) -> int:
     """Deliver a person's waiting messages one after another, oldest first, so they arrive in
-    the order they were written. Returns how many were sent or settled."""
+    the order they were written (the reply path). Returns how many were sent or settled."""
     handled = 0
+    patience = time.monotonic() + runtime.settings.delivery.send_timeout_seconds
     with runtime.state.lock(contact_id, purpose="delivery"):
         while True:
             with runtime.session() as session:
-                rows = session.execute(
-                    select(OutboxItem.id, OutboxItem.state).join(Message)
-                    .where(Message.contact_id == contact_id, OutboxItem.state.in_(UNFINISHED))
-                    .order_by(OutboxItem.id)).all()
-            if not rows:
-                return handled
-            for outbox_id, state in rows:
-                if state == "uncertain":
-                    if not reconcile(runtime, outbox_id):
+                rows = _claim(session, [contact_id])
+                if rows:
+                    outcomes, retry = _deliver_claimed(runtime, session, rows, bulk=False)
+                    handled += len(outcomes)
+                    if retry is not None:
+                        runtime.tasks.deliver.send_with_options(args=(contact_id,), delay=retry.delay_ms)
+                        return handled
+                    if "uncertain" in outcomes:
                         return handled  # the later ones wait behind it
-                    handled += 1
-                    break  # sent now, or pending again: read the list afresh
-                if deliver(runtime, outbox_id) == "uncertain":
+                    continue
+                first = session.execute(select(OutboxItem.id, OutboxItem.state).join(Message).where(
+                    Message.contact_id == contact_id, OutboxItem.state.in_(IN_FLIGHT))
+                    .order_by(OutboxItem.id).limit(1)).first()
+            if first is None or first.state == "pending":  # nothing, or a retry not yet due (it is queued)
+                return handled
+            if first.state == "uncertain":
+                if not reconcile(runtime, first.id):
                     return handled
                 handled += 1
+            elif time.monotonic() < patience:  # a bulk job is sending this person's earlier message
+                time.sleep(0.05)
+            else:  # its worker is gone: the sweeper settles the row and queues this person again
+                return handled
+
+
+def deliver_batch(runtime, contact_ids: list[int]) -> int:
+    """Deliver bulk messages (voucher notices, invitations, reminders) for many people in one
+    job: each round claims every person's oldest waiting message in one statement, takes rate
+    slots a batch at a time and records what was sent in one transaction. A person whose oldest
+    message is in doubt or being sent by another job is skipped; the reply path and the sweeper
+    see to them.
+
+    A 429, a 5xx or a refused connection says nothing about the other people in the batch:
+    the row that met it is retried in a job of its own with its own exponential backoff (and
+    fails for good after `delivery.max_attempts`), the rest go on after a short pause. So a
+    storm spreads over the rows instead of exhausting the first one. Returns how many were
+    sent or settled."""
+    handled = 0
+    while True:
+        with runtime.session() as session:
+            rows = _claim(session, contact_ids)
+            if not rows:
+                return handled
+            outcomes, retry = _deliver_claimed(runtime, session, rows, bulk=True)
+            handled += len(outcomes)
+            if retry is not None:
+                runtime.tasks.deliver_bulk.send_with_options(args=([retry.contact_id],), delay=retry.delay_ms)
+                rest = [contact for contact in contact_ids if contact != retry.contact_id]
+                if rest:
+                    _, pause = compute_backoff(0, factor=PAUSE_MS)
+                    runtime.tasks.deliver_bulk.send_with_options(args=(rest,), delay=pause)
+                return handled
+
+
+def _first_unfinished(contact_ids: list[int]):
+    """Each person's oldest message not yet settled: only that one may go next."""
+    return (select(func.min(OutboxItem.id)).join(Message)
+            .where(Message.contact_id.in_(contact_ids), OutboxItem.state.in_(IN_FLIGHT))
+            .group_by(Message.contact_id))
+
+
+def _claim(session, contact_ids: list[int]) -> list[tuple[OutboxItem, Message, Contact]]:
+    """pending -> sending for each person's next message, in one statement that two workers
+    cannot both win; the rows come back loaded, oldest first."""
+    outbox = OutboxItem.__table__
+    now = utcnow()
+    claimed = session.connection().execute(
+        update(outbox).where(outbox.c.id.in_(_first_unfinished(contact_ids)), outbox.c.state == "pending",
+                             or_(outbox.c.due_at.is_(None), outbox.c.due_at <= now))
+        .values(state="sending", attempts=outbox.c.attempts + 1, attempted_at=now, due_at=None)
+        .returning(outbox.c.id)).scalars().all()
+    if not claimed:
+        session.rollback()
+        return []
+    return [tuple(row) for row in session.execute(
+        select(OutboxItem, Message, Contact).join(Message, OutboxItem.message_id == Message.id)
+        .join(Contact, Message.contact_id == Contact.id).where(OutboxItem.id.in_(claimed)).order_by(OutboxItem.id))]
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What sending a claimed row needs, read before the claim is committed."""
+    outbox_id: int
+    message_id: int
+    contact_id: int
+    outgoing: Outgoing
+    channel: object
+    limited: bool  # Twilio: through the shared rate limit
+    erased: bool
+
+
+def _deliver_claimed(runtime, session, rows, *, bulk: bool) -> tuple[list[str], Retry | None]:
+    """Send claimed rows in order. Held rows (outside the window) never leave; a transient
+    failure stops the run, gives the rows not yet tried back and says when to try again."""
+    ready, asked = [], []
+    for item, message, contact in rows:
+        if outside_window(runtime, contact, message):
+            item.state, item.attempts, item.attempted_at = "held", item.attempts - 1, None
+            if ask_to_open(session, runtime, contact):
+                asked.append(contact.id)
+            log.info("outbox %s held: outside the 24-hour window", item.id)
+            continue
+        channel = runtime.channel_for(contact)
+        ready.append(_Claimed(item.id, message.id, contact.id, _outgoing(runtime, item.id, message, contact), channel,
+                              channel is runtime.channel and runtime.rate_limiter is not None,
+                              contact.erased_at is not None))
+    session.commit()  # the claims are on record before any request leaves
+    for contact_id in asked:
+        runtime.tasks.deliver.send(contact_id)
+    outcomes = ["held"] * (len(rows) - len(ready))
+    slots = Slots(runtime.rate_limiter, sum(claim.limited for claim in ready), bulk=bulk)
+    done: list[tuple[_Claimed, Sent]] = []
+    tried = 0
+    retry = None
+    try:
+        for claim in ready:
+            if claim.limited:
+                slots.take()
+            tried += 1
+            try:
+                done.append((claim, claim.channel.send(claim.outgoing)))
+                outcomes.append("sent")
+            except Exception as error:
+                outcome = _failed(runtime, claim, error)
+                if isinstance(outcome, Retry):
+                    retry = outcome
+                    break
+                outcomes.append(outcome)
+    finally:
+        _give_back(session, ready[tried:])
+        _record_sent(session, done)
+        session.commit()
+        for claim, _ in done:
+            if claim.erased:
+                _drop_erased(session, claim.contact_id)
+    return outcomes, retry
+
+
+def _failed(runtime, claim: _Claimed, error: Exception) -> str | Retry:
+    with runtime.session() as session:
+        item, message, contact = _load(session, claim.outbox_id)
+        if isinstance(error, PermanentFailure):
+            item.state, item.last_error = "failed", str(error)[:256]
+            message.status, message.error_code = "failed", error.code
+            follow_up = apply_failure(session, runtime, message, error.code)
+            session.commit()
+            if follow_up == "template queued":
+                runtime.tasks.deliver.send(contact.id)
+            log.warning("outbox %s failed permanently: code %s", claim.outbox_id, error.code)
+            return "failed"
+        if isinstance(error, MaybeSent):
+            item.state, item.last_error = "uncertain", str(error)[:256]
+            session.commit()
+            log.warning("outbox %s may have been sent (%s): waiting for its status callback", claim.outbox_id, error)
+            return "uncertain"
+        give_up = item.attempts >= runtime.settings.delivery.max_attempts
+        _, backoff = compute_backoff(item.attempts - 1, factor=BACKOFF_MS, max_backoff=MAX_BACKOFF_MS)
+        item.state = "failed" if give_up else "pending"
+        item.last_error = type(error).__name__
+        item.due_at = None if give_up else utcnow() + timedelta(milliseconds=backoff)
+        if give_up:
+            message.status = "failed"
+        session.commit()
+        log.warning("outbox %s attempt %d failed: %s", claim.outbox_id, item.attempts, type(error).__name__)
+        return "failed" if give_up else Retry(claim.contact_id, backoff + DUE_MARGIN_MS)
+
+
+def _give_back(session, untried: list[_Claimed]) -> None:
+    """Rows claimed but never sent (a failure came first): pending again, the attempt not counted."""
+    if untried:
+        outbox = OutboxItem.__table__
+        session.connection().execute(
+            update(outbox).where(outbox.c.id.in_([claim.outbox_id for claim in untried]), outbox.c.state == "sending")
+            .values(state="pending", attempts=outbox.c.attempts - 1))
 
 
 def _load(session, outbox_id: int) -> tuple[OutboxItem, Message, Contact]:
@@ -95,76 +272,27 @@ def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Ou
                     callback_query=f"outbox={outbox_id}&key={callback_key(runtime.settings.secrets.secret_key, outbox_id)}")
 
 
-def deliver(runtime, outbox_id: int) -> str:
-    with runtime.session() as session:
-        outbox = OutboxItem.__table__
-        claimed = session.connection().execute(
-            update(outbox).where(outbox.c.id == outbox_id, outbox.c.state == "pending")
-            .values(state="sending", attempts=outbox.c.attempts + 1, attempted_at=utcnow())).rowcount
-        if not claimed:
-            session.rollback()
-            return "not pending"
-        item, message, contact = _load(session, outbox_id)
-        if outside_window(runtime, contact, message):
-            item.state, item.attempts, item.attempted_at = "held", item.attempts - 1, None
-            queued = ask_to_open(session, runtime, contact)
-            session.commit()
-            log.info("outbox %s held: outside the 24-hour window", outbox_id)
-            return "template queued" if queued else "held"
-        channel = runtime.channel_for(contact)
-        if channel is runtime.channel and runtime.rate_limiter is not None:
-            runtime.rate_limiter.wait_for_slot()
-        session.commit()
-        try:
-            sent = channel.send(_outgoing(runtime, outbox_id, message, contact))
-        except PermanentFailure as failure:
-            item.state, item.last_error = "failed", str(failure)[:256]
-            message.status, message.error_code = "failed", failure.code
-            follow_up = apply_failure(session, runtime, message, failure.code)
-            session.commit()
-            if follow_up == "template queued":
-                runtime.tasks.deliver.send(contact.id)
-            log.warning("outbox %s failed permanently: code %s", outbox_id, failure.code)
-            return "failed"
-        except MaybeSent as doubt:
-            item.state, item.last_error = "uncertain", str(doubt)[:256]
-            session.commit()
-            log.warning("outbox %s may have been sent (%s): waiting for its status callback", outbox_id, doubt)
-            return "uncertain"
-        except Exception as error:
-            give_up = item.attempts >= runtime.settings.delivery.max_attempts
-            item.state = "failed" if give_up else "pending"
-            item.last_error = type(error).__name__
-            if give_up:
-                message.status = "failed"
-            session.commit()
-            log.warning("outbox %s attempt %d failed: %s", outbox_id, item.attempts, type(error).__name__)
-            if give_up:
-                return "failed"
-            raise TransientFailure(type(error).__name__) from None
-        _record_sent(session, item, message, sent)
-        session.commit()
-        if contact.erased_at is not None:
-            _drop_erased(session, contact)
-        return "sent"
-
-
-def _record_sent(session, item: OutboxItem, message: Message, sent: Sent) -> None:
-    """`adopt` for the common case, in Core statements without the ORM's flush: this runs once
-    per message at the full send rate. A status callback that came first is taken with it."""
+def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
+    """`adopt` for many rows at once, in Core statements without the ORM's flush: this runs at
+    the full send rate. A status callback that came before its row was recorded is taken too."""
+    if not done:
+        return
     now = utcnow()
     connection = session.connection()
-    early = connection.execute(delete(EarlyStatus).where(EarlyStatus.provider_sid == sent.provider_sid)
-                               .returning(EarlyStatus.status, EarlyStatus.error_code)).first()
-    connection.execute(update(OutboxItem.__table__).where(OutboxItem.__table__.c.id == item.id)
-                       .values(state="sent", sent_at=now))
-    status = sent.status if RANK.get(sent.status, -1) > RANK.get(message.status, 0) else message.status
-    connection.execute(update(Message.__table__).where(Message.__table__.c.id == message.id)
-                       .values(provider_sid=sent.provider_sid, status=status, updated_at=now))
-    session.expire(item)
-    session.expire(message)
-    if early is not None:  # rare: Twilio called back before messages.create returned
-        advance(message, early.status, early.error_code)
+    outbox, messages = OutboxItem.__table__, Message.__table__
+    early = connection.execute(delete(EarlyStatus).where(EarlyStatus.provider_sid.in_(
+        [sent.provider_sid for _, sent in done])).returning(EarlyStatus.provider_sid, EarlyStatus.status,
+                                                            EarlyStatus.error_code)).all()
+    connection.execute(update(outbox).where(outbox.c.id == bindparam("row")).values(state="sent", sent_at=now),
+                       [{"row": claim.outbox_id} for claim, _ in done])
+    connection.execute(
+        update(messages).where(messages.c.id == bindparam("row")).values(
+            provider_sid=bindparam("sid"), updated_at=now,
+            status=case((messages.c.status == "pending", bindparam("status")), else_=messages.c.status)),
+        [{"row": claim.message_id, "sid": sent.provider_sid, "status": sent.status} for claim, sent in done])
+    for sid, status, error_code in early:  # rare: Twilio called back before messages.create returned
+        message = session.scalar(select(Message).where(Message.provider_sid == sid))
+        advance(message, status, error_code)
         delivered(session, message)
 
 
@@ -216,34 +344,43 @@ def _aware(moment):
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def _drop_erased(session, contact: Contact) -> None:
+def _drop_erased(session, contact_id: int) -> None:
     waiting = session.scalar(select(func.count()).select_from(OutboxItem).join(Message)
-                             .where(Message.contact_id == contact.id,
-                                    OutboxItem.state.in_(("pending", "sending", "uncertain"))))
-    if not waiting:
+                             .where(Message.contact_id == contact_id,
+                                    OutboxItem.state.in_(IN_FLIGHT)))
+    contact = session.get(Contact, contact_id)
+    if not waiting and contact is not None:
         session.delete(contact)
         session.commit()
 
 
-def stale_work(runtime) -> tuple[list[int], list[int]]:
-    """Contacts whose queue message may have been lost (a broker restart, a worker killed
-    mid-send) or whose uncertain send is due for reconciliation: (contacts with messages to
-    deliver, contacts with messages to process)."""
+@dataclass
+class StaleWork:
+    """People whose queue message may have been lost (a broker restart, a worker killed
+    mid-send) or whose uncertain send is due for reconciliation."""
+    deliver: list[int]  # on the reply path (it reconciles)
+    deliver_bulk: list[int]
+    process: list[int]  # inbound messages not yet answered
+
+
+def stale_work(runtime) -> StaleWork:
     settings = runtime.settings.delivery
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.sweep_after_seconds)
     stuck = now - timedelta(seconds=2 * settings.send_timeout_seconds + 1)
     grace = now - timedelta(seconds=settings.uncertain_grace_seconds)
-    last_try = func.coalesce(OutboxItem.attempted_at, OutboxItem.created_at)
+    last_try = func.coalesce(OutboxItem.due_at, OutboxItem.attempted_at, OutboxItem.created_at)
     with runtime.session() as session:
         # A request that has had twice its timeout is over: the worker that made it is gone.
         session.execute(update(OutboxItem).where(OutboxItem.state == "sending", last_try < stuck)
                         .values(state="uncertain", last_error="worker stopped mid-send")
                         .execution_options(synchronize_session=False))
         session.commit()
-        outbox = list(session.scalars(select(Message.contact_id).join(OutboxItem).where(or_(
+        bulk = (OutboxItem.queue == "bulk") & (OutboxItem.state == "pending")
+        rows = session.execute(select(Message.contact_id, bulk).join(OutboxItem).where(or_(
             (OutboxItem.state == "pending") & (last_try < cutoff),
-            (OutboxItem.state == "uncertain") & (last_try < grace))).distinct()))
+            (OutboxItem.state == "uncertain") & (last_try < grace))).distinct()).all()
         contacts = list(session.scalars(select(Message.contact_id).where(
             Message.direction == "in", Message.processed_at.is_(None), Message.created_at < cutoff).distinct()))
-    return outbox, contacts
+    return StaleWork(deliver=[contact for contact, is_bulk in rows if not is_bulk],
+                     deliver_bulk=[contact for contact, is_bulk in rows if is_bulk], process=contacts)

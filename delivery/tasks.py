@@ -19,57 +19,72 @@ REPLIES = "replies"
 INBOUND = "inbound"
 BULK = "bulk"
 QUEUES = (INBOUND, REPLIES, BULK)
-# Lower runs first in a worker: a person who just wrote is answered before the next bulk send.
-URGENT, BACKGROUND = 0, 100
 
 
 class Tasks:
     def __init__(self, runtime, broker: dramatiq.Broker):
-        from delivery.send import deliver_contact, stale_work
+        from delivery.send import BACKOFF_MS, MAX_BACKOFF_MS, deliver_batch, deliver_contact, stale_work
         from inbox.process import process_contact
         from privacy.retention import purge_once_a_day
         from vouchers.schedule import remind_once_a_day, run_when_due
 
         self.broker = broker
-        retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": 500, "max_backoff": 300_000}
+        retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": BACKOFF_MS,
+                   "max_backoff": MAX_BACKOFF_MS}
         def process_contact_job(contact_id: int) -> None:
             process_contact(runtime, contact_id)
 
         def deliver_job(contact_id: int) -> None:
             deliver_contact(runtime, contact_id)
 
+        def deliver_bulk_job(contact_ids: list[int]) -> None:
+            deliver_batch(runtime, contact_ids)
+
         self.process_contact = dramatiq.actor(process_contact_job, actor_name="process_contact",
-                                              queue_name=INBOUND, broker=broker, priority=URGENT, **retries)
+                                              queue_name=INBOUND, broker=broker, **retries)
         self.deliver = dramatiq.actor(deliver_job, actor_name="deliver", queue_name=REPLIES, broker=broker,
-                                      priority=URGENT, **retries)
-        # The same job for voucher notices, invitations and reminders, on a queue of its own, so a
-        # batch of 40,000 never stands between a person and the answer to what they just wrote.
-        self.deliver_bulk = dramatiq.actor(deliver_job, actor_name="deliver_bulk", queue_name=BULK, broker=broker,
-                                           priority=BACKGROUND, **retries)
+                                      **retries)
+        # Voucher notices, invitations and reminders: many people per job, on a queue worked by
+        # threads of its own, so a batch of 40,000 never stands between a person and the answer
+        # to what they just wrote.
+        self.deliver_bulk = dramatiq.actor(deliver_bulk_job, actor_name="deliver_bulk", queue_name=BULK,
+                                           broker=broker, **retries)
+        self.batch_size = runtime.settings.delivery.bulk_batch
         self._stale_work = lambda: stale_work(runtime)
         # Scheduled work: each runs at most once per day or week across all workers.
         self._scheduled = {"privacy purge": lambda: purge_once_a_day(runtime),
                            "weekly voucher cycle": lambda: run_when_due(runtime),
                            "reminders": lambda: remind_once_a_day(runtime)}
-        self._worker: dramatiq.Worker | None = None
+        self._workers: list[dramatiq.Worker] = []
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
 
     def sweep(self) -> int:
         """Queue again what a lost queue message left behind; safe to run at any time."""
-        to_deliver, to_process = self._stale_work()
-        for contact_id in to_deliver:
+        stale = self._stale_work()
+        for contact_id in stale.deliver:
             self.deliver.send(contact_id)
-        for contact_id in to_process:
+        self.send_bulk(stale.deliver_bulk)
+        for contact_id in stale.process:
             self.process_contact.send(contact_id)
-        return len(to_deliver) + len(to_process)
+        return len(stale.deliver) + len(stale.deliver_bulk) + len(stale.process)
 
-    def start_worker(self, threads: int = 4, sweep_every: float = 30.0) -> bool:
-        """Start working the queues in this process; False if a worker already runs here."""
-        if self._worker is not None:
+    def send_bulk(self, contact_ids) -> None:
+        """Queue delivery of what waits in the outbox for these people, in batch jobs."""
+        contact_ids = sorted(set(contact_ids))
+        for start in range(0, len(contact_ids), self.batch_size):
+            self.deliver_bulk.send(contact_ids[start:start + self.batch_size])
+
+    def start_worker(self, threads: int = 4, bulk_threads: int = 1, sweep_every: float = 30.0) -> bool:
+        """Start working the queues in this process, bulk sends on threads of their own; False
+        if a worker already runs here."""
+        if self._workers:
             return False
-        self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
-        self._worker.start()
+        self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES}, worker_threads=threads,
+                                         worker_timeout=100),
+                         dramatiq.Worker(self.broker, queues={BULK}, worker_threads=bulk_threads, worker_timeout=100)]
+        for worker in self._workers:
+            worker.start()
         self._stopping.clear()
         self._sweeper = threading.Thread(target=self._sweep_loop, args=(sweep_every,), daemon=True,
                                          name="outbox-sweeper")
@@ -90,9 +105,9 @@ class Tasks:
 
     def stop_worker(self) -> None:
         self._stopping.set()
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
 
     def drain(self, timeout_ms: int = 30_000) -> None:
         """Wait until every queue is empty and the worker idle (tests, `flask chat`)."""
@@ -100,8 +115,8 @@ class Tasks:
         while True:
             for queue in QUEUES:
                 self.broker.join(queue, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
-            if self._worker is not None:
-                self._worker.join()
+            for worker in self._workers:
+                worker.join()
             if not any(self.waiting(queue) for queue in QUEUES):
                 return
             if time.monotonic() > deadline:

@@ -84,8 +84,7 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
     for contact_id, what in to_erase:
         if _erase_now(runtime, contact_id, inactive_since):
             counts[what] += 1
-    for contact_id in warned_contacts:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(warned_contacts)
     return counts
 
 

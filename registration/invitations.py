@@ -71,6 +71,5 @@ def invite_due(runtime, actor: str, progress=None) -> dict[str, int]:
             if progress:
                 progress(1)
         session.commit()
-    for contact_id in contacts:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(contacts)
     return counts

@@ -46,6 +46,5 @@ def remind_and_expire(runtime, actor: str = "system") -> dict[str, int]:
                 else:
                     counts["not reminded"] += 1
         session.commit()
-    for contact_id in contacts:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(contacts)
     return counts

@@ -146,6 +146,8 @@ class Delivery(_Section):
     # WhatsApp allows about 80 per sender; more is accepted only against a mock (TWILIO_API_BASE_URL),
     # for benchmarks that measure the code rather than the limit.
     rate_per_second: int = Field(default=70, ge=1)
+    reply_reserve: int = Field(default=5, ge=0)  # slots of each second bulk sends leave for replies
+    bulk_batch: int = Field(default=100, ge=1, le=1000)  # people per bulk delivery job
     sweep_after_seconds: int = Field(default=60, ge=1)
     send_timeout_seconds: float = Field(default=15, gt=0)
     uncertain_grace_seconds: float = Field(default=120, gt=0)
@@ -239,6 +241,8 @@ class Settings(_Section):
         if self.delivery.rate_per_second > 80 and not c.twilio_api_base_url:
             raise ValueError("delivery.rate_per_second above 80 is refused by WhatsApp; "
                              "only a mock (TWILIO_API_BASE_URL) takes more")
+        if self.delivery.reply_reserve >= self.delivery.rate_per_second:
+            raise ValueError("delivery.reply_reserve must leave bulk sends part of delivery.rate_per_second")
         return self
 
     @property

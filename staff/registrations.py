@@ -222,7 +222,6 @@ def bulk():
                                 "the person will be told" if notified else
                                 "the person was not told (opted out, or no approved message for them)")})
         session.commit()
-    for contact_id in told:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(told)
     return render_template("staff/registrations/bulk_result.html", results=results, action=action, reason=reason,
                            done=sum(1 for r in results if r["ok"]))

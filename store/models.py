@@ -98,6 +98,7 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the last request's start
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # not tried again before (backoff)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     message: Mapped[Message] = relationship(back_populates="outbox")

@@ -146,7 +146,7 @@ def make_runtime(services):
         app.config["TESTING"] = True
         runtime = app.extensions["dda"]
         runtime.test_client = app.test_client
-        runtime.tasks.start_worker(threads=threads, sweep_every=3600)
+        runtime.tasks.start_worker(threads=threads, bulk_threads=threads, sweep_every=3600)
         made.append(runtime)
         return runtime
 
@@ -234,7 +234,7 @@ def restart_postgresql(services) -> None:
 def test_a_service_restarted_mid_batch_loses_nothing_and_doubles_nothing(make_runtime, services, twilio, restart):
     runtime = make_runtime()
     contacts = seed(runtime, people=100, each=3)
-    enqueue(runtime, contacts)
+    runtime.tasks.send_bulk(contacts)
     wait_until(lambda: len(twilio.requests) >= 60, 20, "the batch under way")
     restart(services)
     assert len(twilio.requests) < 300  # it happened mid-batch
@@ -248,7 +248,7 @@ def test_500_and_429_storms_are_retried_until_each_is_sent_once(make_runtime, tw
         twilio.fail_next(429, 20429, times=2)
     runtime = make_runtime(threads=4)
     contacts = seed(runtime, people=20, each=5)
-    enqueue(runtime, contacts)
+    runtime.tasks.send_bulk(contacts)
     recover(runtime, seconds=40)
     assert twilio.failures == []  # the whole storm was answered
     assert_each_sent_once_in_order(runtime, twilio)
@@ -274,7 +274,7 @@ def test_a_worker_killed_half_way_through_1000_sends(make_runtime, services, twi
     runtime = make_runtime(threads=1)
     runtime.tasks.stop_worker()  # this process only enqueues and sweeps; the subprocesses deliver
     contacts = seed(runtime, people=250, each=4)
-    enqueue(runtime, contacts)
+    runtime.tasks.send_bulk(contacts)
     first = worker_process(services, twilio, config, tmp_path / "worker1.log")
     try:
         wait_until(lambda: len(twilio.requests) >= 500 or first.poll() is not None, 45, "half the batch sent",
@@ -310,7 +310,7 @@ def test_duplicate_and_out_of_order_callbacks_leave_each_status_right(make_runti
     runtime.channel.client.http_client.timeout = 0.5
     twilio.stall_next(1.2, times=4)  # four sends end in doubt: only their callbacks can settle them
     contacts = seed(runtime, people=20, each=2)
-    enqueue(runtime, contacts)
+    runtime.tasks.send_bulk(contacts)
     runtime.tasks.drain()
     assert len(twilio.requests) == 36  # four people's second message waits behind the one in doubt
     client = runtime.test_client()

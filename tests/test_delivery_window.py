@@ -26,7 +26,7 @@ def queue(runtime, contact_id: int, *texts: str, queue: str = "bulk") -> None:
         queue_replies(session, runtime.settings, session.get(Contact, contact_id), [Reply(text=t) for t in texts],
                       queue=queue)
         session.commit()
-    runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk([contact_id])
     runtime.tasks.drain()
 
 
@@ -58,7 +58,7 @@ def test_templates_go_out_whatever_the_window(runtime, twilio):
                          sender="bot", status="pending")
         session.add_all([notice, OutboxItem(message=notice, queue="bulk")])
         session.commit()
-    runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk([contact_id])
     runtime.tasks.drain()
     assert [m["ContentSid"] for m in twilio.sent(PHONE)] == ["HX" + "1" * 32]
 

@@ -92,8 +92,7 @@ def notify_new(runtime, period: str | None = None) -> dict[str, int]:
             if not outcome.startswith("not sent"):
                 contacts.add(contact.id)
         session.commit()
-    for contact_id in contacts:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(contacts)
     return counts
 
 
@@ -121,8 +120,7 @@ def remind_unclaimed(runtime) -> dict[str, int]:
                 voucher.reminders += 1
                 counts["to helpdesk"] += 1
         session.commit()
-    for contact_id in contacts:
-        runtime.tasks.deliver_bulk.send(contact_id)
+    runtime.tasks.send_bulk(contacts)
     return counts
 
 
