@@ -9,7 +9,7 @@ the time it takes at the default 70/s, which is what production sees.
 
 Goals: the pipeline sends at least 400 messages/s (so the 70/s limit, not the code, is the
 bottleneck); nothing is sent twice; the webhook answers within the webhook benchmark's p99
-goal while a bulk send runs.
+goal while a bulk send runs at the default limit (the lifted-limit run is reported beside it).
 """
 from __future__ import annotations
 
@@ -193,10 +193,12 @@ def _line(text: str, goal: str, passed: bool) -> str:
     return f"  {'PASS' if passed else 'FAIL'}  {text:<58} ({goal})"
 
 
-def _services(stack: ExitStack, public_url: str = "http://127.0.0.1:9") -> tuple[Mock, dict, object]:
-    """The mock, the environment the service runs with (limit lifted) and a runtime in this process."""
+def _services(stack: ExitStack, public_url: str = "http://127.0.0.1:9",
+              rate: int = 100_000) -> tuple[Mock, dict, object]:
+    """The mock, the environment the service runs with (limit lifted unless `rate`) and a
+    runtime in this process."""
     mock = Mock(stack, RESULTS / "delivery-mock.log")
-    env = _environment(mock.url, _config(RESULTS, rate=100_000), public_url=public_url)
+    env = _environment(mock.url, _config(RESULTS, rate=rate), public_url=public_url)
     runtime = _runtime(env)
     stack.callback(runtime.close)
     return mock, env, runtime
@@ -262,8 +264,26 @@ def run_cycle() -> bool:
 
 
 def run_webhook_under_bulk() -> bool:
-    """Inbound webhooks at a steady rate while workers send a bulk batch (limit lifted, so the
-    batch takes as much of the machine as it can)."""
+    """Inbound webhooks at a steady rate while workers send a bulk batch, twice: at the default
+    rate limit, which is what production sees and what the goal is for, and with the limit
+    lifted, where the bulk send takes as much of this machine as it can (reported, not a goal:
+    on one box the sender, the mock and the web server share the same cores)."""
+    results = {"default_rate": _webhook_during_bulk(DEFAULT_RATE), "limit_lifted": _webhook_during_bulk(100_000)}
+    production = results["default_rate"]
+    ok = production["webhook"]["errors"] == 0 and production["webhook"]["messages"] > 0 \
+        and production["webhook"]["p99_ms"] <= WEBHOOK_P99_GOAL_MS
+    print(f"\nWebhook at {WEBHOOK_RATE}/s for {WEBHOOK_SECONDS} s while {WORKERS} workers send a bulk batch")
+    for name, label in (("default_rate", f"bulk at the default {DEFAULT_RATE}/s"), ("limit_lifted", "limit lifted")):
+        load, sending = results[name]["webhook"], results[name]["bulk_sent_per_s"]
+        print(f"  {label:<26} webhook p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, "
+              f"{load['errors']} errors; bulk meanwhile {sending:,.0f} sent/s")
+    print(_line(f"webhook p99 {production['webhook']['p99_ms']:.1f} ms, bulk at {DEFAULT_RATE}/s",
+                f"goal <= {WEBHOOK_P99_GOAL_MS:g} ms, no errors", ok))
+    _write("webhook_under_bulk", {**results, "rate": WEBHOOK_RATE, "goal_p99_ms": WEBHOOK_P99_GOAL_MS, "pass": ok})
+    return ok
+
+
+def _webhook_during_bulk(rate_per_second: int) -> dict:
     from bench.webhook import signed_inbound
 
     bulk = people_option(PIPELINE_MESSAGES)
@@ -271,7 +291,7 @@ def run_webhook_under_bulk() -> bool:
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        mock, env, runtime = _services(stack, public_url)
+        mock, env, runtime = _services(stack, public_url, rate=rate_per_second)
         _queue_texts(runtime, _people(runtime, bulk, in_window=True))
         stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / "delivery-webhook.log"))
         _workers(stack, env)
@@ -281,12 +301,4 @@ def run_webhook_under_bulk() -> bool:
         load = paced(port, signed_inbound(public_url + "/twilio/whatsapp", AUTH_TOKEN, contacts=500),
                      WEBHOOK_RATE, WEBHOOK_SECONDS).summary()
         sending = (mock.stats()["requests"] - before) / (time.monotonic() - started)
-    ok = load["errors"] == 0 and load["messages"] > 0 and load["p99_ms"] <= WEBHOOK_P99_GOAL_MS
-    print(f"\nWebhook at {WEBHOOK_RATE}/s while {WORKERS} workers send a bulk batch of {bulk:,}")
-    print(f"  webhook: {load['messages_per_s']:.0f}/s answered, p50 {load['p50_ms']:.1f} ms, "
-          f"p99 {load['p99_ms']:.1f} ms, {load['errors']} errors; bulk meanwhile {sending:,.0f} sent/s")
-    print(_line(f"webhook p99 {load['p99_ms']:.1f} ms under a bulk send",
-                f"goal <= {WEBHOOK_P99_GOAL_MS:g} ms, no errors", ok))
-    _write("webhook_under_bulk", {"webhook": load, "bulk_sent_per_s": round(sending, 1), "bulk": bulk,
-                                  "rate": WEBHOOK_RATE, "goal_p99_ms": WEBHOOK_P99_GOAL_MS, "pass": ok})
-    return ok
+    return {"webhook": load, "bulk": bulk, "rate_limit": rate_per_second, "bulk_sent_per_s": round(sending, 1)}

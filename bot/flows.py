@@ -101,7 +101,7 @@ class Flow:
                     yield option.label, option.line, f"flow {self.name}, step {step.id}: a menu option"
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Remembers the line of every mapping so errors can point at it."""
 
 

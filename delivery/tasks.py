@@ -104,9 +104,13 @@ class Tasks:
                     log.exception("%s failed", name)
 
     def stop_worker(self) -> None:
+        """Both pools at once: each waits for its threads to finish the job in hand."""
         self._stopping.set()
-        for worker in self._workers:
-            worker.stop()
+        stoppers = [threading.Thread(target=worker.stop) for worker in self._workers]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         self._workers = []
 
     def drain(self, timeout_ms: int = 30_000) -> None:
@@ -114,7 +118,11 @@ class Tasks:
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             for queue in QUEUES:
-                self.broker.join(queue, timeout=max(1, int((deadline - time.monotonic()) * 1000)))
+                timeout = max(1, int((deadline - time.monotonic()) * 1000))
+                if isinstance(self.broker, StubBroker):
+                    self.broker.join(queue, timeout=timeout)
+                else:
+                    self.broker.join(queue, interval=10, timeout=timeout)
             for worker in self._workers:
                 worker.join()
             if not any(self.waiting(queue) for queue in QUEUES):

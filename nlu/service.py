@@ -4,6 +4,7 @@ answers and the failure is logged, so the bot never goes mute because a server d
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -24,7 +25,7 @@ class NluService:
                                   settings.languages.detect_min_confidence, self.classifier.fingerprint)
         rasa = settings.nlu.rasa
         self.rasa = RasaClient(rasa.url, rasa.token, rasa.timeout_seconds) if settings.nlu.backend == "rasa" else None
-        self._lookups = _lookup_patterns()
+        self._lookups = _lookup_patterns(self.classifier.fingerprint)
 
     def parse(self, text: str, *, with_language: bool = True) -> dict:
         """Rasa's ParseResult (text, intent, intent_ranking, entities) plus the language."""
@@ -81,7 +82,9 @@ def _detector(languages: tuple, min_words: int, min_confidence: float, data: str
     return _detectors[key]
 
 
-def _lookup_patterns() -> list[tuple[str, re.Pattern]]:
+@functools.lru_cache(maxsize=4)
+def _lookup_patterns(data_fingerprint: str) -> list[tuple[str, re.Pattern]]:
+    """Once per process and training data, like the classifier."""
     from nlu.classifier import DATA
 
     data = read_folder(DATA)

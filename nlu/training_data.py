@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+# libyaml when the wheel has it: reading every training file is part of each start.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ENTITY = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<name>[^)]+)\)|\{(?P<json>[^}]*)\})")
 
 
@@ -64,7 +66,7 @@ def read_nlu_file(path: Path, language: str | None = None, into: TrainingData | 
     data = into or TrainingData()
     language = language or path.stem
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     except yaml.YAMLError as error:
         raise TrainingDataError(f"{path}: not valid YAML: {error}") from None
     for number, block in enumerate(document.get("nlu") or [], 1):
