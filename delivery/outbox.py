@@ -27,7 +27,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def queue_replies(session, settings, contact: Contact, replies: list[Reply], *, sender: str = "bot",
-                  queue: str = "replies") -> list[OutboxItem]:
+                  queue: str = "replies", flush: bool = True) -> list[OutboxItem]:
     items = []
     for reply in replies:
         bodies = split_text(reply.rendered(), settings.delivery.max_body_chars) or [""]
@@ -42,5 +42,6 @@ def queue_replies(session, settings, contact: Contact, replies: list[Reply], *, 
             item = OutboxItem(message=message, queue=queue)
             session.add_all([message, item])
             items.append(item)
-    session.flush()
+    if flush:  # callers that queue for many people at once leave it to their commit
+        session.flush()
     return items

@@ -133,6 +133,7 @@ class Vouchers(_Section):
     currency: str = Field(min_length=3, max_length=3)
     valid_days: int = Field(default=28, ge=1)
     reminders: int = Field(default=2, ge=0)
+    remind_after_hours: int = Field(default=24, ge=1)
     symbology: Literal["code128", "ean13"] = "code128"
     image_link_hours: int = Field(default=168, ge=1)
     stores: str = "Albert Heijn, Jumbo, Lidl"

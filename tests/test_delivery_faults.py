@@ -25,6 +25,7 @@ import pytest
 import redis as redis_lib
 import yaml
 from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 
 from store.migrate import upgrade
 from store.models import Contact, Message, OutboxItem, utcnow
@@ -171,11 +172,6 @@ def seed(runtime, people: int, each: int) -> list[int]:
     return ids
 
 
-def enqueue(runtime, contact_ids) -> None:
-    for contact_id in contact_ids:
-        runtime.tasks.deliver_bulk.send(contact_id)
-
-
 def outbox_id(request: dict) -> int:
     return int(parse_qs(urlsplit(request["StatusCallback"]).query)["outbox"][0])
 
@@ -188,15 +184,17 @@ def all_sent(runtime) -> bool:
 def recover(runtime, seconds: float = 40) -> None:
     """What the workers' sweeper does every half minute, as often as needed until all is sent."""
     deadline = time.monotonic() + seconds
-    while not all_sent(runtime):
+    while True:
+        try:  # like the sweeper, a connection the restart cut is only a reason to try again
+            if all_sent(runtime):
+                return
+            runtime.tasks.sweep()
+        except (redis_lib.ConnectionError, OperationalError):
+            pass
         if time.monotonic() > deadline:
             with runtime.session() as session:
                 left = Counter(session.scalars(select(OutboxItem.state)))
             raise AssertionError(f"not all sent after {seconds} s: {dict(left)}")
-        try:
-            runtime.tasks.sweep()
-        except redis_lib.ConnectionError:
-            pass
         time.sleep(0.3)
 
 

@@ -1,6 +1,7 @@
 """Weekly vouchers end to end: issue, deliver as a scannable image, claim on delivery, spend
 at the till, ask the balance, and every refusal."""
 import io
+import time
 import json
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from store.models import Contact, LedgerVoucher, Ticket, Voucher, utcnow
+from store.models import Contact, LedgerVoucher, Registration, Ticket, Voucher, utcnow
 from tests.conftest import fixture
 
 PHONE = "+31612000001"
@@ -199,6 +200,10 @@ def test_unclaimed_vouchers_get_reminders_then_the_helpdesk(runner, runtime, wha
     outside_window(runtime)
     runtime.settings.registration.templates = {"voucher_ready": {"en": "HX" + "5" * 32}}
     run(runner, runtime, "vouchers", "issue", "--period", PERIOD)
+    assert "reminded: 0" in run(runner, runtime, "vouchers", "remind").output  # the notice has only just gone
+    with runtime.session() as session:
+        session.execute(Voucher.__table__.update().values(notified_at=utcnow() - timedelta(hours=25)))
+        session.commit()
     assert "reminded: 1" in run(runner, runtime, "vouchers", "remind").output
     assert "reminded: 1" in run(runner, runtime, "vouchers", "remind").output
     assert "to helpdesk: 1" in run(runner, runtime, "vouchers", "remind").output
@@ -242,3 +247,62 @@ def test_vouchers_still_come_while_a_helper_has_the_chat(runner, runtime, whatsa
     whatsapp.send("Send my voucher", phone=PHONE, MessageType="button", ButtonPayload="voucher.claim",
                   ButtonText="Send my voucher")
     assert [m for m in twilio.sent(PHONE)[before:] if m.get("MediaUrl")]
+
+
+def test_a_cycle_larger_than_a_chunk_reaches_everyone_once(runner, runtime, twilio, monkeypatch):
+    """Notices go out chunk by chunk (each committed and queued before the next is read);
+    across the chunks every person hears once, and running it again sends nothing."""
+    from vouchers import delivery as notices
+    from tests.test_delivery import person
+
+    monkeypatch.setattr(notices, "CHUNK", 2)
+    phones = [f"+3162300{n:04d}" for n in range(5)]
+    with runtime.session() as session:
+        for n, phone in enumerate(phones):
+            contact = person(session, runtime, phone)
+            if n % 2:
+                contact.last_inbound_at = utcnow() - timedelta(days=2)
+            session.add(Registration(contact=contact, status="included", join_code=f"J{n:05d}"))
+        session.commit()
+    runtime.settings.registration.templates = {"voucher_ready": {"en": "HX" + "4" * 32}}
+    output = run(runner, runtime, "vouchers", "issue", "--period", PERIOD).output
+    assert "voucher sent: 3" in output and "notice sent: 2" in output
+    for n, phone in enumerate(phones):
+        sent = twilio.sent(phone)
+        assert len(sent) == 1
+        assert (sent[0].get("ContentSid") == "HX" + "4" * 32) == bool(n % 2)
+    assert all(v.notified_at for v in vouchers(runtime))
+    assert "nobody to notify" in run(runner, runtime, "vouchers", "issue", "--period", PERIOD).output
+    assert len(twilio.sent()) == 5
+
+
+def test_two_notify_runs_at_once_tell_each_person_once(runtime, twilio, monkeypatch, backend):
+    """Staff issuing by hand while the scheduler runs the cycle: the chunks one run holds are
+    skipped by the other, so each person is told once."""
+    import threading
+
+    from tests.test_delivery import person
+    from vouchers import delivery as notices
+    from vouchers.issuance import issue_period
+
+    if backend != "services":
+        pytest.skip("SQLite has one writer: runs cannot overlap there")
+    monkeypatch.setattr(notices, "CHUNK", 3)
+    with runtime.session() as session:
+        for n in range(12):
+            session.add(Registration(contact=person(session, runtime, f"+3162400{n:04d}"), status="included",
+                                     join_code=f"K{n:05d}"))
+        session.commit()
+    issue_period(runtime, PERIOD)
+    slow_reply = notices.voucher_replies
+    monkeypatch.setattr(notices, "voucher_replies", lambda *args: (time.sleep(0.05), slow_reply(*args))[1])
+    counts = []
+    runs = [threading.Thread(target=lambda: counts.append(notices.notify_new(runtime, PERIOD))) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    runtime.tasks.drain()
+    assert sum(c.get("voucher sent", 0) for c in counts) == 12
+    assert all(c.get("voucher sent", 0) for c in counts)  # they did overlap
+    assert sorted(m["To"] for m in twilio.sent()) == sorted(f"whatsapp:+3162400{n:04d}" for n in range(12))

@@ -8,7 +8,10 @@ claimed only when WhatsApp reports it delivered or read.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bot.formats import long_date, money
 from bot.i18n import N_
@@ -68,21 +71,46 @@ def _ready_notice(session, runtime, contact: Contact, voucher: Voucher, text: st
     return "notice sent"
 
 
+CHUNK = 500
+
+
+def _in_chunks(runtime, query):
+    """The vouchers a query finds, with their people, a chunk at a time in one session each.
+
+    Each chunk is committed and handed to the bulk queue before the next is read, so a
+    weekly cycle of 40,000 starts going out at once, and a crash half-way leaves the chunks
+    done as done (what is left has no `notified_at` and is found by the next run). The rows
+    of a chunk stay locked until it is committed and a second run at the same time (staff
+    and the scheduler) skips them, so nobody hears twice (PostgreSQL; SQLite has one writer)."""
+    last_id = 0
+    while True:
+        with runtime.session() as session, session.no_autoflush:
+            chunk = session.scalars(query.where(Voucher.id > last_id).order_by(Voucher.id).limit(CHUNK)
+                                    .with_for_update(skip_locked=True, of=Voucher)
+                                    .options(selectinload(Voucher.contact))).all()
+            if not chunk:
+                return
+            last_id = chunk[-1].id
+            contacts: set[int] = set()
+            yield session, chunk, contacts
+            session.commit()
+        runtime.tasks.send_bulk(contacts)
+
+
 def notify_new(runtime, period: str | None = None) -> dict[str, int]:
     """Tell everyone with a new voucher: the voucher itself inside the window, else the notice."""
     counts: dict[str, int] = {}
-    contacts = set()
-    with runtime.session() as session:
-        query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None))
-        if period:
-            query = query.where(Voucher.period == period)
-        for voucher in session.scalars(query.order_by(Voucher.id)).all():
+    query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None))
+    if period:
+        query = query.where(Voucher.period == period)
+    for session, vouchers, contacts in _in_chunks(runtime, query):
+        for voucher in vouchers:
             contact = voucher.contact
             if contact.opted_out or contact.unreachable_at:
                 outcome = "not sent: opted out or unreachable"
             elif in_window(contact):
                 queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, [voucher]),
-                              queue="bulk")
+                              queue="bulk", flush=False)
                 outcome = "voucher sent"
             else:
                 outcome = _ready_notice(session, runtime, contact, voucher, READY)
@@ -91,8 +119,6 @@ def notify_new(runtime, period: str | None = None) -> dict[str, int]:
             counts[outcome] = counts.get(outcome, 0) + 1
             if not outcome.startswith("not sent"):
                 contacts.add(contact.id)
-        session.commit()
-    runtime.tasks.send_bulk(contacts)
     return counts
 
 
@@ -101,12 +127,12 @@ def remind_unclaimed(runtime) -> dict[str, int]:
     from the helpdesk looks into it."""
     limit = runtime.settings.vouchers.reminders
     counts = {"reminded": 0, "to helpdesk": 0}
-    contacts = set()
-    with runtime.session() as session:
-        waiting = session.scalars(select(Voucher).where(Voucher.claimed_at.is_(None), Voucher.notified_at.is_not(None),
-                                                        Voucher.contact_id.is_not(None),
-                                                        Voucher.valid_until >= utcnow().date()))
-        for voucher in waiting.all():
+    noticed_before = utcnow() - timedelta(hours=runtime.settings.vouchers.remind_after_hours)
+    query = select(Voucher).where(Voucher.claimed_at.is_(None), Voucher.notified_at <= noticed_before,
+                                  Voucher.contact_id.is_not(None), Voucher.valid_until >= utcnow().date(),
+                                  Voucher.reminders <= limit)
+    for session, vouchers, contacts in _in_chunks(runtime, query):
+        for voucher in vouchers:
             contact = voucher.contact
             if contact.opted_out or contact.unreachable_at:
                 continue
@@ -115,12 +141,10 @@ def remind_unclaimed(runtime) -> dict[str, int]:
                     voucher.reminders += 1
                     counts["reminded"] += 1
                     contacts.add(contact.id)
-            elif voucher.reminders == limit:
+            else:
                 open_ticket(session, contact, reason="voucher not received", language=contact.language, priority=1)
                 voucher.reminders += 1
                 counts["to helpdesk"] += 1
-        session.commit()
-    runtime.tasks.send_bulk(contacts)
     return counts
 
 
