@@ -67,7 +67,7 @@ def sqlite_url(tmp_path_factory):
 def postgres_url():
     """The suite does not wait for PostgreSQL to flush each commit to disk: on a slow disk that
     wait was most of its time, and no test is about surviving a power cut."""
-    url = make_url(SERVICES["database"]).update_query_dict({"options": "-c synchronous_commit=off"})
+    url = make_url(SERVICES["database"]).update_query_dict({"options": "-csynchronous_commit=off"})
     url = url.render_as_string(hide_password=False)
     engine = make_engine(url)
     with engine.begin() as connection:
