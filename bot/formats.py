@@ -1,5 +1,5 @@
-"""Money, dates and weekdays in the person's own locale, and numbers that stay readable
-inside right-to-left sentences.
+"""Money, dates, weekdays and opening hours in the person's own locale, and numbers that stay
+readable inside right-to-left sentences.
 
 Babel formats by CLDR; where a locale's default numbering system is Arabic-Indic (fa, and
 ar as used in Egypt or the Gulf when configured as ar_EG), the digits are written that way.
@@ -7,10 +7,11 @@ ar as used in Egypt or the Gulf when configured as ar_EG), the digits are writte
 from __future__ import annotations
 
 from datetime import date as Date
+from datetime import time as Time
 from decimal import Decimal
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_interval, get_day_names
 from babel.numbers import format_currency
 
 DIGITS = {"arab": "٠١٢٣٤٥٦٧٨٩", "arabext": "۰۱۲۳۴۵۶۷۸۹"}
@@ -40,6 +41,25 @@ def long_date(day: Date, locale: str) -> str:
 
 def weekday(day: Date, locale: str) -> str:
     return format_date(day, "EEEE", locale=_locale(locale))
+
+
+def weekly_hours(rules: list[tuple[list[int], list[tuple[Time, Time]]]], locale: str | None) -> list[str]:
+    """One line per rule, 'Monday–Friday 09:00–17:00' in nl, 'Monday–Friday 9:00 AM – 5:00 PM' in en,
+    'دوشنبه تا جمعه ۹:۰۰ تا ۱۷:۰۰' in fa: day names and times as the person's locale writes them.
+    A rule is (weekday numbers, Monday = 0, [(opens, closes), ...])."""
+    parsed = _locale(locale or "en")
+    names = get_day_names("wide", locale=parsed)
+    skeleton = "hm" if "h" in parsed.time_formats["short"].pattern else "Hm"
+    lines = []
+    for days, spans in rules:
+        runs, start = [], days[0]
+        for previous, day in zip(days, [*days[1:], None]):
+            if day != previous + 1:
+                runs.append(names[start] if start == previous else f"{names[start]}–{names[previous]}")
+                start = day
+        times = ", ".join(format_interval(opens, closes, skeleton, locale=parsed) for opens, closes in spans)
+        lines.append(native_digits(f"{', '.join(runs)} {times}", parsed.language))
+    return lines
 
 
 def is_right_to_left(language: str | None) -> bool:

@@ -31,5 +31,5 @@ def handoff(context: ActionContext) -> str:
     if is_open(helpdesk.hours, helpdesk.timezone, utcnow()):
         context.say(TOLD_OPEN, minutes=str(helpdesk.expected_wait_minutes))
     else:
-        context.say(TOLD_CLOSED, hours=describe(helpdesk.hours))
+        context.say(TOLD_CLOSED, hours=describe(helpdesk.hours, context.profile.language))
     return "ok"

@@ -4,6 +4,10 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from babel.lists import format_list
+
+from bot.formats import weekly_hours
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -13,10 +17,26 @@ def is_open(hours: dict[str, str], timezone: str, now: datetime) -> bool:
     span = hours.get(DAYS[local.weekday()])
     if not span:
         return False
-    start, end = (time.fromisoformat(part.strip()) for part in span.split("-"))
+    start, end = _span(span)
     return start <= local.time() < end
 
 
-def describe(hours: dict[str, str]) -> str:
-    """Mon 09:00-17:00, Tue …: written the same way in every language, like a shop's door."""
-    return ", ".join(f"{day.capitalize()} {hours[day]}" for day in DAYS if hours.get(day))
+def describe(hours: dict[str, str], language: str | None) -> str:
+    """The helpers' hours as the person reads them: 'Monday–Friday 09:00–17:00' in nl,
+    'Monday–Friday 9:00 AM – 5:00 PM and Saturday …' in en. Days with the same hours are grouped; the times are the
+    program's own (config `helpdesk.timezone`), as the helpers work them."""
+    rules: list[tuple[list[int], list[tuple[time, time]]]] = []
+    for number, day in enumerate(DAYS):
+        if not hours.get(day):
+            continue
+        span = _span(hours[day])
+        if rules and rules[-1][1] == [span] and rules[-1][0][-1] == number - 1:
+            rules[-1][0].append(number)
+        else:
+            rules.append(([number], [span]))
+    return format_list(weekly_hours(rules, language), locale=(language or "en").replace("-", "_"))
+
+
+def _span(text: str) -> tuple[time, time]:
+    start, end = (part.strip() for part in text.split("-"))
+    return time.fromisoformat(start), time(23, 59) if end == "24:00" else time.fromisoformat(end)

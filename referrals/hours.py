@@ -3,11 +3,9 @@ OpenStreetMap's opening_hours) and as a person reads them: day names in their ow
 from __future__ import annotations
 
 import re
+from datetime import time
 
-from babel import Locale
-from babel.dates import get_day_names
-
-from bot.formats import native_digits
+from bot.formats import weekly_hours
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _DAYS = r"(?:Mo|Tu|We|Th|Fr|Sa|Su)"
@@ -54,15 +52,10 @@ def parse(text: str) -> list[tuple[list[int], list[tuple[str, str]]]]:
 
 def describe(text: str, language: str | None) -> str:
     """One line per rule: 'Monday–Friday 09:00–17:00', in the person's language."""
-    locale = Locale.parse((language or "en").replace("-", "_"))
-    names = get_day_names("wide", locale=locale)
-    lines = []
-    for days, spans in parse(text):
-        runs, start = [], days[0]
-        for previous, day in zip(days, days[1:] + [None]):
-            if day != previous + 1:
-                runs.append(names[start] if start == previous else f"{names[start]}–{names[previous]}")
-                start = day
-        times = ", ".join(f"{a}–{b}" for a, b in spans)
-        lines.append(native_digits(f"{', '.join(runs)} {times}", locale.language))
-    return "\n".join(lines)
+    return "\n".join(weekly_hours([(days, [(clock(a), clock(b)) for a, b in spans]) for days, spans in parse(text)],
+                                   language))
+
+
+def clock(text: str) -> time:
+    """'09:00' as a time; '24:00' (closing at midnight) as the last minute of the day."""
+    return time(23, 59) if text == "24:00" else time.fromisoformat(text)

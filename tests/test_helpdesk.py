@@ -38,11 +38,22 @@ def test_person_is_told_the_wait_while_helpers_work(whatsapp, monkeypatch):
     assert "usually within 30 minutes" in whatsapp.conversation("human")[-1]
 
 
-def test_person_is_told_the_hours_when_nobody_works(whatsapp, monkeypatch):
+@pytest.mark.parametrize("choice, hours", [
+    ("2", "Monday–Friday 9:00 AM – 5:00 PM"),
+    ("6", "maandag–vrijdag 09:00–17:00"),
+    ("1", "الاثنين–الجمعة 9:00 ص – 5:00 م"),
+    ("10", "دوشنبه–جمعه ۹:۰۰ تا ۱۷:۰۰"),
+    ("14", "понедельник–пятница 09:00–17:00"),
+    ("11", "ሰኑይ–ዓርቢ 9:00 ቅ.ቀ. – 5:00 ድ.ቀ."),
+])
+def test_person_is_told_the_hours_when_nobody_works_in_their_own_language(whatsapp, monkeypatch, choice, hours):
+    """Day names and times as the person's language writes them, never 'Mon 09:00-17:00' in English."""
     monkeypatch.setattr("handoff.actions.utcnow", lambda: SUNDAY_NIGHT)
-    english(whatsapp)
-    reply = whatsapp.conversation("human")[-1]
-    assert "Mon 09:00-17:00" in reply and "as soon as they are back" in reply
+    whatsapp.send("hello")
+    whatsapp.send(choice)
+    replies = whatsapp.conversation("2")  # the main menu's "talk to a person"
+    reply = replies[-1].replace("\u2009", " ").replace("\u202f", " ")
+    assert hours in reply and "Mon 09" not in reply and "09:00-17:00" not in reply
 
 
 @pytest.mark.parametrize("message", ["my husband said he hits me every day", "I want to kill myself",
