@@ -27,9 +27,11 @@ from bot.i18n import N_, Translator
 
 SYMBOLOGIES = ("code128", "ean13")
 
-# Fonts are tried in order. No single font installed here covers Latin, Arabic, Cyrillic *and*
-# Ethiopic: DejaVu Sans has the first three; Ethiopic (am, ti) comes from a separate font when one
-# is installed (Debian's fonts-noto-core or fonts-sil-abyssinica), and is tofu otherwise.
+# Fonts are tried in order. No single font covers Latin, Arabic, Cyrillic *and* Ethiopic: DejaVu
+# Sans (on every Debian machine) has the first three; Ethiopic (am, ti) comes from Noto Sans
+# Ethiopic, shipped in assets/fonts under the SIL Open Font License so it is there wherever the
+# service runs. tests/test_voucher_glyphs.py renders every served language and fails on a missing glyph.
+FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
 FONT_CANDIDATES = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
@@ -40,11 +42,8 @@ BOLD_FONT_CANDIDATES = [
     "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf",
     "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
 ]
-ETHIOPIC_FONT_CANDIDATES = [
-    "/usr/share/fonts/truetype/noto/NotoSansEthiopic-Regular.ttf",
-    "/usr/share/fonts/truetype/abyssinica/AbyssinicaSIL-Regular.ttf",
-    "/usr/share/fonts/truetype/freefont/FreeSerif.ttf",
-]
+ETHIOPIC_FONT_CANDIDATES = [str(FONTS / "NotoSansEthiopic-Regular.ttf")]
+ETHIOPIC_BOLD_FONT_CANDIDATES = [str(FONTS / "NotoSansEthiopic-Bold.ttf"), *ETHIOPIC_FONT_CANDIDATES]
 ETHIOPIC = ((0x1200, 0x139F), (0x2D80, 0x2DDF), (0xAB00, 0xAB2F))
 
 # Without libraqm Pillow cannot shape Arabic or reorder right-to-left text; bidi controls would
@@ -184,13 +183,13 @@ def _qr(value: str) -> Image.Image:
 
 @lru_cache(maxsize=64)
 def _font(role: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    candidates = {"regular": FONT_CANDIDATES, "bold": BOLD_FONT_CANDIDATES,
-                  "ethiopic": ETHIOPIC_FONT_CANDIDATES}[role]
+    candidates = {"regular": FONT_CANDIDATES, "bold": BOLD_FONT_CANDIDATES, "ethiopic": ETHIOPIC_FONT_CANDIDATES,
+                  "ethiopic-bold": ETHIOPIC_BOLD_FONT_CANDIDATES}[role]
     for path in candidates:
         if Path(path).is_file():
             return ImageFont.truetype(path, size, layout_engine=LAYOUT)
-    if role == "ethiopic":
-        return _font("regular", size)
+    if role.startswith("ethiopic"):
+        return _font("bold" if role == "ethiopic-bold" else "regular", size)
     return ImageFont.load_default(size=size)
 
 
@@ -232,9 +231,10 @@ class _Writer:
 
     def pieces(self, text: str, role: str, size: int) -> list[tuple[str, ImageFont.FreeTypeFont]]:
         text = self._prepare(text)
-        if not _has_ethiopic(text) or _font("ethiopic", size) is _font("regular", size):
+        ethiopic_role = "ethiopic-bold" if role == "bold" else "ethiopic"
+        if not _has_ethiopic(text) or _font(ethiopic_role, size) is _font(role, size):
             return [(text, _font(role, size))]
-        return [(run, _font("ethiopic" if ethiopic else role, size)) for run, ethiopic in _runs(text)]
+        return [(run, _font(ethiopic_role if ethiopic else role, size)) for run, ethiopic in _runs(text)]
 
     def width(self, pieces) -> float:
         return sum(font.getlength(text, **self._options()) for text, font in pieces)
