@@ -20,13 +20,14 @@ from sklearn.pipeline import make_pipeline, make_union
 from sklearn.svm import LinearSVC
 
 from nlu.normalise import normalise
+from nlu.politeness import SOCIAL, Politeness
 from nlu.training_data import TrainingData, read_folder
 from settings import ROOT
 
 log = logging.getLogger(__name__)
 DATA = ROOT / "nlu" / "data"
 CACHE = ROOT / "var" / "nlu"
-MODEL_VERSION = "2"  # bump when the pipeline below changes, so cached models are retrained
+MODEL_VERSION = "3"  # bump when the pipeline below changes, so cached models are retrained
 
 
 @dataclass
@@ -45,6 +46,7 @@ def data_fingerprint(folder: Path = DATA) -> str:
 
 
 UNKNOWN_WORDS_CONFIDENCE = 0.45
+REQUEST_CONFIDENCE = 0.5  # a request found under the politeness wins from here (config's usual threshold)
 
 
 def build_pipeline():
@@ -56,22 +58,39 @@ def build_pipeline():
 
 
 class IntentClassifier:
-    def __init__(self, pipeline, fingerprint: str):
+    def __init__(self, pipeline, fingerprint: str, politeness: Politeness | None = None):
         self.pipeline = pipeline
         self.fingerprint = fingerprint
         self.intents = list(pipeline.classes_)
+        self.politeness = politeness or Politeness(())
 
     @classmethod
     def train(cls, data: TrainingData, fingerprint: str) -> "IntentClassifier":
         pipeline = build_pipeline()
         pipeline.fit([normalise(e.text) for e in data.examples], [e.intent for e in data.examples])
-        return cls(pipeline, fingerprint)
+        return cls(pipeline, fingerprint, politeness_of(data))
 
     def predict(self, text: str, top: int = 5) -> Prediction:
+        """The request wins over the greeting or thanks around it (nlu/politeness.py): when the
+        whole message reads as social or unsure, the message without its politeness is judged
+        too, and a request found there with enough confidence is the answer."""
+        normalised = normalise(text)
+        whole = self._predict(normalised, top)
+        if whole.intent not in SOCIAL and whole.confidence >= REQUEST_CONFIDENCE:
+            return whole
+        core = self.politeness.core(normalised)
+        if core is None:
+            return whole
+        request = self._predict(core, top)
+        if request.intent not in SOCIAL and (request.confidence >= REQUEST_CONFIDENCE
+                                             or request.confidence > whole.confidence):
+            return request
+        return whole
+
+    def _predict(self, normalised: str, top: int) -> Prediction:
         """A message without a single word the training data knows is judged on letter groups
         alone, which can look sure of nonsense ("blorp" as health care): its confidence is
         capped below acting, so the bot asks "did you mean" rather than acting on a guess."""
-        normalised = normalise(text)
         probabilities = self.pipeline.predict_proba([normalised])[0]
         ranked = sorted(zip(self.intents, probabilities), key=lambda pair: -pair[1])[:top]
         ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
@@ -93,6 +112,10 @@ class IntentClassifier:
         temporary.replace(path)
 
 
+def politeness_of(data: TrainingData) -> Politeness:
+    return Politeness(normalise(e.text) for e in data.examples if e.intent in SOCIAL)
+
+
 _loaded: dict[str, IntentClassifier] = {}
 _lock = threading.Lock()
 
@@ -105,7 +128,7 @@ def load_or_train(folder: Path = DATA, cache: Path = CACHE, *, force: bool = Fal
             return _loaded[fingerprint]
         path = cache / f"intents-{fingerprint}.joblib"
         if path.exists() and not force:
-            classifier = IntentClassifier(joblib.load(path), fingerprint)
+            classifier = IntentClassifier(joblib.load(path), fingerprint, politeness_of(read_folder(folder)))
         else:
             log.info("training the intent classifier (data %s)", fingerprint)
             classifier = IntentClassifier.train(read_folder(folder), fingerprint)

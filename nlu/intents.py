@@ -4,7 +4,7 @@ INTENTS = (
     "greet", "goodbye", "thanks", "affirm", "deny", "help_menu", "register",
     "voucher_balance", "voucher_resend", "voucher_where", "voucher_how",
     "referral_health", "referral_legal", "referral_shelter", "referral_food",
-    "human", "change_language", "privacy", "delete_data", "stop", "out_of_scope",
+    "human", "change_language", "privacy", "delete_data", "stop", "out_of_scope", "safety",
 )
 
 # Safety-critical intents also have keywords and button payloads in their flows, so they
