@@ -33,7 +33,10 @@ run: install
 	@echo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# Lint and types first: a violation fails the run before the suite starts.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: install

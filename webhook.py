@@ -35,9 +35,9 @@ def create_app(overrides: dict | None = None, *, embedded_worker: bool = True) -
     app.extensions["dda"] = runtime
 
     from channels import twilio_webhook
+    from cli import register
     from delivery import metrics
     from vouchers import media, pos
-    from cli import register
 
     app.register_blueprint(twilio_webhook.blueprint)
     app.register_blueprint(pos.blueprint)

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, ExitStack
+from contextlib import ExitStack
 from pathlib import Path
 
 import yaml

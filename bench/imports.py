@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import time
 
-from registration.imports import import_contacts
 from bench.services import on_each_database
+from registration.imports import import_contacts
 from settings import ROOT
 from store.db import make_engine, make_sessionmaker
 

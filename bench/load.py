@@ -12,8 +12,8 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # A request as (path, body, headers); made fresh for each send.
 Request = tuple[str, bytes, dict[str, str]]
@@ -28,7 +28,7 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
-    def add(self, other: "Result") -> None:
+    def add(self, other: Result) -> None:
         self.latencies_ms += other.latencies_ms
         for kind, count in other.errors.items():
             self.errors[kind] = self.errors.get(kind, 0) + count

@@ -12,7 +12,6 @@ import resource
 import statistics
 import time
 from collections import defaultdict
-from pathlib import Path
 
 from nlu.classifier import IntentClassifier, load_or_train
 from nlu.evaluate import read_test_files

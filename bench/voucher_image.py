@@ -39,7 +39,8 @@ def run() -> bool:
     rng = random.Random(20261213)
     translator = Translator()
     vouchers = [
-        dict(code=_code(rng, symbology), pin=f"{rng.randrange(10_000):04d}", amount_cents=rng.choice([1750, 2500, 4000]),
+        dict(code=_code(rng, symbology), pin=f"{rng.randrange(10_000):04d}", amount_cents=rng.choice([1750, 2500,
+                4000]),
              currency="EUR", valid_until=date(2026, 12, 13), language=LANGUAGES[number % len(LANGUAGES)],
              symbology=symbology, program="Direct Digital Aid", translator=translator)
         for number in range(COUNT)

@@ -5,8 +5,13 @@ flows check` refuses a flow that names an action nobody registered.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Generic, TypeVar
+
+from bot.messages import Option
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -25,26 +30,33 @@ class ActionContext:
         return self.turn.profile
 
 
-class Actions:
-    def __init__(self) -> None:
-        self._actions: dict[str, Callable[[ActionContext], str | None]] = {}
+class Registry(Generic[R]):
+    """Named functions a flow may call: actions (their outcome steers the flow) or lists of
+    choices (what a `choose` step offers)."""
 
-    def register(self, name: str):
-        def decorate(function):
-            if name in self._actions:
-                raise ValueError(f"action {name!r} registered twice")
-            self._actions[name] = function
+    def __init__(self) -> None:
+        self._functions: dict[str, Callable[[ActionContext], R]] = {}
+
+    def register(self, name: str) -> Callable[[Callable[[ActionContext], R]], Callable[[ActionContext], R]]:
+        def decorate(function: Callable[[ActionContext], R]) -> Callable[[ActionContext], R]:
+            if name in self._functions:
+                raise ValueError(f"{name!r} registered twice")
+            self._functions[name] = function
             return function
         return decorate
 
     def names(self) -> set[str]:
-        return set(self._actions)
+        return set(self._functions)
 
-    def run(self, name: str, context: ActionContext) -> str | None:
-        return self._actions[name](context)
+    def run(self, name: str, context: ActionContext) -> R:
+        return self._functions[name](context)
+
+
+Actions = Registry[str | None]
+Choices = Registry[list[Option]]
 
 
 ACTIONS = Actions()
 # Named lists a `choose` step offers: each returns the Options for this moment (regions,
 # offers…), so the choices can come from content rather than from the flow file.
-CHOICES = Actions()
+CHOICES = Choices()

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.actions import ActionContext, Actions
+from bot.actions import ActionContext, Actions, Choices
 from bot.flows import Flow, FlowSet, Step, normalise
+from bot.flows import Option as FlowOption
 from bot.i18n import N_, Translator
 from bot.messages import Incoming, Option, Reply
 
@@ -46,11 +47,11 @@ class State:
     slots: dict[str, Any] = field(default_factory=dict)
     fallbacks: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"flow": self.flow, "step": self.step, "slots": self.slots, "fallbacks": self.fallbacks}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "State":
+    def from_dict(cls, data: dict[str, Any] | None) -> State:
         data = data or {}
         return cls(flow=data.get("flow"), step=data.get("step"), slots=dict(data.get("slots") or {}),
                    fallbacks=int(data.get("fallbacks") or 0))
@@ -90,13 +91,13 @@ class Turn:
 
 class Engine:
     def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
-                 choices: Actions | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
+                 choices: Choices | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
                  confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25):
         self.flows = flows
         self.translator = translator
         self.actions = actions
-        self.choices = choices or Actions()
+        self.choices = choices or Choices()
         self.fallback_limit = fallback_limit
         self.placeholders = placeholders or {}
         self.understand = understand
@@ -120,7 +121,7 @@ class Engine:
             if not allowed:
                 turn.handled_by = "silent"
                 return turn
-            return self._start(turn, trigger, host)
+            return self._start(turn, trigger, host) if trigger else turn
 
         if trigger and self.flows.flows[trigger].interrupts:
             return self._start(turn, trigger, host)
@@ -144,7 +145,7 @@ class Engine:
         if event.kind not in ("text", "button", "list"):
             return self._not_understood(turn, host, NOT_READABLE.get(event.kind, NOT_READABLE["media"]))
 
-        understood: Understanding | None = None
+        understood = None
         if turn.state.step == SUGGESTING:
             chosen = self._suggestion_chosen(turn, event)
             if chosen:
@@ -185,7 +186,7 @@ class Engine:
         out_of_scope = understood and understood.intent == OUT_OF_SCOPE and \
             understood.confidence >= self.confidence_threshold
         if understood and not out_of_scope and understood.confidence >= self.suggestion_threshold:
-            candidates = {}
+            candidates: dict[str, str] = {}
             for intent, confidence in understood.ranking[:3]:
                 if intent in self._intents and confidence >= self.suggestion_threshold:
                     candidates.setdefault(self._intents[intent], intent)
@@ -194,13 +195,13 @@ class Engine:
         invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
         return self._not_understood(turn, host, invalid)
 
-    def _suggest(self, turn: Turn, flows: dict[str, str], host) -> Turn:
-        """`flows`: each flow offered, with the intent that made it likely."""
-        """Unsure: offer the likeliest meanings as choices. Counts as not understood."""
+    def _suggest(self, turn: Turn, flows: dict[str, str], host: Any) -> Turn:
+        """Unsure: offer the likeliest meanings as choices (`flows`: each flow offered, with the
+        intent that made it likely). Counts as not understood."""
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
-        options = [Option(payload=f"suggest.{flow}", label=self.text(turn, self.flows.flows[flow].title))
+        options = [Option(payload=f"suggest.{flow}", label=self.text(turn, self.flows.flows[flow].title or flow))
                    for flow in flows]
         options.append(Option(payload="suggest.none", label=self.text(turn, SOMETHING_ELSE)))
         turn.replies.append(Reply(text=self.text(turn, DID_YOU_MEAN), options=options))
@@ -256,7 +257,7 @@ class Engine:
         padded = f" {said} "
         return next((flow for phrase, flow in self._phrases if f" {phrase} " in padded), None)
 
-    def _choose(self, step: Step, event: Incoming, language: str | None):
+    def _choose(self, step: Step, event: Incoming, language: str | None) -> FlowOption | None:
         if event.payload:
             for option in step.options:
                 if option.payload == event.payload:
@@ -273,7 +274,7 @@ class Engine:
         return None
 
     @staticmethod
-    def _validate(step: Step, text: str):
+    def _validate(step: Step, text: str) -> str | int | None:
         answer = " ".join(text.split())
         if step.get("expect", "text") == "number":
             return int(answer) if answer.isdigit() else None
@@ -282,7 +283,7 @@ class Engine:
         return answer
 
     # -- running steps ----------------------------------------------------------------------
-    def _start(self, turn: Turn, flow: str, host, intent: str | None = None) -> Turn:
+    def _start(self, turn: Turn, flow: str, host: Any, intent: str | None = None) -> Turn:
         turn.state.fallbacks = 0
         turn.state.slots.pop(INTENT, None)
         if intent:
@@ -290,14 +291,14 @@ class Engine:
         turn.state.flow, turn.state.step = flow, None
         return self._run(turn, flow, self.flows.flows[flow].start, host)
 
-    def _continue(self, turn: Turn, target: str | None, host) -> Turn:
+    def _continue(self, turn: Turn, target: str | None, host: Any) -> Turn:
         if not target:
             turn.state.flow = turn.state.step = None
             return turn
-        flow, step = self.flows.resolve(turn.state.flow, target)
+        flow, step = self.flows.resolve(turn.state.flow or "", target)
         return self._run(turn, flow, step, host)
 
-    def _chosen(self, turn: Turn, step: Step, option, host) -> Turn:
+    def _chosen(self, turn: Turn, step: Step, option: FlowOption, host: Any) -> Turn:
         turn.state.fallbacks = 0
         if step.get("save"):
             turn.state.slots[step.get("save")] = option.value if option.value is not None else option.payload
@@ -305,7 +306,7 @@ class Engine:
             self._act(turn, option.action, host, option.value)
         return self._continue(turn, option.goto or step.get("next"), host)
 
-    def _run(self, turn: Turn, flow_name: str, step_id: str, host) -> Turn:
+    def _run(self, turn: Turn, flow_name: str, step_id: str, host: Any) -> Turn:
         for _ in range(MAX_STEPS_PER_TURN):
             flow: Flow = self.flows.flows[flow_name]
             step = flow.steps[step_id]
@@ -341,28 +342,28 @@ class Engine:
             flow_name, step_id = self.flows.resolve(flow_name, target)
         raise RuntimeError(f"flow {flow_name!r} ran more than {MAX_STEPS_PER_TURN} steps in one turn")
 
-    def _holds(self, turn: Turn, when: dict) -> bool:
+    def _holds(self, turn: Turn, when: dict[str, Any]) -> bool:
         value = turn.state.slots.get(when["slot"]) if "slot" in when else getattr(turn.profile, when["profile"], None)
         if "equals" in when:
-            return value == when["equals"]
+            return bool(value == when["equals"])
         if "in" in when:
             return value in (when["in"] or [])
         if "present" in when:
             return (value not in (None, "", [], {})) == bool(when["present"])
         return bool(value)
 
-    def _act(self, turn: Turn, name: str, host, value=None) -> str | None:
+    def _act(self, turn: Turn, name: str, host: Any, value: Any = None) -> str | None:
         context = ActionContext(turn=turn, host=host, value=value, say=lambda text, **v: self._say(turn, text, **v))
         return self.actions.run(name, context)
 
-    def _hand_over(self, turn: Turn, host) -> Turn:
+    def _hand_over(self, turn: Turn, host: Any) -> Turn:
         turn.state.flow = turn.state.step = None
         turn.state.fallbacks = 0
         turn.state.slots.pop("_suggested", None)
         self._act(turn, "handoff", host, "fallback")
         return turn
 
-    def _not_understood(self, turn: Turn, host, text: str | None = None) -> Turn:
+    def _not_understood(self, turn: Turn, host: Any, text: str | None = None) -> Turn:
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
@@ -381,17 +382,17 @@ class Engine:
         return step if step is not None and step.kind in ("ask", "menu", "choose") else None
 
     # -- texts ------------------------------------------------------------------------------
-    def text(self, turn: Turn, source: str, **values) -> str:
+    def text(self, turn: Turn, source: str, **values: Any) -> str:
         return self.translator.text(source, turn.profile.language,
                                     **{**self.placeholders, **turn.state.slots, **values})
 
-    def _say(self, turn: Turn, source: str, **values) -> None:
+    def _say(self, turn: Turn, source: str, **values: Any) -> None:
         turn.replies.append(Reply(text=self.text(turn, source, **values)))
 
-    def _label(self, option, language: str | None) -> str:
-        return option.verbatim or self.translator.text(option.label, language, **self.placeholders)
+    def _label(self, option: FlowOption, language: str | None) -> str:
+        return option.verbatim or self.translator.text(option.label or "", language, **self.placeholders)
 
-    def _prompt(self, turn: Turn, step: Step, host, page: int = 0) -> bool:
+    def _prompt(self, turn: Turn, step: Step, host: Any, page: int = 0) -> bool:
         """Ask again what the step asks. False for a `choose` step with nothing to choose."""
         if step.kind == "ask":
             self._say(turn, step.get("ask"))
@@ -403,11 +404,11 @@ class Engine:
         return True
 
     # -- choosing from a list the host supplies ---------------------------------------------
-    def _choices(self, turn: Turn, step: Step, host) -> list[Option]:
+    def _choices(self, turn: Turn, step: Step, host: Any) -> list[Option]:
         context = ActionContext(turn=turn, host=host, value=None, say=lambda text, **v: self._say(turn, text, **v))
         return list(self.choices.run(step.get("from"), context) or [])
 
-    def _prompt_choices(self, turn: Turn, step: Step, host, page: int) -> bool:
+    def _prompt_choices(self, turn: Turn, step: Step, host: Any, page: int) -> bool:
         choices = self._choices(turn, step, host)
         if not choices:
             return False
@@ -422,7 +423,7 @@ class Engine:
         turn.replies.append(Reply(text=self.text(turn, step.get("choose")), options=options))
         return True
 
-    def _picked(self, turn: Turn, step: Step, event: Incoming, host) -> str | None:
+    def _picked(self, turn: Turn, step: Step, event: Incoming, host: Any) -> str | None:
         """The value chosen (PICK + "more" for the next page), by number, button or label."""
         shown = list(turn.state.slots.get("_shown") or [])
         number = _NUMBER.match(event.text or "")

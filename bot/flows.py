@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -101,7 +102,7 @@ class Flow:
                     yield option.label, option.line, f"flow {self.name}, step {step.id}: a menu option"
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class _LineLoader(yaml.CSafeLoader):
     """Remembers the line of every mapping so errors can point at it."""
 
 
@@ -192,7 +193,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
     title = data.get("title")
     if data.get("intents") and not isinstance(title, str):
         problem(line, f"flow {name!r} starts on intents, so it needs a 'title' to offer in 'Did you mean'")
-    return Flow(name=name, version=version, start=start, steps=steps, path=path, line=line,
+    return Flow(name=name, version=version, start=str(start), steps=steps, path=path, line=line,
                 title=title if isinstance(title, str) else None,
                 keywords=[str(k) for k in data.get("keywords") or []],
                 prefixes=[normalise(str(p)) for p in data.get("prefixes") or []],
@@ -340,55 +341,60 @@ def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | 
 
 def _check_links(flow_set: FlowSet, actions: set[str], choices: set[str], problems: list[str]) -> None:
     for flow in flow_set.flows.values():
-        def target_ok(target, line, what):
-            if not isinstance(target, str) or not target:
-                problems.append(f"{flow.path}:{line}: {what} must name a step")
-                return
-            if target.startswith("@"):
-                name, _, step = target[1:].partition(".")
-                other = flow_set.flows.get(name)
-                if other is None:
-                    problems.append(f"{flow.path}:{line}: {what} goes to unknown flow {name!r}")
-                elif step and step not in other.steps:
-                    problems.append(f"{flow.path}:{line}: {what} goes to unknown step {step!r} of flow {name!r}")
-            elif target not in flow.steps:
-                problems.append(f"{flow.path}:{line}: {what} goes to unknown step {target!r}")
+        _check_flow_links(flow, flow_set, actions, choices, problems)
 
-        def action_ok(name, line):
-            if name not in actions:
-                problems.append(f"{flow.path}:{line}: unknown action {name!r} "
-                                f"(known: {', '.join(sorted(actions))})")
 
-        for step in flow.steps.values():
-            if "next" in step.data:
-                target_ok(step.data["next"], step.line_of("next"), "next")
-            if step.kind == "goto":
-                target_ok(step.data["goto"], step.line_of("goto"), "goto")
-            if step.kind == "branch":
-                for rule in step.data.get("branch") or []:
-                    if isinstance(rule, dict) and "goto" in rule:
-                        target_ok(rule["goto"], rule.get("__line__", step.line), "branch")
-                if "else" in step.data:
-                    target_ok(step.data["else"], step.line_of("else"), "else")
-            if step.kind == "choose":
-                if step.data.get("from") not in choices:
-                    problems.append(f"{flow.path}:{step.line_of('from')}: 'from' must name a list of choices "
-                                    f"(known: {', '.join(sorted(choices)) or 'none'})")
-                if "empty" in step.data:
-                    target_ok(step.data["empty"], step.line_of("empty"), "empty")
-            if step.kind == "action":
-                action_ok(step.data["action"], step.line_of("action"))
-                outcomes = step.data.get("outcomes") or {}
-                for outcome, target in outcomes.items():
-                    if outcome not in META:
-                        target_ok(target, step.line, f"outcome {outcome!r}")
-            for option in step.options:
-                if option.goto:
-                    target_ok(option.goto, option.line, "option")
-                if option.action:
-                    action_ok(option.action, option.line)
-            if step.kind == "handoff" and not isinstance(step.data["handoff"], str):
-                problems.append(f"{flow.path}:{step.line}: handoff needs a reason, like 'asked'")
+def _check_flow_links(flow: Flow, flow_set: FlowSet, actions: set[str], choices: set[str],
+                      problems: list[str]) -> None:
+    def target_ok(target, line, what):
+        if not isinstance(target, str) or not target:
+            problems.append(f"{flow.path}:{line}: {what} must name a step")
+            return
+        if target.startswith("@"):
+            name, _, step = target[1:].partition(".")
+            other = flow_set.flows.get(name)
+            if other is None:
+                problems.append(f"{flow.path}:{line}: {what} goes to unknown flow {name!r}")
+            elif step and step not in other.steps:
+                problems.append(f"{flow.path}:{line}: {what} goes to unknown step {step!r} of flow {name!r}")
+        elif target not in flow.steps:
+            problems.append(f"{flow.path}:{line}: {what} goes to unknown step {target!r}")
+
+    def action_ok(name, line):
+        if name not in actions:
+            problems.append(f"{flow.path}:{line}: unknown action {name!r} "
+                            f"(known: {', '.join(sorted(actions))})")
+
+    for step in flow.steps.values():
+        if "next" in step.data:
+            target_ok(step.data["next"], step.line_of("next"), "next")
+        if step.kind == "goto":
+            target_ok(step.data["goto"], step.line_of("goto"), "goto")
+        if step.kind == "branch":
+            for rule in step.data.get("branch") or []:
+                if isinstance(rule, dict) and "goto" in rule:
+                    target_ok(rule["goto"], rule.get("__line__", step.line), "branch")
+            if "else" in step.data:
+                target_ok(step.data["else"], step.line_of("else"), "else")
+        if step.kind == "choose":
+            if step.data.get("from") not in choices:
+                problems.append(f"{flow.path}:{step.line_of('from')}: 'from' must name a list of choices "
+                                f"(known: {', '.join(sorted(choices)) or 'none'})")
+            if "empty" in step.data:
+                target_ok(step.data["empty"], step.line_of("empty"), "empty")
+        if step.kind == "action":
+            action_ok(step.data["action"], step.line_of("action"))
+            outcomes = step.data.get("outcomes") or {}
+            for outcome, target in outcomes.items():
+                if outcome not in META:
+                    target_ok(target, step.line, f"outcome {outcome!r}")
+        for option in step.options:
+            if option.goto:
+                target_ok(option.goto, option.line, "option")
+            if option.action:
+                action_ok(option.action, option.line)
+        if step.kind == "handoff" and not isinstance(step.data["handoff"], str):
+            problems.append(f"{flow.path}:{step.line}: handoff needs a reason, like 'asked'")
 
 
 def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[str]) -> None:

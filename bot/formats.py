@@ -52,11 +52,12 @@ def weekly_hours(rules: list[tuple[list[int], list[tuple[Time, Time]]]], locale:
     skeleton = "hm" if "h" in parsed.time_formats["short"].pattern else "Hm"
     lines = []
     for days, spans in rules:
-        runs, start = [], days[0]
-        for previous, day in zip(days, [*days[1:], None]):
-            if day != previous + 1:
+        runs: list[str] = []
+        start = days[0]
+        for previous, day in zip(days, [*days[1:], None], strict=True):
+            if day is None or day != previous + 1:
                 runs.append(names[start] if start == previous else f"{names[start]}–{names[previous]}")
-                start = day
+                start = day if day is not None else start
         times = ", ".join(format_interval(opens, closes, skeleton, locale=parsed) for opens, closes in spans)
         lines.append(native_digits(f"{', '.join(runs)} {times}", parsed.language))
     return lines

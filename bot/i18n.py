@@ -11,9 +11,8 @@ from pathlib import Path
 from babel.support import NullTranslations, Translations
 
 from bot.formats import is_right_to_left, isolate
-from settings import ROOT
 
-CATALOGS = ROOT / "translations"
+CATALOGS = Path(__file__).resolve().parent.parent / "translations"
 DOMAIN = "messages"
 
 

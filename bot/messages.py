@@ -34,7 +34,7 @@ class Reply:
     text: str
     options: list[Option] = field(default_factory=list)
     media_url: str | None = None
-    location: "Location | None" = None  # sent as a map pin where the channel can
+    location: Location | None = None  # sent as a map pin where the channel can
     tag: str | None = None  # what the message carries, so a delivery status can act on it
 
     def rendered(self) -> str:

@@ -48,7 +48,9 @@ class TwilioChannel:
 
     def send(self, message: Outgoing) -> Sent:
         sender, to = self._addresses(message)
-        callback = f"{self.status_callback}?{message.callback_query}" if message.callback_query else self.status_callback
+        callback = self.status_callback
+        if message.callback_query:
+            callback = f"{callback}?{message.callback_query}"
         arguments = {"from_": sender, "to": to, "status_callback": callback}
         if message.content_sid:
             arguments["content_sid"] = message.content_sid

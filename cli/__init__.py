@@ -3,37 +3,24 @@ from __future__ import annotations
 
 
 def register(app) -> None:
-    from cli import (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
-                     users, vouchers, worker)
+    from cli import (
+        chat,
+        contacts,
+        content,
+        db,
+        flows,
+        helpdesk,
+        nlu,
+        privacy,
+        registrations,
+        seed,
+        translations,
+        users,
+        vouchers,
+        worker,
+    )
 
     for module in (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
                    users, vouchers, worker):
         app.cli.add_command(module.group)
 
-
-def deliver_now(runtime) -> None:
-    """Without Redis the queue lives in this process: work it before the command exits. With
-    Redis the workers deliver; either way the outbox keeps what is not yet sent."""
-    if runtime.settings.uses_redis:
-        return
-    started = runtime.tasks.start_worker(threads=2)
-    runtime.tasks.drain()
-    if started:
-        runtime.tasks.stop_worker()
-
-
-def contact_id_for(runtime, session, phone: str) -> int | None:
-    """The contact a staff member means by `--phone`, written any way people write numbers;
-    during a key rotation the number is found under the old key too."""
-    import click
-    from sqlalchemy import select
-
-    from channels.twilio_payload import BadRequest, phone_from_address
-    from store.models import Contact
-    from store.personal import lookup_keys
-
-    try:
-        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
-    except BadRequest as error:
-        raise click.BadParameter(str(error), param_hint="--phone") from None
-    return session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))

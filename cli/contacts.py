@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from cli import deliver_now
+from cli.common import deliver_now
 from registration.imports import ImportError_, import_contacts
 from registration.invitations import invite_due
 

@@ -9,13 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from cli import contact_id_for, deliver_now
+from cli.common import contact_id_for, deliver_now
+from privacy.audit import record
 from privacy.erase import erase
 from privacy.retention import purge
 from privacy.rotate import BATCH, rotate, rows_to_visit
 from store.models import Contact
 from store.personal import keyring
-from privacy.audit import record
 
 group = AppGroup("privacy", help="Encryption keys, retention limits and erasure of personal data.")
 

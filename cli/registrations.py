@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from cli import contact_id_for, deliver_now
+from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
@@ -70,7 +70,8 @@ def set_status(phone, status, reason, notify):
         before = registration.status
         try:
             change_status(session, registration, status, actor="cli", reason=reason, runtime=runtime, notify=notify)
-            record(session, "cli", "changed status", f"registration:{registration.id}", f"{before} -> {status}: {reason}")
+            record(session, "cli", "changed status", f"registration:{registration.id}",
+                    f"{before} -> {status}: {reason}")
         except TransitionError as error:
             raise click.ClickException(str(error)) from None
         session.commit()

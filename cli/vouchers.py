@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from cli import deliver_now
+from cli.common import deliver_now
 from store.models import Registration, Store
 from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import current_period, issue_period, period_start

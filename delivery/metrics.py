@@ -4,7 +4,7 @@ the process that answers."""
 from __future__ import annotations
 
 import time
-from datetime import timezone
+from datetime import UTC
 
 from flask import Blueprint, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -18,7 +18,7 @@ WAITING = ("pending", "sending", "uncertain", "held")
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 blueprint = Blueprint("metrics", __name__)
 

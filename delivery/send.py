@@ -37,12 +37,12 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from dramatiq.common import compute_backoff
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, or_, select, update
 
-from channels.base import MaybeSent, Outgoing, PermanentFailure, Sent
+from channels.base import Channel, MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
 from delivery.rate_limit import Slots
 from delivery.status import advance, apply_early_status, delivered
@@ -137,6 +137,13 @@ def deliver_batch(runtime, contact_ids: list[int]) -> int:
                 return handled
 
 
+def _table(model: type) -> Table:
+    """The mapped table, for the Core statements that claim rows in one round trip."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 def _first_unfinished(contact_ids: list[int]):
     """Each person's oldest message not yet settled: only that one may go next."""
     return (select(func.min(OutboxItem.id)).join(Message)
@@ -147,7 +154,7 @@ def _first_unfinished(contact_ids: list[int]):
 def _claim(session, contact_ids: list[int]) -> list[tuple[OutboxItem, Message, Contact]]:
     """pending -> sending for each person's next message, in one statement that two workers
     cannot both win; the rows come back loaded, oldest first."""
-    outbox = OutboxItem.__table__
+    outbox = _table(OutboxItem)
     now = utcnow()
     claimed = session.connection().execute(
         update(outbox).where(outbox.c.id.in_(_first_unfinished(contact_ids)), outbox.c.state == "pending",
@@ -169,7 +176,7 @@ class _Claimed:
     message_id: int
     contact_id: int
     outgoing: Outgoing
-    channel: object
+    channel: Channel
     limited: bool  # Twilio: through the shared rate limit
     erased: bool
 
@@ -253,7 +260,7 @@ def _failed(runtime, claim: _Claimed, error: Exception) -> str | Retry:
 def _give_back(session, untried: list[_Claimed]) -> None:
     """Rows claimed but never sent (a failure came first): pending again, the attempt not counted."""
     if untried:
-        outbox = OutboxItem.__table__
+        outbox = _table(OutboxItem)
         session.connection().execute(
             update(outbox).where(outbox.c.id.in_([claim.outbox_id for claim in untried]), outbox.c.state == "sending")
             .values(state="pending", attempts=outbox.c.attempts - 1))
@@ -266,10 +273,11 @@ def _load(session, outbox_id: int) -> tuple[OutboxItem, Message, Contact]:
 
 
 def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Outgoing:
+    key = callback_key(runtime.settings.secrets.secret_key, outbox_id)
     return Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
                     content_sid=message.content_sid, content_variables=message.content_variables,
                     location=message.location, sms=message.kind == "sms",
-                    callback_query=f"outbox={outbox_id}&key={callback_key(runtime.settings.secrets.secret_key, outbox_id)}")
+                    callback_query=f"outbox={outbox_id}&key={key}")
 
 
 def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
@@ -279,7 +287,7 @@ def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
         return
     now = utcnow()
     connection = session.connection()
-    outbox, messages = OutboxItem.__table__, Message.__table__
+    outbox, messages = _table(OutboxItem), _table(Message)
     early = connection.execute(delete(EarlyStatus).where(EarlyStatus.provider_sid.in_(
         [sent.provider_sid for _, sent in done])).returning(EarlyStatus.provider_sid, EarlyStatus.status,
                                                             EarlyStatus.error_code)).all()
@@ -341,7 +349,7 @@ def reconcile(runtime, outbox_id: int) -> bool:
 
 
 def _aware(moment):
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _drop_erased(session, contact_id: int) -> None:

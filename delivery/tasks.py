@@ -10,6 +10,7 @@ import threading
 import time
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 
@@ -40,15 +41,15 @@ class Tasks:
         def deliver_bulk_job(contact_ids: list[int]) -> None:
             deliver_batch(runtime, contact_ids)
 
-        self.process_contact = dramatiq.actor(process_contact_job, actor_name="process_contact",
-                                              queue_name=INBOUND, broker=broker, **retries)
-        self.deliver = dramatiq.actor(deliver_job, actor_name="deliver", queue_name=REPLIES, broker=broker,
-                                      **retries)
+        self.process_contact = dramatiq.actor(actor_name="process_contact", queue_name=INBOUND, broker=broker,
+                                              **retries)(process_contact_job)
+        self.deliver = dramatiq.actor(actor_name="deliver", queue_name=REPLIES, broker=broker,
+                                      **retries)(deliver_job)
         # Voucher notices, invitations and reminders: many people per job, on a queue worked by
         # threads of its own, so a batch of 40,000 never stands between a person and the answer
         # to what they just wrote.
-        self.deliver_bulk = dramatiq.actor(deliver_bulk_job, actor_name="deliver_bulk", queue_name=BULK,
-                                           broker=broker, **retries)
+        self.deliver_bulk = dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK, broker=broker,
+                                           **retries)(deliver_bulk_job)
         self.batch_size = runtime.settings.delivery.bulk_batch
         self._stale_work = lambda: stale_work(runtime)
         # Scheduled work: each runs at most once per day or week across all workers.
@@ -119,10 +120,10 @@ class Tasks:
         while True:
             for queue in QUEUES:
                 timeout = max(1, int((deadline - time.monotonic()) * 1000))
-                if isinstance(self.broker, StubBroker):
-                    self.broker.join(queue, timeout=timeout)
-                else:
+                if isinstance(self.broker, RedisBroker):
                     self.broker.join(queue, interval=10, timeout=timeout)
+                else:
+                    self.broker.join(queue, timeout=timeout)
             for worker in self._workers:
                 worker.join()
             if not any(self.waiting(queue) for queue in QUEUES):
@@ -134,7 +135,8 @@ class Tasks:
         """Jobs in a queue not yet finished (on Redis: not yet taken by a worker)."""
         if isinstance(self.broker, StubBroker):
             return self.broker.queues[queue].unfinished_tasks + self.broker.queues[dq_name(queue)].unfinished_tasks
-        return self.broker.do_qsize(queue)
+        assert isinstance(self.broker, RedisBroker)
+        return int(self.broker.do_qsize(queue))
 
 
 def make_broker(redis_url: str) -> dramatiq.Broker:
@@ -142,6 +144,4 @@ def make_broker(redis_url: str) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker
-    from dramatiq.brokers.redis import RedisBroker
-
     return RedisBroker(url=redis_url, namespace="dda-tasks")

@@ -70,7 +70,8 @@ def hold_copy(session, runtime, message: Message) -> bool:
 
 _RELEASE = (update(OutboxItem).where(
     OutboxItem.state == "held",
-    OutboxItem.message_id.in_(select(Message.id).where(Message.contact_id == bindparam("contact_id")).scalar_subquery()))
+    OutboxItem.message_id.in_(
+        select(Message.id).where(Message.contact_id == bindparam("contact_id")).scalar_subquery()))
     .values(state="pending"))
 
 

@@ -15,11 +15,11 @@ from handoff import console
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
 from helpdesk_web.conversation import aware, conversation, waiting
+from privacy.audit import record
 from registration.lifecycle import registration_for
 from staff.auth import current_user, role_required
 from staff.display import when
 from store.models import StaffUser, Ticket, Voucher, utcnow
-from privacy.audit import record
 
 HELPERS = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")

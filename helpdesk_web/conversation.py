@@ -5,7 +5,7 @@ both; the JSON is built here once for the pages' first render and for every refr
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ SENDERS = {"person": "Person", "bot": "Bot", "agent": "Agent"}
 def aware(value: datetime | None) -> datetime | None:
     """SQLite gives back naive times; they are stored in UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

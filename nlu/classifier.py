@@ -22,9 +22,9 @@ from sklearn.svm import LinearSVC
 from nlu.normalise import normalise
 from nlu.politeness import SOCIAL, Politeness
 from nlu.training_data import TrainingData, read_folder
-from settings import ROOT
 
 log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "nlu" / "data"
 CACHE = ROOT / "var" / "nlu"
 MODEL_VERSION = "3"  # bump when the pipeline below changes, so cached models are retrained
@@ -65,7 +65,7 @@ class IntentClassifier:
         self.politeness = politeness or Politeness(())
 
     @classmethod
-    def train(cls, data: TrainingData, fingerprint: str) -> "IntentClassifier":
+    def train(cls, data: TrainingData, fingerprint: str) -> IntentClassifier:
         pipeline = build_pipeline()
         pipeline.fit([normalise(e.text) for e in data.examples], [e.intent for e in data.examples])
         return cls(pipeline, fingerprint, politeness_of(data))
@@ -92,7 +92,7 @@ class IntentClassifier:
         alone, which can look sure of nonsense ("blorp" as health care): its confidence is
         capped below acting, so the bot asks "did you mean" rather than acting on a guess."""
         probabilities = self.pipeline.predict_proba([normalised])[0]
-        ranked = sorted(zip(self.intents, probabilities), key=lambda pair: -pair[1])[:top]
+        ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda pair: -pair[1])[:top]
         ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
         confidence = ranking[0][1]
         if not self._knows_a_word(normalised):

@@ -21,7 +21,8 @@ def read_test_files(paths: list[Path]) -> TrainingData:
 def evaluate(parse, data: TrainingData) -> dict:
     """`parse(text)` returns a ParseResult dict; the result is Rasa's intent_evaluation, with
     accuracy per language added."""
-    predictions, per_language = [], defaultdict(lambda: [0, 0])
+    predictions: list[dict] = []
+    per_language: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for example in data.examples:
         result = parse(example.text)
         predicted = result["intent"]["name"]
@@ -33,7 +34,7 @@ def evaluate(parse, data: TrainingData) -> dict:
     truth = [p["intent"] for p in predictions]
     guessed = [p["predicted"] for p in predictions]
     precision, recall, f1, _ = precision_recall_fscore_support(truth, guessed, average="weighted", zero_division=0)
-    correct = sum(t == g for t, g in zip(truth, guessed))
+    correct = sum(t == g for t, g in zip(truth, guessed, strict=True))
     return {"intent_evaluation": {
         "accuracy": round(correct / len(truth), 4) if truth else 0.0,
         "precision": round(float(precision), 4), "f1_score": round(float(f1), 4),

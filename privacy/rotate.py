@@ -16,8 +16,8 @@ the same command also upgrades an older database (no previous keys needed then).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
 

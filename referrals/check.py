@@ -68,7 +68,8 @@ class _Checker:
                 if code in META:
                     continue
                 if code not in self.known:
-                    self.problem(value.get("__keys__", {}).get(code, line), f"{what}: '{key}' has a text for {code!r}, which is not a language "
+                    self.problem(value.get("__keys__", {}).get(code, line),
+                            f"{what}: '{key}' has a text for {code!r}, which is not a language "
                                        f"we serve ({', '.join(sorted(self.known))})")
                 elif not isinstance(text, str) or not text.strip():
                     self.problem(line, f"{what}: '{key}' in {code!r} is empty")
@@ -211,8 +212,9 @@ def _check_offer(check: _Checker, item: dict, number: int, region_id: str | None
         check.problem(line_of(item, "category"), f"{what}: category {item.get('category')!r} is not in "
                                                  f"categories.yml ({', '.join(sorted(categories))})")
     elif category.subcategory(item.get("subcategory")) is None:
+        known = ", ".join(s.id for s in category.subcategories)
         check.problem(line_of(item, "subcategory"), f"{what}: subcategory {item.get('subcategory')!r} is not one of "
-                                                    f"{category.id}'s ({', '.join(s.id for s in category.subcategories)})")
+                                                    f"{category.id}'s ({known})")
     name = check.text(item, "name", 200, what, same_everywhere=True)
     title = check.text(item, "title", TITLE_CHARS, what, required=False, same_everywhere=True)
     if name and title is None:

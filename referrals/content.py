@@ -107,7 +107,7 @@ class Content:
             json.dumps(self.to_bundle(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @classmethod
-    def from_bundle(cls, bundle: dict) -> "Content":
+    def from_bundle(cls, bundle: dict) -> Content:
         def text(value):
             return Text(dict(value["by_language"])) if value else None
 

@@ -62,9 +62,11 @@ def read_rows(text: str):
     for row in reader:
         if not any(cell.strip() for cell in row):
             continue
-        def cell(index):
-            return row[index].strip() if index is not None and index < len(row) else ""
-        yield reader.line_num, cell(phone), cell(language).lower(), cell(reference)
+        yield reader.line_num, _cell(row, phone), _cell(row, language).lower(), _cell(row, reference)
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    return row[index].strip() if index is not None and index < len(row) else ""
 
 
 def import_contacts(session, text: str, *, partner_name: str, secret: str, region: str, languages: list[str],

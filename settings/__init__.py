@@ -8,6 +8,7 @@ because a service that starts half-configured fails later in a worse place.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config.yml"
+# A checkout has config.yml beside the packages; an installed wheel keeps it under its prefix.
+DEFAULT_CONFIG = next((path for path in (ROOT / "config.yml", Path(sys.prefix) / "share/direct-digital-aid/config.yml")
+                       if path.exists()), ROOT / "config.yml")
 
 ENVIRONMENT = {
     "DATABASE_URL": ("connections", "database_url"),
@@ -57,7 +60,7 @@ class Languages(_Section):
     detect_min_confidence: float = Field(default=0.5, gt=0, le=1)
 
     @model_validator(mode="after")
-    def _source_is_a_program_language(self) -> "Languages":
+    def _source_is_a_program_language(self) -> Languages:
         if self.source not in self.program:
             raise ValueError(f"source language {self.source!r} must be one of the program languages")
         return self
@@ -87,7 +90,7 @@ class Nlu(_Section):
     rasa: Rasa = Rasa()
 
     @model_validator(mode="after")
-    def _rasa_needs_url(self) -> "Nlu":
+    def _rasa_needs_url(self) -> Nlu:
         if self.backend == "rasa" and not self.rasa.url.startswith(("http://", "https://")):
             raise ValueError("backend rasa needs nlu.rasa.url, the Rasa server's http(s) URL")
         if self.suggestion_threshold > self.confidence_threshold:
@@ -233,7 +236,7 @@ class Settings(_Section):
     secrets: Secrets
 
     @model_validator(mode="after")
-    def _twilio_complete(self) -> "Settings":
+    def _twilio_complete(self) -> Settings:
         c = self.connections
         if self.secrets.twilio_auth_token and not (c.twilio_account_sid and c.twilio_whatsapp_number):
             raise ValueError(

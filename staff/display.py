@@ -1,7 +1,7 @@
 """How personal data and times appear on staff pages."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import phonenumbers
 
@@ -25,5 +25,5 @@ def when(value: datetime | None) -> str:
     if value is None:
         return ""
     if value.tzinfo is None:  # SQLite gives back naive times; they are stored in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -8,7 +8,7 @@ reason and told to the person exactly as a change from the command line is.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from math import ceil
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -129,7 +129,7 @@ def index():
     if "language" in filters:
         query = query.where(Contact.language == filters["language"])
     if "since" in filters:
-        start = datetime.combine(filters["since"], datetime.min.time(), tzinfo=timezone.utc)
+        start = datetime.combine(filters["since"], datetime.min.time(), tzinfo=UTC)
         query = query.where(Registration.created_at >= start)
     with _runtime().session() as session:
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

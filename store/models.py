@@ -3,10 +3,9 @@ these classes must match them (a test compares the two).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.personal import PersonalText
@@ -20,7 +19,7 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -44,7 +43,7 @@ class Contact(Base):
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    messages: Mapped[list["Message"]] = relationship(back_populates="contact", cascade="all, delete-orphan",
+    messages: Mapped[list[Message]] = relationship(back_populates="contact", cascade="all, delete-orphan",
                                                      passive_deletes=True)
 
 
@@ -78,7 +77,7 @@ class Message(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     contact: Mapped[Contact] = relationship(back_populates="messages")
-    outbox: Mapped["OutboxItem | None"] = relationship(back_populates="message", cascade="all, delete-orphan",
+    outbox: Mapped[OutboxItem | None] = relationship(back_populates="message", cascade="all, delete-orphan",
                                                        passive_deletes=True)
 
 
@@ -136,7 +135,7 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     contact: Mapped[Contact] = relationship()
-    notes: Mapped[list["TicketNote"]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+    notes: Mapped[list[TicketNote]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
                                                      order_by="TicketNote.id")
 
 
@@ -184,7 +183,7 @@ class Registration(Base):
 
     contact: Mapped[Contact] = relationship()
     partner: Mapped[Partner | None] = relationship()
-    events: Mapped[list["RegistrationEvent"]] = relationship(
+    events: Mapped[list[RegistrationEvent]] = relationship(
         back_populates="registration", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RegistrationEvent.id")
 

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -113,7 +113,7 @@ class TwilioStandIn:
                     return {"code": code, "message": "stand-in failure", "more_info": "", "status": status}, status
                 sid = "SM" + uuid.uuid4().hex
                 self.requests.append({"account": account, "form": request.form.to_dict(flat=False), "sid": sid,
-                                      "at": datetime.now(timezone.utc)})
+                                      "at": datetime.now(UTC)})
                 stall = self.stalls.pop(0) if self.stalls else 0
             if stall:
                 time.sleep(stall)

@@ -1,7 +1,7 @@
 """Human takeover in the same conversation: escalation, what the person is told, the helper's
 answers, notes and closing, and the bot stepping back and returning."""
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,8 +10,8 @@ from handoff import console
 from store.models import Contact, StaffUser, Ticket, utcnow
 
 PHONE = "+31612345678"
-MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)    # 12:00 in Amsterdam
-SUNDAY_NIGHT = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)
+MONDAY_NOON = datetime(2026, 11, 30, 11, 0, tzinfo=UTC)    # 12:00 in Amsterdam
+SUNDAY_NIGHT = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
 
 @pytest.fixture

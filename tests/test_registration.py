@@ -2,13 +2,11 @@
 staff status changes, reminders and every refusal."""
 import json
 from datetime import timedelta
-from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
 
-from registration.imports import import_contacts
-from store.models import Contact, Invitation, Registration, RegistrationEvent, utcnow
+from store.models import Contact, Invitation, Registration, utcnow
 
 NL_PHONE, AR_PHONE, FR_PHONE = "+31612000001", "+31612000002", "+31612000003"
 
@@ -23,7 +21,7 @@ def registration_of(runtime, phone) -> Registration | None:
             return None
         registration = session.scalar(select(Registration).where(Registration.contact_id == contact.id))
         if registration is not None:
-            registration.events, registration.contact  # load before the session closes
+            _ = registration.events, registration.contact  # load before the session closes
         return registration
 
 
@@ -187,7 +185,8 @@ def test_staff_status_change_records_and_notifies_in_their_language(runner, runt
     assert "registered -> verified" in result.output
     assert whatsapp.replies(NL_PHONE)[-1].startswith("Good news: your registration has been checked")
     events = registration_of(runtime, NL_PHONE).events
-    assert (events[-1].actor, events[-1].reason, events[-1].from_status) == ("cli", "checked with partner", "registered")
+    assert (events[-1].actor, events[-1].reason, events[-1].from_status) == ("cli", "checked with partner",
+            "registered")
 
 
 def test_status_change_outside_the_window_needs_a_template(runner, runtime, whatsapp, twilio):

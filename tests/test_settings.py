@@ -50,7 +50,8 @@ def test_twilio_token_needs_sid_and_number():
 
 
 @pytest.mark.parametrize("change, message", [
-    (("fallback_limit: 2", "fallback_limit: 0"), "conversation.fallback_limit: input should be greater than or equal to 1"),
+    (("fallback_limit: 2", "fallback_limit: 0"),
+            "conversation.fallback_limit: input should be greater than or equal to 1"),
     (("amount_cents: 1750", "amount_cents: lots"), "vouchers.amount_cents: input should be a valid integer"),
     (("  currency: EUR\n", ""), "vouchers.currency is missing"),
     (("fallback_limit: 2", "fallbak_limit: 2"), "conversation.fallbak_limit: extra inputs are not permitted"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -284,7 +284,7 @@ def test_list_filters(client, runner, runtime):
     assert shown(partner="Partner B") == {ids["+31612000678"]}
     assert shown(language="en") == {ids["+31612000001"], ids["+31612000678"]}
     assert shown(language="en", partner="Partner A") == {ids["+31612000001"]}
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert shown(since=today.isoformat()) == everyone
     assert shown(since=(today + timedelta(days=1)).isoformat()) == set()
     assert "not a date" in client.get("/staff/registrations/?since=yesterday").text

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from twilio.base.exceptions import TwilioRestException

@@ -41,7 +41,8 @@ def missing_glyphs(font, text: str) -> list[str]:
 
 
 def _lines(words) -> list[tuple[str, str, int]]:
-    return [(words.program, "bold", voucher_image.PROGRAM_NAME_SIZE), (words.title, "regular", voucher_image.TITLE_SIZE),
+    return [(words.program, "bold", voucher_image.PROGRAM_NAME_SIZE),
+            (words.title, "regular", voucher_image.TITLE_SIZE),
             (words.code, "bold", voucher_image.CODE_SIZE), (words.pin, "regular", voucher_image.TEXT_SIZE),
             (words.amount, "bold", voucher_image.TEXT_SIZE), (words.valid_until, "regular", voucher_image.TEXT_SIZE),
             (words.at_the_till, "regular", voucher_image.SMALL_SIZE)]

@@ -1,9 +1,9 @@
 """Weekly vouchers end to end: issue, deliver as a scannable image, claim on delivery, spend
 at the till, ask the balance, and every refusal."""
 import io
-import time
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, timedelta
 
 import pytest
 import zxingcpp
@@ -224,13 +224,13 @@ def test_stats_are_aggregates_without_personal_data(runner, runtime, whatsapp, c
 
 
 def test_the_weekly_cycle_runs_once_when_due(runner, runtime, whatsapp):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from vouchers.schedule import run_when_due
 
     include(whatsapp, runner, runtime)
-    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
-    monday_morning = datetime(2026, 12, 7, 8, 30, tzinfo=timezone.utc)  # 09:30 in Amsterdam
+    sunday = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    monday_morning = datetime(2026, 12, 7, 8, 30, tzinfo=UTC)  # 09:30 in Amsterdam
     assert run_when_due(runtime, sunday) is None
     first = run_when_due(runtime, monday_morning)
     assert first["issued"]["issued"] == 1
@@ -252,8 +252,8 @@ def test_vouchers_still_come_while_a_helper_has_the_chat(runner, runtime, whatsa
 def test_a_cycle_larger_than_a_chunk_reaches_everyone_once(runner, runtime, twilio, monkeypatch):
     """Notices go out chunk by chunk (each committed and queued before the next is read);
     across the chunks every person hears once, and running it again sends nothing."""
-    from vouchers import delivery as notices
     from tests.test_delivery import person
+    from vouchers import delivery as notices
 
     monkeypatch.setattr(notices, "CHUNK", 2)
     phones = [f"+3162300{n:04d}" for n in range(5)]

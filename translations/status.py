@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 from translations.catalogs import DIRECTORY, TEMPLATE, catalog_path, read_catalog

@@ -49,7 +49,7 @@ def issue_period(runtime, period: str, progress=None) -> dict[str, int]:
                      "provider_reference": ref, "code": issued[ref].code, "pin": issued[ref].pin,
                      "amount_cents": settings.amount_cents, "currency": settings.currency,
                      "valid_until": valid_until, "reminders": 0, "created_at": utcnow()}
-                    for r, (ref, *_rest) in zip(todo, requests)]
+                    for r, (ref, *_rest) in zip(todo, requests, strict=True)]
             if rows:
                 result = session.execute(insert(Voucher).on_conflict_do_nothing(
                     index_elements=["registration_id", "period"]).returning(Voucher.id), rows)

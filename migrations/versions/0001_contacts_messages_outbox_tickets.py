@@ -1,13 +1,13 @@
 """contacts, messages, outbox, tickets
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 08:40:34.487766
 """
-from alembic import op
 import sqlalchemy as sa
-import store.personal
+from alembic import op
 
+import store.personal
 
 revision = '0001'
 down_revision = None
@@ -54,12 +54,14 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_messages_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_messages_contact_id_contacts'),
+            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
     sa.UniqueConstraint('provider_sid', name=op.f('uq_messages_provider_sid'))
     )
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.create_index('ix_messages_contact_direction_processed', ['contact_id', 'direction', 'processed_at'], unique=False)
+        batch_op.create_index('ix_messages_contact_direction_processed', ['contact_id', 'direction', 'processed_at'],
+                unique=False)
         batch_op.create_index(batch_op.f('ix_messages_contact_id'), ['contact_id'], unique=False)
 
     op.create_table('tickets',
@@ -72,7 +74,8 @@ def upgrade() -> None:
     sa.Column('open_marker', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_tickets_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_tickets_contact_id_contacts'),
+            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
     sa.UniqueConstraint('contact_id', 'open_marker', name=op.f('uq_tickets_contact_id_open_marker'))
     )
@@ -88,7 +91,8 @@ def upgrade() -> None:
     sa.Column('last_error', sa.String(length=256), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_outbox_message_id_messages'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_outbox_message_id_messages'),
+            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_id'))
     )

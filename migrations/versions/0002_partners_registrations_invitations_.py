@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-29 09:16:23.837667
 """
-from alembic import op
 import sqlalchemy as sa
-import store.personal
+from alembic import op
 
+import store.personal
 
 revision = '0002'
 down_revision = '0001'
@@ -38,7 +38,8 @@ def upgrade() -> None:
     sa.Column('reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_registrations_contact_id_contacts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_registrations_contact_id_contacts'),
+            ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_registrations_partner_id_partners')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registrations')),
     sa.UniqueConstraint('contact_id', name=op.f('uq_registrations_contact_id')),
@@ -67,8 +68,10 @@ def upgrade() -> None:
     sa.Column('message_id', sa.Integer(), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_invitations_message_id_messages'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'], name=op.f('fk_invitations_registration_id_registrations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['message_id'], ['messages.id'], name=op.f('fk_invitations_message_id_messages'),
+            ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'],
+            name=op.f('fk_invitations_registration_id_registrations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations'))
     )
     with op.batch_alter_table('invitations', schema=None) as batch_op:
@@ -82,7 +85,8 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=120), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'], name=op.f('fk_registration_events_registration_id_registrations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'],
+            name=op.f('fk_registration_events_registration_id_registrations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registration_events'))
     )
     with op.batch_alter_table('registration_events', schema=None) as batch_op:

@@ -4,10 +4,10 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29 09:36:32.462630
 """
-from alembic import op
 import sqlalchemy as sa
-import store.personal
+from alembic import op
 
+import store.personal
 
 revision = '0003'
 down_revision = '0002'
@@ -48,7 +48,8 @@ def upgrade() -> None:
     sa.Column('balance_after_cents', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['store_id'], ['stores.id'], name=op.f('fk_ledger_redemptions_store_id_stores')),
-    sa.ForeignKeyConstraint(['voucher_id'], ['ledger_vouchers.id'], name=op.f('fk_ledger_redemptions_voucher_id_ledger_vouchers')),
+    sa.ForeignKeyConstraint(['voucher_id'], ['ledger_vouchers.id'],
+            name=op.f('fk_ledger_redemptions_voucher_id_ledger_vouchers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_redemptions')),
     sa.UniqueConstraint('store_id', 'transaction_id', name=op.f('uq_ledger_redemptions_store_id_transaction_id'))
     )
@@ -71,8 +72,10 @@ def upgrade() -> None:
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_vouchers_contact_id_contacts'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'], name=op.f('fk_vouchers_registration_id_registrations'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_vouchers_contact_id_contacts'),
+            ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registrations.id'],
+            name=op.f('fk_vouchers_registration_id_registrations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vouchers')),
     sa.UniqueConstraint('provider_reference', name=op.f('uq_vouchers_provider_reference')),
     sa.UniqueConstraint('registration_id', 'period', name=op.f('uq_vouchers_registration_id_period'))
@@ -87,7 +90,8 @@ def upgrade() -> None:
     sa.Column('author', sa.String(length=254), nullable=False),
     sa.Column('text', store.personal.PersonalText(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_ticket_notes_ticket_id_tickets'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_ticket_notes_ticket_id_tickets'),
+            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_notes'))
     )
     with op.batch_alter_table('ticket_notes', schema=None) as batch_op:
@@ -105,7 +109,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('assigned_to_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('outcome', sa.String(length=64), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_tickets_assigned_to_id_staff_users'), 'staff_users', ['assigned_to_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_foreign_key(batch_op.f('fk_tickets_assigned_to_id_staff_users'), 'staff_users',
+                ['assigned_to_id'], ['id'], ondelete='SET NULL')
 
 
 
