@@ -75,3 +75,10 @@ def test_the_installed_service_checks_its_flows(installed, tmp_path):
     checked = service(installed, tmp_path, "-m", "flask", "--app", "webhook", "flows", "check")
     assert checked.returncode == 0, checked.stderr
     assert "all valid" in checked.stdout
+
+
+def test_the_installed_service_draws_a_voucher_in_tigrinya(installed, tmp_path):
+    drawn = service(installed, tmp_path, "-c", "from vouchers.image import FONTS; "
+                    "print(sorted(path.name for path in FONTS.glob('*.ttf')))")
+    assert drawn.returncode == 0, drawn.stderr
+    assert "NotoSansEthiopic-Regular.ttf" in drawn.stdout
