@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from referrals.check import ContentError
+from referrals.check import ContentError, drafts, missing
 from referrals.csv_import import import_region
 from referrals.feedback import counts
 from referrals.release import check_files, latest_release, publish
@@ -47,12 +47,20 @@ def check(as_json: bool):
             published = live is not None and live.fingerprint == content.fingerprint
     except SQLAlchemyError:
         published = None  # no database yet: the files can still be checked
+    languages = runtime.settings.languages.all
+    untranslated, review = missing(content, languages), drafts(runtime.settings.content.referrals)
     if as_json:
         click.echo(json.dumps({"valid": True, "regions": len(content.regions), "categories": len(content.categories),
-                               "offers": len(content.offers), "published": published}, indent=2))
+                               "offers": len(content.offers), "national": len(content.national_offers()),
+                               "published": published,
+                               "languages": {code: {"missing": untranslated[code], "review": review.get(code, 0)}
+                                             for code in languages}}, indent=2))
         return
     click.echo(f"{len(content.regions)} regions, {len(content.categories)} categories, "
                f"{len(content.offers)} offers: all valid")
+    click.echo("language  missing  review (drafted without a native speaker)")
+    for code in languages:
+        click.echo(f"{code:<8}  {untranslated[code]:>7}  {review.get(code, 0):>6}")
     if published is None:
         click.echo("Whether they are live is unknown: the database is not set up (run `flask db upgrade`).")
     else:

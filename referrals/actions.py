@@ -9,12 +9,17 @@ from __future__ import annotations
 from bot.actions import ACTIONS, CHOICES, ActionContext
 from bot.i18n import N_
 from bot.messages import Location, Option, Reply
-from referrals.card import offer_card
+from referrals.card import national_summary, offer_card
 from referrals.content import Content
 from store.models import ReferralFeedback
 
 CHANGE_REGION = N_("Change region")
 QUESTIONS = N_("Questions and answers")
+# NOTE: a row in the list of regions (at most 24 characters): the person lives somewhere else.
+NOT_LISTED = N_("My region is not listed")
+NOT_LISTED_ID = "_national"
+# NOTE: above the organisations that help anywhere in the country (phone lines, websites).
+NATIONAL_INTRO = N_("These organisations help people anywhere in the Netherlands, for free. In danger now? Call 112.")
 SLOTS = ("region", "category", "subcategory", "offer", "question")
 
 
@@ -43,7 +48,7 @@ def referral_begin(context: ActionContext) -> str:
     if category is not None:
         context.slots["category"] = category.id
     region = content.region(context.host.contact.region)
-    if region is None and len(content.regions) == 1:
+    if region is None and len(content.regions) == 1 and content.national is None:
         region = content.regions[0]
     if region is None:
         return "no_region"
@@ -81,6 +86,17 @@ def referral_card(context: ActionContext) -> str:
     return "ok"
 
 
+@ACTIONS.register("referral_national")
+def referral_national(context: ActionContext) -> str:
+    """For a person whose region is not listed: the help that works anywhere, in one message.
+    Outcomes: ok, or none when the content has no national help (the person is offered a human)."""
+    offers = _content(context).national_offers()
+    intro = _translated(context, NATIONAL_INTRO)
+    summary = national_summary(offers, _language(context))
+    context.turn.replies.append(Reply(text=f"{intro}\n\n{summary}" if summary else intro))
+    return "ok" if offers else "none"
+
+
 @ACTIONS.register("referral_feedback")
 def referral_feedback(context: ActionContext) -> str:
     offer = context.slots.get("offer")
@@ -105,8 +121,10 @@ def referral_answer(context: ActionContext) -> str:
 @CHOICES.register("referral_regions")
 def referral_regions(context: ActionContext) -> list[Option]:
     language = _language(context)
-    regions = sorted(_content(context).regions, key=lambda r: r.name.get(language).casefold())
-    return [Option(region.id, region.name.get(language)) for region in regions]
+    content = _content(context)
+    regions = sorted(content.regions, key=lambda r: r.name.get(language).casefold())
+    return [*(Option(region.id, region.name.get(language)) for region in regions),
+            Option(NOT_LISTED_ID, _translated(context, NOT_LISTED))]
 
 
 @CHOICES.register("referral_categories")
@@ -133,9 +151,10 @@ def referral_subcategories(context: ActionContext) -> list[Option]:
 @CHOICES.register("referral_offers")
 def referral_offers(context: ActionContext) -> list[Option]:
     slots, language = context.slots, _language(context)
-    offers = _content(context).offers_for(slots.get("region"), slots.get("category"), slots.get("subcategory"))
+    region = slots.get("region")
+    offers = _content(context).offers_for(region, slots.get("category"), slots.get("subcategory"))
     return [Option(offer.id, offer.menu_title(language))
-            for offer in sorted(offers, key=lambda o: o.menu_title(language).casefold())]
+            for offer in sorted(offers, key=lambda o: (o.region != region, o.menu_title(language).casefold()))]
 
 
 @CHOICES.register("referral_questions")

@@ -7,10 +7,14 @@ from referrals.content import Offer
 from referrals.hours import describe
 
 
+def _plain(value: str, language: str | None) -> str:
+    """Numbers, addresses and links keep their own direction inside Arabic or Farsi text."""
+    return isolate(value) if is_right_to_left(language) else value
+
+
 def offer_card(offer: Offer, language: str | None) -> str:
     def plain(value: str) -> str:
-        """Numbers, addresses and links keep their own direction inside Arabic or Farsi text."""
-        return isolate(value) if is_right_to_left(language) else value
+        return _plain(value, language)
 
     lines = [f"*{offer.name.get(language)}*"]
     if offer.description is not None:
@@ -28,3 +32,17 @@ def offer_card(offer: Offer, language: str | None) -> str:
     if offer.need_to_know is not None:
         lines += ["", f"ℹ️ {offer.need_to_know.get(language)}"]
     return "\n".join(lines).strip()
+
+
+def national_summary(offers: list[Offer], language: str | None) -> str:
+    """Organisations that help anywhere, together in one message: name, what they do, how to reach them.
+    The content check keeps their descriptions short enough for WhatsApp's 1024 characters."""
+    blocks = []
+    for offer in offers:
+        lines = [f"*{offer.name.get(language)}*"]
+        if offer.description is not None:
+            lines.append(offer.description.get(language))
+        lines += [f"{symbol} {_plain(value, language)}" for symbol, value in
+                  (("📞", offer.phone), ("🌐", offer.website), ("📍", offer.address)) if value]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

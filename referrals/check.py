@@ -14,6 +14,10 @@ from referrals.hours import HoursError, parse
 TITLE_CHARS = 24      # a WhatsApp list row title
 QUESTION_CHARS = 72   # a WhatsApp list row description
 SHORT_TEXT_CHARS = 400
+NATIONAL_TEXT_CHARS = 120  # national offers are shown together in one message (WhatsApp: 1024 characters)
+NATIONAL = "national"
+REVIEW = "review: drafted without a native speaker"
+_DRAFT = re.compile(r"^\s*([a-z]{2,3}):.*#\s*" + re.escape(REVIEW))
 LONG_TEXT_CHARS = 1000
 CATEGORY_KEYS = {"id", "intent", "name", "rights", "subcategories", "questions"}
 OFFER_KEYS = {"id", "category", "subcategory", "name", "title", "description", "address", "hours", "phone",
@@ -171,7 +175,8 @@ def check_categories(path: Path, data: dict, program: list[str], served: list[st
 
 
 def check_region(path: Path, data: dict, categories: list[Category], program: list[str], served: list[str],
-                 problems: list[str], offer_ids: dict[str, str]) -> tuple[Region | None, list[Offer]]:
+                 problems: list[str], offer_ids: dict[str, str],
+                 description_chars: int = SHORT_TEXT_CHARS) -> tuple[Region | None, list[Offer]]:
     """`offer_ids` collects ids over all regions (id -> where), so a duplicate is caught anywhere."""
     check = _Checker(path, program, served, problems)
     check.unknown_keys(data, REGION_KEYS, "region file")
@@ -191,14 +196,14 @@ def check_region(path: Path, data: dict, categories: list[Category], program: li
         if not isinstance(item, dict):
             check.problem(data.get("__line__", 1), f"offer {number} must be a mapping")
             continue
-        offer = _check_offer(check, item, number, region_id, by_id, offer_ids)
+        offer = _check_offer(check, item, number, region_id, by_id, offer_ids, description_chars)
         if offer is not None:
             offers.append(offer)
     return region, offers
 
 
 def _check_offer(check: _Checker, item: dict, number: int, region_id: str | None, categories: dict[str, Category],
-                 offer_ids: dict[str, str]) -> Offer | None:
+                 offer_ids: dict[str, str], description_chars: int) -> Offer | None:
     line = item.get("__line__", 1)
     check.unknown_keys(item, OFFER_KEYS, f"offer {number}")
     offer_id = check.identifier(item, "id", f"offer {number}")
@@ -222,7 +227,7 @@ def _check_offer(check: _Checker, item: dict, number: int, region_id: str | None
         if long:
             check.problem(line_of(item, "name"), f"{what}: the name has {max(long.values())} characters; menus show "
                                                  f"at most {TITLE_CHARS}: add a shorter 'title'")
-    description = check.text(item, "description", SHORT_TEXT_CHARS, what)
+    description = check.text(item, "description", description_chars, what)
     need_to_know = check.text(item, "need_to_know", SHORT_TEXT_CHARS, what, required=False)
     fields = {}
     for key in ("address", "hours", "phone", "website"):
@@ -269,14 +274,56 @@ def load_content(folder: Path, program: list[str], served: list[str]) -> Content
     if not files:
         problems.append(f"{folder / 'regions'}:1: no region files (regions/<region>.yml)")
     for path in files:
-        data, errors = read_yaml_mapping(path, "a region file must be a mapping with region, name and offers")
-        problems += errors
-        if data is None:
-            continue
-        region, region_offers = check_region(path, data, categories, program, served, problems, offer_ids)
-        if region is not None:
+        region, region_offers = _read_region(path, categories, program, served, problems, offer_ids)
+        if region is not None and region.id == NATIONAL:
+            problems.append(f"{path}:1: '{NATIONAL}' is the help for the whole country: it goes in {NATIONAL}.yml, "
+                            f"next to categories.yml")
+        elif region is not None:
             regions.append(region)
         offers += region_offers
+    national = None
+    if (folder / f"{NATIONAL}.yml").exists():
+        national, national_offers = _read_region(folder / f"{NATIONAL}.yml", categories, program, served, problems,
+                                                 offer_ids, NATIONAL_TEXT_CHARS)
+        offers += national_offers
     if problems:
         raise ContentError(problems)
-    return Content(tuple(categories), tuple(regions), tuple(offers))
+    return Content(tuple(categories), tuple(regions), tuple(offers), national)
+
+
+def _read_region(path: Path, categories: list[Category], program: list[str], served: list[str], problems: list[str],
+                 offer_ids: dict[str, str], description_chars: int = SHORT_TEXT_CHARS) -> tuple[Region | None, list[Offer]]:
+    data, errors = read_yaml_mapping(path, "a region file must be a mapping with region, name and offers")
+    problems += errors
+    if data is None:
+        return None, []
+    return check_region(path, data, categories, program, served, problems, offer_ids, description_chars)
+
+
+def texts(content: Content) -> list[Text]:
+    """Every text a person can read in the content."""
+    found: list[Text | None] = []
+    for category in content.categories:
+        found += [category.name, category.rights, *(s.name for s in category.subcategories)]
+        found += [text for q in category.questions for text in (q.question, q.answer)]
+    found += [region.name for region in (*content.regions, content.national) if region is not None]
+    found += [text for o in content.offers for text in (o.name, o.title, o.description, o.need_to_know)]
+    return [text for text in found if text is not None]
+
+
+def missing(content: Content, languages: list[str]) -> dict[str, int]:
+    """Per language, how many texts people would read in English instead."""
+    every = texts(content)
+    return {code: sum(1 for text in every if not text.by_language.get(code)) for code in languages}
+
+
+def drafts(folder: Path) -> dict[str, int]:
+    """Per language, how many texts carry the marker `# review: drafted without a native speaker`
+    (content/README.md): translations a speaker of the language still has to read."""
+    counts: dict[str, int] = {}
+    for path in sorted(folder.rglob("*.yml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _DRAFT.match(line)
+            if match:
+                counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+    return counts

@@ -79,6 +79,7 @@ class Content:
     categories: tuple[Category, ...] = ()
     regions: tuple[Region, ...] = ()
     offers: tuple[Offer, ...] = ()
+    national: Region | None = None  # help anywhere in the country, for a person whose region is not listed
     _fingerprint: str = field(default="", compare=False)
 
     def category(self, category_id: str | None) -> Category | None:
@@ -94,12 +95,20 @@ class Content:
         return next((c for c in self.categories if intent and c.intent == intent), None)
 
     def offers_for(self, region: str, category: str, subcategory: str) -> list[Offer]:
-        return [o for o in self.offers if (o.region, o.category, o.subcategory) == (region, category, subcategory)]
+        """The region's offers, then the national ones for the same need: a phone line that helps
+        everywhere is a place to go too when the region has none."""
+        regions = [region] if self.national is None or region == self.national.id else [region, self.national.id]
+        return [offer for where in regions for offer in self.offers
+                if (offer.region, offer.category, offer.subcategory) == (where, category, subcategory)]
+
+    def national_offers(self) -> list[Offer]:
+        return [o for o in self.offers if self.national is not None and o.region == self.national.id]
 
     # -- a published release is this, as JSON -------------------------------------------------
     def to_bundle(self) -> dict:
         return {"categories": [asdict(c) for c in self.categories], "regions": [asdict(r) for r in self.regions],
-                "offers": [asdict(o) for o in self.offers]}
+                "offers": [asdict(o) for o in self.offers],
+                "national": asdict(self.national) if self.national is not None else None}
 
     @property
     def fingerprint(self) -> str:
@@ -119,10 +128,13 @@ class Content:
                      subcategories=tuple(Subcategory(s["id"], text(s["name"])) for s in c["subcategories"]),
                      questions=tuple(Question(text(q["question"]), text(q["answer"])) for q in c["questions"]))
             for c in bundle["categories"])
-        regions = tuple(Region(id=r["id"], name=text(r["name"]), location=pair(r.get("location")))
-                        for r in bundle["regions"])
+        def region(r):
+            return Region(id=r["id"], name=text(r["name"]), location=pair(r.get("location")))
+
+        regions = tuple(region(r) for r in bundle["regions"])
+        national = region(bundle["national"]) if bundle.get("national") else None
         offers = tuple(
             Offer(**{**o, **{key: text(o.get(key)) for key in ("name", "title", "description", "need_to_know")},
                      "location": pair(o.get("location"))})
             for o in bundle["offers"])
-        return cls(categories, regions, offers)
+        return cls(categories, regions, offers, national)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,10 @@ from tests.conftest import fixture
 FOLDER = Path(__file__).parent / "conversations"
 TURN_KINDS = ("say", "tap", "pick", "media")
 TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "state", "check"}
-SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff"}
+SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff", "helpdesk"}
+# setup `helpdesk: closed | open`: the helpers' hours as on a Sunday night or a Monday noon in Amsterdam
+HELPDESK_CLOCK = {"closed": datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc),
+                  "open": datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)}
 LANGUAGE_NAMES = {"ar": "العربية", "en": "English", "es": "Español", "fr": "Français", "id": "Bahasa Indonesia",
                   "nl": "Nederlands", "pt": "Português", "tl": "Tagalog", "uk": "Українська", "fa": "فارسی",
                   "ti": "ትግርኛ", "so": "Soomaali", "tr": "Türkçe", "ru": "Русский", "am": "አማርኛ"}
@@ -150,9 +154,12 @@ def test_every_conversation_file_is_well_formed():
 
 
 @pytest.mark.parametrize(("name", "conversation"), _cases())
-def test_conversation(name, conversation, whatsapp, runner, runtime):
+def test_conversation(name, conversation, whatsapp, runner, runtime, monkeypatch):
     _validate(name, conversation)
     person = Person(whatsapp, runner, runtime)
+    if (conversation.get("setup") or {}).get("helpdesk"):
+        moment = HELPDESK_CLOCK[conversation["setup"]["helpdesk"]]
+        monkeypatch.setattr("handoff.actions.utcnow", lambda: moment)
     _start(person, conversation.get("setup") or {})
     for number, turn in enumerate(conversation["turns"], 1):
         where = f"turn {number} ({turn.get('say', turn.get('tap', turn.get('pick', turn.get('media'))))!r})"

@@ -11,9 +11,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from referrals.actions import NATIONAL_INTRO
+from referrals.card import national_summary
 from referrals.release import ReferralContent
 from settings import ROOT
-from store.models import Contact, ContentRelease, ReferralFeedback
+from store.models import Contact, ContentRelease, ReferralFeedback, Ticket
 from tests.test_staff import signed_in
 
 PHONE = "+31612345678"
@@ -142,6 +144,62 @@ def test_arabic_card_reads_right_to_left_with_arabic_day_names(whatsapp, runtime
     assert "\u2068+31" in card  # the phone number isolated from the Arabic text around it
     assert any(day in card for day in ("الاثنين", "الإثنين"))
     assert categories != subcategories
+
+
+# -- a region that is not listed ----------------------------------------------------------
+def test_a_person_whose_region_is_not_listed_gets_national_help_and_a_person(whatsapp, runtime):
+    start_in(whatsapp)
+    regions = whatsapp.conversation("find help")[-1]
+    national = whatsapp.conversation(numbered(regions)["My region is not listed"])
+    assert "anywhere in the Netherlands" in national[0] and "Call 112" in national[0]
+    assert "*Het Juridisch Loket*" in national[0] and "📞 0900-8020" in national[0]
+    assert "Talk to a person" in national[-1]
+    whatsapp.send(numbered(national[-1])["Talk to a person"])
+    with runtime.session() as session:
+        contact = session.scalar(select(Contact))
+        assert contact.region is None  # asked again next time: the region may be listed by then
+        assert session.scalar(select(func.count()).select_from(Ticket).where(Ticket.contact_id == contact.id)) == 1
+
+
+def test_national_help_by_topic_and_next_to_a_regions_own_places(whatsapp):
+    start_in(whatsapp)
+    regions = whatsapp.conversation("find help")[-1]
+    national = whatsapp.conversation(numbered(regions)["My region is not listed"])[-1]
+    categories = whatsapp.conversation(numbered(national)["Help by topic"])[-1]
+    subcategories = whatsapp.conversation(numbered(categories)["Legal help"])[-1]
+    offers = whatsapp.conversation(numbered(subcategories)["Free legal advice"])[-1]
+    assert list(numbered(offers)) == ["Het Juridisch Loket"]
+
+    regions = whatsapp.conversation("find help")[-1]
+    categories = whatsapp.conversation(numbered(regions)["Amsterdam"])[-1]
+    subcategories = whatsapp.conversation(numbered(categories)["Legal help"])[-1]
+    offers = list(numbered(whatsapp.conversation(numbered(subcategories)["Free legal advice"])[-1]))
+    assert offers[-1] == "Het Juridisch Loket" and len(offers) >= 2  # the region's own places first
+
+
+@pytest.mark.parametrize("language", ["ar", "en", "es", "fr", "id", "nl", "pt", "tl", "uk",
+                                      "fa", "ti", "so", "tr", "ru", "am"])
+def test_national_help_fits_one_whatsapp_message_in_every_language(runtime, language):
+    content = runtime.referrals.current()
+    intro = runtime.translator.text(NATIONAL_INTRO, language)
+    message = f"{intro}\n\n{national_summary(content.national_offers(), language)}"
+    assert len(content.national_offers()) >= 3 and len(message) <= 1024
+    assert intro != NATIONAL_INTRO or language == "en"
+    assert all(offer.description.by_language.get(language) for offer in content.national_offers())
+
+
+def test_national_help_in_a_region_file_or_too_long_is_refused(runner, content):
+    (content / "national.yml").write_text(yaml.safe_dump({
+        "version": 1, "region": "national", "name": "The Netherlands", "offers": [
+            {"id": "line", "category": "food", "subcategory": "meals", "name": "Food line", "phone": "0800-1234",
+             "description": every_language("A phone line that finds food near you. " * 4)}]}))
+    result = runner.invoke(args=["content", "check"])
+    assert result.exit_code == 1 and "national.yml:" in result.output and "at most 120 fit" in result.output
+    (content / "national.yml").unlink()
+    shutil.copy(content / "regions" / "testtown.yml", content / "regions" / "national.yml")
+    edit(content / "regions" / "national.yml", "region: testtown", "region: national")
+    result = runner.invoke(args=["content", "check"])
+    assert result.exit_code == 1 and "it goes in national.yml" in result.output
 
 
 # -- choosing, paging, feedback -------------------------------------------------------------
