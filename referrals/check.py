@@ -292,7 +292,8 @@ def load_content(folder: Path, program: list[str], served: list[str]) -> Content
 
 
 def _read_region(path: Path, categories: list[Category], program: list[str], served: list[str], problems: list[str],
-                 offer_ids: dict[str, str], description_chars: int = SHORT_TEXT_CHARS) -> tuple[Region | None, list[Offer]]:
+                 offer_ids: dict[str, str],
+                 description_chars: int = SHORT_TEXT_CHARS) -> tuple[Region | None, list[Offer]]:
     data, errors = read_yaml_mapping(path, "a region file must be a mapping with region, name and offers")
     problems += errors
     if data is None:

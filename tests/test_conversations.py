@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,8 +24,8 @@ TURN_KINDS = ("say", "tap", "pick", "media")
 TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "state", "check"}
 SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff", "helpdesk"}
 # setup `helpdesk: closed | open`: the helpers' hours as on a Sunday night or a Monday noon in Amsterdam
-HELPDESK_CLOCK = {"closed": datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc),
-                  "open": datetime(2026, 11, 30, 11, 0, tzinfo=timezone.utc)}
+HELPDESK_CLOCK = {"closed": datetime(2026, 11, 29, 22, 0, tzinfo=UTC),
+                  "open": datetime(2026, 11, 30, 11, 0, tzinfo=UTC)}
 LANGUAGE_NAMES = {"ar": "العربية", "en": "English", "es": "Español", "fr": "Français", "id": "Bahasa Indonesia",
                   "nl": "Nederlands", "pt": "Português", "tl": "Tagalog", "uk": "Українська", "fa": "فارسی",
                   "ti": "ትግርኛ", "so": "Soomaali", "tr": "Türkçe", "ru": "Русский", "am": "አማርኛ"}
