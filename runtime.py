@@ -18,7 +18,6 @@ from bot.actions import ACTIONS, CHOICES
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
-from bot.state import StateStore
 from channels.local import LocalChannel
 from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks, make_broker
@@ -28,6 +27,7 @@ from referrals.release import ReferralContent
 from settings import Settings
 from store import personal
 from store.db import make_engine, make_sessionmaker
+from store.locks import Locks
 from vouchers.provider import LocalLedger
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,7 @@ class Runtime:
         self.db = make_engine(settings.connections.database_url)
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)
-        self.state = StateStore(self.redis, ttl_seconds=settings.conversation.state_ttl_hours * 3600,
-                                lock_timeout=settings.conversation.lock_timeout_seconds)
+        self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
         self.translator = Translator()
         self.nlu = NluService(settings)
         self._content = content_fingerprint(settings)
@@ -54,7 +53,7 @@ class Runtime:
             if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.referrals = ReferralContent(settings, self.session)
-        self.tasks = Tasks(self, make_broker(settings.connections.redis_url))
+        self.tasks = Tasks(self, make_broker(settings.connections.redis_url), self.redis)
 
     def _engine(self, flows: FlowSet) -> Engine:
         nlu = self.settings.nlu

@@ -1,5 +1,9 @@
 """Twilio's HTTP callbacks: inbound WhatsApp messages and delivery status.
 
+Once a message is stored the answer is 200, whatever the queue does: a job that cannot be
+queued is queued by the workers' sweeper (delivery/tasks.py) as soon as the queue is back, so
+Twilio never retries a message we already have.
+
 Both routes check X-Twilio-Signature against the public URL (PUBLIC_BASE_URL), because
 behind a TLS proxy the URL Flask sees is not the one Twilio signed. Without an auth token
 they refuse everything: an unchecked webhook would let anyone speak for anyone.
@@ -50,10 +54,10 @@ def inbound():
     except BadRequest as error:
         log.info("inbound refused: %s", error)
         return Response(f"{error}\n", status=400)
-    _message_id, contact_id, created = receive(runtime, received)
-    if created:
-        runtime.tasks.process_contact.send(contact_id)
-    log.info("inbound %s: kind=%s%s", "stored" if created else "duplicate", received.kind,
+    stored = receive(runtime, received)
+    if stored.waiting:  # a retry of a message still unprocessed may be one whose job was lost
+        runtime.tasks.process_contact.send(stored.contact_id)
+    log.info("inbound %s: kind=%s%s", "stored" if stored.new else "duplicate", received.kind,
              " truncated" if received.truncated else "")
     return _twiml()
 

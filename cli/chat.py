@@ -38,7 +38,7 @@ def group(phone):
                 break
             form = {"MessageSid": "LOCAL" + uuid.uuid4().hex, "From": f"local:{phone}", "Body": text}
             received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars)
-            _message_id, contact_id, _created = receive(runtime, received)
+            contact_id = receive(runtime, received).contact_id
             runtime.tasks.process_contact.send(contact_id)
             runtime.tasks.drain()
             replies = local.received(phone, timeout=5)

@@ -73,11 +73,11 @@ def erase_command(phone, yes):
         raise click.ClickException("nobody with that number")
     if not yes:
         click.confirm("Erase everything about this person? This cannot be undone", abort=True)
-    with runtime.state.lock(contact_id), runtime.session() as session:
+    with runtime.locks.hold(contact_id), runtime.session() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
             raise click.ClickException("nobody with that number (erased meanwhile)")
-        erased = erase(session, contact, runtime=runtime)
+        erased = erase(session, contact)
         record(session, "cli", "erased person", f"contact:{contact_id}", "on request, by staff")
         session.commit()
     click.echo(f"erased contact #{contact_id}: {erased.messages} message(s), {erased.tickets} ticket(s), "

@@ -15,7 +15,8 @@ Why it works this way:
   `delivery.uncertain_grace_seconds`, the row is reconciled against Twilio's Messages list:
   a message to that number, from our sender, created since the attempt, whose sid we do not
   already know, is this one and is adopted; none means the request never arrived and the row
-  is sent again. A row left `sending` by a worker that died is treated the same way.
+  is sent again. A row left `sending` by a worker that died is settled by its callback too, or
+  reconciled as soon as that worker is known to be gone (delivery/liveness.py).
 - Failures that cannot have reached Twilio (connection refused, no DNS, a 429 or 5xx answer)
   make the row pending again with a `due_at` after an exponential backoff with jitter, and a
   job is queued for then; after `delivery.max_attempts` the row fails for good. Nothing can
@@ -80,10 +81,11 @@ def deliver_contact(runtime, contact_id: int) -> int:
     the order they were written (the reply path). Returns how many were sent or settled."""
     handled = 0
     patience = time.monotonic() + runtime.settings.delivery.send_timeout_seconds
-    with runtime.state.lock(contact_id, purpose="delivery"):
+    with runtime.locks.hold(contact_id, purpose="delivery") as renew:
         while True:
+            renew()
             with runtime.session() as session:
-                rows = _claim(session, [contact_id])
+                rows = _claim(session, [contact_id], runtime.tasks.worker_id)
                 if rows:
                     outcomes, retry = _deliver_claimed(runtime, session, rows, bulk=False)
                     handled += len(outcomes)
@@ -123,7 +125,7 @@ def deliver_batch(runtime, contact_ids: list[int]) -> int:
     handled = 0
     while True:
         with runtime.session() as session:
-            rows = _claim(session, contact_ids)
+            rows = _claim(session, contact_ids, runtime.tasks.worker_id)
             if not rows:
                 return handled
             outcomes, retry = _deliver_claimed(runtime, session, rows, bulk=True)
@@ -151,15 +153,17 @@ def _first_unfinished(contact_ids: list[int]):
             .group_by(Message.contact_id))
 
 
-def _claim(session, contact_ids: list[int]) -> list[tuple[OutboxItem, Message, Contact]]:
+def _claim(session, contact_ids: list[int], worker_id: str) -> list[tuple[OutboxItem, Message, Contact]]:
     """pending -> sending for each person's next message, in one statement that two workers
-    cannot both win; the rows come back loaded, oldest first."""
+    cannot both win, naming this process (delivery/liveness.py); the rows come back loaded,
+    oldest first."""
     outbox = _table(OutboxItem)
     now = utcnow()
     claimed = session.connection().execute(
         update(outbox).where(outbox.c.id.in_(_first_unfinished(contact_ids)), outbox.c.state == "pending",
                              or_(outbox.c.due_at.is_(None), outbox.c.due_at <= now))
-        .values(state="sending", attempts=outbox.c.attempts + 1, attempted_at=now, due_at=None)
+        .values(state="sending", attempts=outbox.c.attempts + 1, attempted_at=now, due_at=None,
+                claimed_by=worker_id)
         .returning(outbox.c.id)).scalars().all()
     if not claimed:
         session.rollback()
@@ -231,6 +235,8 @@ def _deliver_claimed(runtime, session, rows, *, bulk: bool) -> tuple[list[str], 
 def _failed(runtime, claim: _Claimed, error: Exception) -> str | Retry:
     with runtime.session() as session:
         item, message, contact = _load(session, claim.outbox_id)
+        if item.state != "sending":  # its status callback came first: Twilio has it (delivery/status.py)
+            return "sent"
         if isinstance(error, PermanentFailure):
             item.state, item.last_error = "failed", str(error)[:256]
             message.status, message.error_code = "failed", error.code
@@ -313,15 +319,16 @@ def adopt(session, item: OutboxItem, message: Message, sent: Sent) -> None:
 
 
 def reconcile(runtime, outbox_id: int) -> bool:
-    """Settle an uncertain row once its grace period is over: adopt the message Twilio has, or
-    make the row pending to send it again. False while it must still wait."""
+    """Settle an uncertain row once it is due (its grace period is over, or its worker stopped):
+    adopt the message Twilio has, or make the row pending to send it again. False while it must
+    still wait."""
     grace = timedelta(seconds=runtime.settings.delivery.uncertain_grace_seconds)
     with runtime.session() as session:
         item, message, contact = _load(session, outbox_id)
         if item.state != "uncertain":
             return True
         attempted = _aware(item.attempted_at or item.created_at)
-        if attempted > utcnow() - grace:
+        if (_aware(item.due_at) if item.due_at else attempted + grace) > utcnow():
             return False
         channel = runtime.channel_for(contact)
         finder = getattr(channel, "find_sent", None)
@@ -371,10 +378,12 @@ class StaleWork:
     process: list[int]  # inbound messages not yet answered
 
 
-def stale_work(runtime) -> StaleWork:
+def stale_work(runtime, everything: bool = False) -> StaleWork:
+    """`everything`: the queue lost its jobs (Redis restarted or flushed, or was unreachable
+    when some were queued), so whatever waits is queued again, however new."""
     settings = runtime.settings.delivery
     now = utcnow()
-    cutoff = now - timedelta(seconds=settings.sweep_after_seconds)
+    cutoff = now if everything else now - timedelta(seconds=settings.sweep_after_seconds)
     stuck = now - timedelta(seconds=2 * settings.send_timeout_seconds + 1)
     grace = now - timedelta(seconds=settings.uncertain_grace_seconds)
     last_try = func.coalesce(OutboxItem.due_at, OutboxItem.attempted_at, OutboxItem.created_at)
@@ -386,9 +395,10 @@ def stale_work(runtime) -> StaleWork:
         session.commit()
         bulk = (OutboxItem.queue == "bulk") & (OutboxItem.state == "pending")
         rows = session.execute(select(Message.contact_id, bulk).join(OutboxItem).where(or_(
-            (OutboxItem.state == "pending") & (last_try < cutoff),
-            (OutboxItem.state == "uncertain") & (last_try < grace))).distinct()).all()
+            (OutboxItem.state == "pending") & (last_try <= cutoff),
+            (OutboxItem.state == "uncertain") & OutboxItem.due_at.is_not(None) & (OutboxItem.due_at <= now),
+            (OutboxItem.state == "uncertain") & OutboxItem.due_at.is_(None) & (last_try < grace))).distinct()).all()
         contacts = list(session.scalars(select(Message.contact_id).where(
-            Message.direction == "in", Message.processed_at.is_(None), Message.created_at < cutoff).distinct()))
+            Message.direction == "in", Message.processed_at.is_(None), Message.created_at <= cutoff).distinct()))
     return StaleWork(deliver=[contact for contact, is_bulk in rows if not is_bulk],
                      deliver_bulk=[contact for contact, is_bulk in rows if is_bulk], process=contacts)

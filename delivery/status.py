@@ -27,11 +27,14 @@ def advance(message: Message, status: str, error_code: str | None) -> bool:
 
 def settle(runtime, outbox_id: int, sid: str) -> bool:
     """A callback named its outbox row (delivery/send.py): Twilio has that row's message under
-    `sid`. A row whose send was in doubt, or that was made pending to send again, is sent now
-    and never sent a second time. True if this settled it."""
+    `sid`. A row whose send was in doubt, that was made pending to send again, or that a worker
+    killed mid-send left `sending`, is sent now and never sent a second time. (A live worker
+    whose request is still returning records the same sid a moment later.) True if this
+    settled it."""
     with runtime.session() as session:
         settled = session.execute(
-            update(OutboxItem).where(OutboxItem.id == outbox_id, OutboxItem.state.in_(("pending", "uncertain")))
+            update(OutboxItem).where(OutboxItem.id == outbox_id,
+                                     OutboxItem.state.in_(("pending", "sending", "uncertain")))
             .values(state="sent", sent_at=utcnow()).execution_options(synchronize_session=False)).rowcount
         message = session.scalar(select(Message).join(OutboxItem).where(OutboxItem.id == outbox_id))
         if message is None:

@@ -2,6 +2,13 @@
 
 Actors are made per runtime rather than at import, so one process can hold a Redis-backed
 runtime (production, CI) or an in-process one (`make run`, tests) without global state.
+
+Everything a job is queued for is in the database first (a message not yet processed, an
+outbox row not yet sent), so queueing never fails the caller: when Redis cannot be reached
+the job is left to the sweeper. The sweeper watches every second: when the queue lost its jobs
+(Redis restarted, flushed, or unreachable for a while) it queues again everything that waits,
+at once; rows a stopped worker left `sending` are settled within seconds
+(delivery/liveness.py); the rest it checks every `sweep_every` seconds.
 """
 from __future__ import annotations
 
@@ -13,6 +20,10 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
+from dramatiq.errors import BrokerError
+from redis.exceptions import RedisError
+
+from delivery.liveness import BEAT_SECONDS, beat, new_worker_id, settle_dead_claims
 
 log = logging.getLogger(__name__)
 
@@ -20,16 +31,43 @@ REPLIES = "replies"
 INBOUND = "inbound"
 BULK = "bulk"
 QUEUES = (INBOUND, REPLIES, BULK)
+UNREACHABLE = (RedisError, BrokerError)
+# A key that lives as long as Redis keeps its data: when it is gone, so are the queued jobs.
+QUEUE_MARKER = "dda:queue-alive"
+
+
+class _Queued:
+    """An actor whose `send` never fails the caller (see the module's docstring)."""
+
+    def __init__(self, actor: dramatiq.Actor):
+        self.actor = actor
+
+    def send(self, *args) -> None:
+        self.send_with_options(args=args)
+
+    def send_with_options(self, *, args=(), **options) -> None:
+        try:
+            self.actor.send_with_options(args=args, **options)
+        except UNREACHABLE as error:
+            log.warning("queue unreachable (%s): %s left to the sweeper", type(error).__name__,
+                        self.actor.actor_name)
+
+    def __getattr__(self, name: str):
+        return getattr(self.actor, name)
 
 
 class Tasks:
-    def __init__(self, runtime, broker: dramatiq.Broker):
+    def __init__(self, runtime, broker: dramatiq.Broker, redis):
         from delivery.send import BACKOFF_MS, MAX_BACKOFF_MS, deliver_batch, deliver_contact, stale_work
         from inbox.process import process_contact
         from privacy.retention import purge_once_a_day
         from vouchers.schedule import remind_once_a_day, run_when_due
 
         self.broker = broker
+        self.redis = redis
+        self.worker_id = new_worker_id()  # names this process's claims (delivery/liveness.py)
+        self._beat = lambda: beat(runtime, self.worker_id)
+        self._settle_dead = lambda: settle_dead_claims(runtime)
         retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": BACKOFF_MS,
                    "max_backoff": MAX_BACKOFF_MS}
         def process_contact_job(contact_id: int) -> None:
@@ -41,17 +79,18 @@ class Tasks:
         def deliver_bulk_job(contact_ids: list[int]) -> None:
             deliver_batch(runtime, contact_ids)
 
-        self.process_contact = dramatiq.actor(actor_name="process_contact", queue_name=INBOUND, broker=broker,
-                                              **retries)(process_contact_job)
-        self.deliver = dramatiq.actor(actor_name="deliver", queue_name=REPLIES, broker=broker,
-                                      **retries)(deliver_job)
+        self.process_contact = _Queued(dramatiq.actor(actor_name="process_contact", queue_name=INBOUND,
+                                                      broker=broker, **retries)(process_contact_job))
+        self.deliver = _Queued(dramatiq.actor(actor_name="deliver", queue_name=REPLIES, broker=broker,
+                                              **retries)(deliver_job))
         # Voucher notices, invitations and reminders: many people per job, on a queue worked by
         # threads of its own, so a batch of 40,000 never stands between a person and the answer
         # to what they just wrote.
-        self.deliver_bulk = dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK, broker=broker,
-                                           **retries)(deliver_bulk_job)
+        self.deliver_bulk = _Queued(dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK, broker=broker,
+                                                   **retries)(deliver_bulk_job))
         self.batch_size = runtime.settings.delivery.bulk_batch
-        self._stale_work = lambda: stale_work(runtime)
+        self._stale_work = lambda everything: stale_work(runtime, everything)
+        self._queue_was_down = False
         # Scheduled work: each runs at most once per day or week across all workers.
         self._scheduled = {"privacy purge": lambda: purge_once_a_day(runtime),
                            "weekly voucher cycle": lambda: run_when_due(runtime),
@@ -60,9 +99,10 @@ class Tasks:
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
 
-    def sweep(self) -> int:
-        """Queue again what a lost queue message left behind; safe to run at any time."""
-        stale = self._stale_work()
+    def sweep(self, everything: bool = False) -> int:
+        """Queue again what a lost queue message left behind; safe to run at any time.
+        `everything`: the queue lost its jobs, so all that waits, however new."""
+        stale = self._stale_work(everything)
         for contact_id in stale.deliver:
             self.deliver.send(contact_id)
         self.send_bulk(stale.deliver_bulk)
@@ -81,6 +121,10 @@ class Tasks:
         if a worker already runs here."""
         if self._workers:
             return False
+        try:  # before the first claim: a claim by a process never seen looks like a stopped one's
+            self._beat()
+        except Exception:
+            log.exception("could not record this worker as alive")
         self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES}, worker_threads=threads,
                                          worker_timeout=100),
                          dramatiq.Worker(self.broker, queues={BULK}, worker_threads=bulk_threads, worker_timeout=100)]
@@ -93,7 +137,20 @@ class Tasks:
         return True
 
     def _sweep_loop(self, every: float) -> None:
-        while not self._stopping.wait(every):
+        last = time.monotonic()
+        while not self._stopping.wait(BEAT_SECONDS):
+            try:
+                self._beat()
+                for contact_id in self._settle_dead():
+                    self.deliver.send(contact_id)
+                if self._queue_lost():
+                    log.warning("the queue lost its jobs (Redis restarted or was unreachable): queueing again")
+                    self.sweep(everything=True)
+            except Exception:
+                log.exception("watch failed")
+            if time.monotonic() - last < every:
+                continue
+            last = time.monotonic()
             try:
                 self.sweep()
             except Exception:
@@ -103,6 +160,19 @@ class Tasks:
                     job()
                 except Exception:
                     log.exception("%s failed", name)
+
+    def _queue_lost(self) -> bool:
+        """True once each time Redis comes back empty or after being unreachable. An in-process
+        queue is lost only with the process."""
+        if isinstance(self.broker, StubBroker):
+            return False
+        try:
+            fresh = self.redis.set(QUEUE_MARKER, "1", nx=True)
+        except RedisError:
+            self._queue_was_down = True
+            return False
+        was_down, self._queue_was_down = self._queue_was_down, False
+        return bool(fresh) or was_down
 
     def stop_worker(self) -> None:
         """Both pools at once: each waits for its threads to finish the job in hand."""
@@ -144,4 +214,7 @@ def make_broker(redis_url: str) -> dramatiq.Broker:
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker
-    return RedisBroker(url=redis_url, namespace="dda-tasks")
+    # A worker that stops sending heartbeats for 5 s is dead: Redis gives its unfinished jobs to
+    # the others (checked on about 1 in 100 broker calls, which an idle worker makes ~10 times
+    # a second), so a killed worker holds nobody up for long. Jobs are safe to run twice.
+    return RedisBroker(url=redis_url, namespace="dda-tasks", heartbeat_timeout=5_000, maintenance_chance=10_000)

@@ -6,6 +6,7 @@ from bot.i18n import N_
 from bot.messages import Reply
 from delivery.outbox import queue_replies
 from registration.lifecycle import in_window, runtime_placeholders
+from store import conversations
 from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, utcnow
 
 BACK_TO_BOT = N_("Our helper has finished this conversation. You are talking to the bot again: write MENU to see "
@@ -71,7 +72,7 @@ def close(session, runtime, ticket: Ticket, user: StaffUser, outcome: str) -> No
         language = contact.language or runtime.settings.languages.source
         text = runtime.translator.text(BACK_TO_BOT, language, **runtime_placeholders(runtime))
         queue_replies(session, runtime.settings, contact, [Reply(text=text)])
-    runtime.state.forget(contact.id)
+    conversations.forget(session, contact.id)
 
 
 def window_open(contact) -> bool:

@@ -103,7 +103,7 @@ def send():
             return jsonify(error=str(refused)), 400
         return render_template("helpdesk/simulator.html", phone=None, typed=str(data.get("phone") or ""),
                                default_phone=DEFAULT_PHONE, error=str(refused), refresh=REFRESH_SECONDS), 400
-    _message_id, contact_id, _created = receive(runtime, received)
+    contact_id = receive(runtime, received).contact_id
     runtime.tasks.process_contact.send(contact_id)
     if request.is_json:
         return jsonify(ok=True, phone=phone)

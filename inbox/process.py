@@ -1,21 +1,26 @@
 """Processing a person's inbound messages, one at a time and in the order they arrived.
 
-For each message: take the person's lock, load the conversation state, run one turn of the
-engine, save the state, then commit in one transaction the replies (outbox), the changes to
-the contact and the mark that the message is processed. Only then are the replies handed to
-delivery, so nothing is sent for a turn that did not commit.
+For each message, in one transaction: mark it processed (a statement only one transaction can
+win, so a message is applied once even if two workers reach it), load the conversation state,
+run one turn of the engine, then write the new state, the replies (outbox) and the changes to
+the contact, and commit. Only then are the replies handed to delivery, so nothing is sent for
+a turn that did not commit. The person's lock in Redis only keeps workers from doing the same
+work twice; losing it, or Redis altogether, changes nothing about where a person is.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from datetime import timedelta
 
-from bot.engine import Profile
+from sqlalchemy import select, update
+
+from bot.engine import Profile, State
 from bot.messages import Incoming
 from delivery.outbox import queue_replies
 from privacy.erase import erase
+from store import conversations
 from store.models import Contact, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,7 +51,7 @@ def process_contact(runtime, contact_id: int) -> int:
     """Process every waiting inbound message of one contact; returns how many."""
     done = 0
     runtime.reload_if_changed()
-    with runtime.state.lock(contact_id):
+    with runtime.locks.hold(contact_id) as renew:
         while True:
             replies = _process_next(runtime, contact_id)
             if replies is None:
@@ -54,6 +59,7 @@ def process_contact(runtime, contact_id: int) -> int:
             done += 1
             if replies:
                 runtime.tasks.deliver.send(contact_id)
+            renew()
 
 
 def _process_next(runtime, contact_id: int) -> int | None:
@@ -64,23 +70,34 @@ def _process_next(runtime, contact_id: int) -> int | None:
                                   Message.processed_at.is_(None)).order_by(Message.id).limit(1))
         if message is None:
             return None
+        if not _claim(session, message):
+            session.rollback()
+            return 0  # another worker had it; look again
         contact = session.get(Contact, contact_id)
         in_handoff = session.scalar(select(Ticket.id).where(Ticket.contact_id == contact_id,
                                                             Ticket.status == "open")) is not None
         profile = Profile(language=contact.language, opted_out=contact.opted_out, in_handoff=in_handoff)
-        before = runtime.state.state_for(contact_id, message.id)
+        ttl = timedelta(hours=runtime.settings.conversation.state_ttl_hours)
+        before = State.from_dict(conversations.load(session, contact_id, ttl))
         host = Conversation(session=session, contact=contact, runtime=runtime)
         turn = runtime.bot.handle(before, incoming_from(message), profile, host)
-        runtime.state.save(contact_id, message.id, before, turn.state)
+        if not host.erase:
+            conversations.save(session, contact_id, turn.state.to_dict())
 
         contact.language = turn.profile.language
         contact.opted_out = turn.profile.opted_out
-        message.processed_at = utcnow()
         items = queue_replies(session, runtime.settings, contact, turn.replies)
-        if host.erase:  # keeps the confirmation until it is delivered; forgets the state on commit
-            erase(session, contact, keep=[item.message_id for item in items], runtime=runtime)
+        if host.erase:  # keeps the confirmation until it is delivered
+            erase(session, contact, keep=[item.message_id for item in items])
         session.commit()
         log.info("processed inbound message %s: %d repl%s, %s", message.id, len(turn.replies),
                  "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
         return len(items)
 
+
+
+def _claim(session, message: Message) -> bool:
+    """Mark the message processed in this transaction, unless another transaction did: on
+    PostgreSQL a second worker waits here until the first commits, then finds it taken."""
+    return session.execute(update(Message).where(Message.id == message.id, Message.processed_at.is_(None))
+                           .values(processed_at=utcnow()).execution_options(synchronize_session=False)).rowcount == 1

@@ -11,6 +11,8 @@ statement is skipped and receiving stays the single upsert.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -69,8 +71,15 @@ def _statements(dialect: str) -> tuple:
     return _STATEMENTS[dialect]
 
 
-def receive(runtime, received: Received) -> tuple[int, int, bool]:
-    """Store the message unless its MessageSid is known: (message id, contact id, newly stored)."""
+class Stored(NamedTuple):
+    message_id: int
+    contact_id: int
+    new: bool  # False: Twilio sent this MessageSid before
+    waiting: bool  # not processed yet (new, or a retry of one whose job was lost): queue it
+
+
+def receive(runtime, received: Received) -> Stored:
+    """Store the message unless its MessageSid is known."""
     now = utcnow()
     with runtime.db.connect() as connection:
         upsert_contact, insert_message = _statements(connection.dialect.name)
@@ -87,7 +96,7 @@ def receive(runtime, received: Received) -> tuple[int, int, bool]:
         if released:
             runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
-            return message_id, contact_id, True
-        known = connection.execute(select(Message.id, Message.contact_id)
+            return Stored(message_id, contact_id, new=True, waiting=True)
+        known = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
                                    .where(Message.provider_sid == received.sid)).one()
-        return known.id, known.contact_id, False
+        return Stored(known.id, known.contact_id, new=False, waiting=known.processed_at is None)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
-from store import models
+from store import conversations, models
 from store.models import Contact, Message, Registration, Ticket, utcnow
 
 
@@ -23,15 +23,14 @@ class Erased:
     vouchers: int = 0
 
 
-def erase(session, contact: Contact, *, keep=(), runtime=None) -> Erased:
+def erase(session, contact: Contact, *, keep=()) -> Erased:
     """Remove what the service holds about `contact` inside the caller's transaction.
 
     `keep` names outbound messages still to be delivered (the chat's confirmation): the
     contact row, which holds the number they go to, then stays marked `erased_at` and
     delivery drops it once they are sent (delivery/send.py). Without `keep` the contact row
-    goes now. With `runtime`, the conversation state in Redis (which may hold a name typed
-    half-way through registering) is forgotten once the transaction commits, not before, so
-    a rollback leaves the person as they were.
+    goes now. The conversation state (which may hold a name typed half-way through
+    registering) goes in the same transaction, so a rollback leaves the person as they were.
     """
     keep = set(keep)
     erased = Erased()
@@ -47,13 +46,11 @@ def erase(session, contact: Contact, *, keep=(), runtime=None) -> Erased:
     for registration in registrations:
         session.delete(registration)  # its history goes with it; invitations by the database's cascade
     erased.registrations = len(registrations)
+    conversations.forget(session, contact.id)
     contact.language = None
     contact.erased_at = utcnow()
     if not keep:
         session.delete(contact)
-    if runtime is not None:
-        contact_id = contact.id
-        event.listen(session, "after_commit", lambda _session: runtime.state.forget(contact_id), once=True)
     return erased
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import exists, func, select, update
 from bot.i18n import N_
 from privacy.erase import erase
 from registration.lifecycle import notify_person
+from store import conversations
 from store.models import Contact, Message, OutboxItem, Registration, RegistrationEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,12 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
     settings = runtime.settings.privacy
     now = now or utcnow()
     counts = {"message texts erased": 0, "warned": 0, "warnings not sent": 0, "registrations erased": 0,
-              "contacts erased": 0, "erasures completed": 0}
+              "contacts erased": 0, "erasures completed": 0, "conversations expired": 0}
     counts["message texts erased"] = erase_old_texts(runtime, now - timedelta(days=settings.message_days))
+    with runtime.session() as session:
+        counts["conversations expired"] = conversations.forget_untouched_since(
+            session, now - timedelta(hours=runtime.settings.conversation.state_ttl_hours))
+        session.commit()
     inactive_since = now - settings.inactive_months * MONTH
     warned_contacts = []
     to_erase: list[tuple[int, str]] = []
@@ -118,14 +123,14 @@ def _warn(session, runtime, registration: Registration, days: int) -> str:
 def _erase_now(runtime, contact_id: int, inactive_since: datetime) -> bool:
     """Erase under the person's conversation lock, after checking again that they did not
     write meanwhile (a message that arrives during the purge wins)."""
-    with runtime.state.lock(contact_id), runtime.session() as session:
+    with runtime.locks.hold(contact_id), runtime.session() as session:
         contact = session.get(Contact, contact_id)
         if contact is None:
             return False
         last = _aware(contact.last_inbound_at)
         if contact.erased_at is None and last is not None and last >= inactive_since:
             return False
-        erase(session, contact, runtime=runtime)
+        erase(session, contact)
         session.commit()
     return True
 

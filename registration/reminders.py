@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.i18n import N_
 from registration.lifecycle import change_status, notify_person
+from store import conversations
 from store.models import Registration, utcnow
 
 REMINDER = N_("You started to register for {program} but did not finish. Write REGISTER to continue "
@@ -32,7 +33,7 @@ def remind_and_expire(runtime, actor: str = "system") -> dict[str, int]:
                 back = "invited" if registration.invited_at else "ended"
                 change_status(session, registration, back, actor=actor,
                               reason=f"registration not finished in {settings.expire_after_days} days")
-                runtime.state.forget(registration.contact_id)
+                conversations.forget(session, registration.contact_id)
                 counts["expired"] += 1
             elif registration.reminded_at is None and \
                     now - idle_since >= timedelta(hours=settings.remind_after_hours):

@@ -97,10 +97,36 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the last request's start
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # not tried again before (backoff)
+    # pending: not tried again before (backoff); uncertain: not reconciled before
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(32))  # the worker process sending it (workers.id)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     message: Mapped[Message] = relationship(back_populates="outbox")
+
+
+class Worker(Base):
+    """A worker process that delivers, with when it last said it is alive. Kept in the database
+    rather than Redis, so a Redis restart cannot make live workers look dead: a row left
+    `sending` by a worker that stopped saying so is settled in seconds, not minutes."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a person is in the conversation (flow, step, answers so far; encrypted: it may hold
+    a name typed half-way through registering). Written in the transaction that records the
+    replies to the message that moved it, so a crash, a retry or a lost Redis can neither set
+    anyone back nor apply a message twice."""
+
+    __tablename__ = "conversation_states"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(PersonalText)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class EarlyStatus(Base):

@@ -27,6 +27,7 @@ import yaml
 from sqlalchemy import insert, select
 from sqlalchemy.exc import OperationalError
 
+from delivery.tasks import QUEUE_MARKER
 from store.migrate import upgrade
 from store.models import Contact, Message, OutboxItem, utcnow
 from tests.conftest import ENVIRONMENT, PUBLIC_URL, _empty_tables, fixture, sign
@@ -131,6 +132,7 @@ def services(private_postgres, private_redis, twilio, monkeypatch):
     """An app on the private PostgreSQL and Redis, emptied, with short delivery timings."""
     _empty_tables(private_postgres.url)
     redis_lib.Redis.from_url(private_redis.url).flushdb()
+    redis_lib.Redis.from_url(private_redis.url).set(QUEUE_MARKER, "1")  # up all along: nothing to sweep yet
     monkeypatch.setenv("DATABASE_URL", private_postgres.url)
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     return private_postgres, private_redis

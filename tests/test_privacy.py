@@ -15,7 +15,7 @@ from privacy.retention import purge_once_a_day
 from privacy.rotate import personal_tables
 from settings import SettingsError
 from store import models, personal
-from store.models import Contact, Message, Registration, RegistrationEvent, Ticket, utcnow
+from store.models import Contact, ConversationState, Message, Registration, RegistrationEvent, Ticket, utcnow
 from tests.conftest import ENVIRONMENT, WhatsApp
 from tests.test_settings import settings_with
 
@@ -309,7 +309,7 @@ def test_cli_erase_does_what_delete_my_data_does(runner, runtime, whatsapp):
     with runtime.session() as session:
         contact_id = session.scalar(select(Contact.id))
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
-    assert runtime.redis.get(f"dda:conversation:{contact_id}") is not None
+        assert session.get(ConversationState, contact_id) is not None
     result = runner.invoke(args=["privacy", "erase", "--phone", "06 1234 5678", "--yes"])
     assert result.exit_code == 0, result.output
     assert "1 registration(s)" in result.output
@@ -319,7 +319,7 @@ def test_cli_erase_does_what_delete_my_data_does(runner, runtime, whatsapp):
         if voucher_id is not None:
             voucher = session.get(models.Voucher, voucher_id)
             assert (voucher.contact_id, voucher.registration_id, voucher.amount_cents) == (None, None, 1750)
-    assert runtime.redis.get(f"dda:conversation:{contact_id}") is None
+        assert session.scalar(select(func.count()).select_from(ConversationState)) == 0
     assert PHONE not in result.output and NAME not in result.output
     again = runner.invoke(args=["privacy", "erase", "--phone", PHONE, "--yes"])
     assert again.exit_code != 0 and "nobody with that number" in again.output

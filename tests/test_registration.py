@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from store import conversations
 from store.models import Contact, Invitation, Registration, utcnow
 
 NL_PHONE, AR_PHONE, FR_PHONE = "+31612000001", "+31612000002", "+31612000003"
@@ -133,7 +134,9 @@ def test_leaving_half_way_and_coming_back_days_later_continues(whatsapp, runtime
     whatsapp.send("1", phone=FR_PHONE)          # consent
     whatsapp.send("Jean-Pierre", phone=FR_PHONE)
     contact_id = registration_of(runtime, FR_PHONE).contact_id
-    runtime.state.forget(contact_id)            # days later: the conversation itself has expired
+    with runtime.session() as session:            # days later: the conversation itself has expired
+        conversations.forget(session, contact_id)
+        session.commit()
     replies = whatsapp.conversation("inscription", phone=FR_PHONE)
     assert "1." in replies[-1] and "Jean-Pierre" not in replies[-1]  # asks about the number, not the name again
     whatsapp.send("1", phone=FR_PHONE)

@@ -1,0 +1,169 @@
+"""Faults heal in seconds and lose no conversation: the conversation state lives in the
+database, so losing Redis resets nobody; a stored message is answered 200 whatever the queue
+does and processed once the queue is back; a status callback settles a row a killed worker
+left `sending`; a command that committed says so even when Redis is down.
+
+The outage tests stop and start a private redis-server (as tests/test_delivery_faults.py
+does), so the Redis other tests use is never touched; they run on SQLite and, when the suite
+has it, on PostgreSQL.
+"""
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import insert, select, text
+
+from delivery.send import callback_key
+from delivery.tasks import QUEUE_MARKER
+from store.models import Contact, Message, OutboxItem, Registration, utcnow
+from tests.conftest import SERVICES, _empty_tables, fixture
+from tests.test_delivery_faults import PrivateRedis, wait_until
+
+FR_PHONE, AR_PHONE = "+31612000003", "+31612000004"
+
+
+@pytest.mark.parametrize("phone, start, consent, name, next_question", [
+    (FR_PHONE, "Bonjour, je voudrais m'inscrire au programme", "1", "Jean-Pierre", "Ce numéro WhatsApp"),
+    (AR_PHONE, "مرحبا أريد التسجيل في البرنامج", "1", "فاطمة", "هل رقم الواتساب هذا"),
+], ids=["fr", "ar"])
+def test_redis_flushed_mid_conversation_the_next_answer_continues(whatsapp, runtime, phone, start, consent, name,
+                                                                  next_question):
+    whatsapp.send(start, phone=phone)
+    whatsapp.send(consent, phone=phone)  # now asked for a name
+    runtime.redis.flushdb()  # what a Redis restart without persistence leaves
+    replies = whatsapp.conversation(name, phone=phone)
+    assert len(replies) == 1 and replies[0].startswith(next_question)
+    with runtime.session() as session:
+        assert session.scalar(select(Registration.name)) == name
+
+
+def test_a_retried_message_still_unprocessed_is_queued_again(whatsapp, runtime, monkeypatch):
+    """Twilio retries when our answer did not reach it; if the first job was lost, the retry
+    is what gets the message processed, without waiting for the sweeper."""
+    runtime.redis.set(QUEUE_MARKER, "1")  # Redis has been up all along: no sweep is due
+    params = fixture("inbound_text") | {"Body": "hallo", "From": "whatsapp:+31612000005", "WaId": "31612000005"}
+    with monkeypatch.context() as lost:
+        lost.setattr(runtime.tasks.process_contact.actor, "send_with_options", lambda **_: None)
+        assert whatsapp.post("/twilio/whatsapp", params).status_code == 200
+    whatsapp.wait()
+    assert whatsapp.replies("+31612000005") == []
+    assert whatsapp.post("/twilio/whatsapp", params).status_code == 200  # the same MessageSid again
+    whatsapp.wait()
+    assert len(whatsapp.replies("+31612000005")) >= 1
+    assert whatsapp.post("/twilio/whatsapp", params).status_code == 200  # processed now: nothing more
+    whatsapp.wait()
+    with runtime.session() as session:
+        assert session.scalar(select(Message.processed_at).where(Message.direction == "in")) is not None
+        assert len(session.scalars(select(Message.id).where(Message.direction == "in")).all()) == 1
+
+
+def test_a_status_callback_settles_a_row_a_killed_worker_left_sending(whatsapp, runtime, twilio):
+    """The worker sent the first message and died before recording it; the person's next
+    message waits behind it until the callback says Twilio has it, then goes at once."""
+    now = utcnow()
+    with runtime.session() as session:
+        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
+            {"phone_key": "killed", "phone": "+31612000006", "opted_out": False, "created_at": now,
+             "last_inbound_at": now}])
+        first, second = session.scalars(insert(Message).returning(Message.id), [
+            {"contact_id": contact_id, "direction": "out", "kind": "text", "body": body, "sender": "bot",
+             "status": "pending", "created_at": now, "updated_at": now} for body in ("first", "second")]).all()
+        row = session.scalar(insert(OutboxItem).returning(OutboxItem.id), [
+            {"message_id": first, "queue": "replies", "state": "sending", "attempts": 1, "attempted_at": now,
+             "claimed_by": "a-killed-worker", "created_at": now}])
+        session.execute(insert(OutboxItem), [{"message_id": second, "queue": "replies", "state": "pending",
+                                              "attempts": 0, "created_at": now}])
+        session.commit()
+    query = f"outbox={row}&key={callback_key(runtime.settings.secrets.secret_key, row)}"
+    params = fixture("status_sent") | {"MessageSid": "SM" + "a" * 32, "SmsSid": "SM" + "a" * 32}
+    assert whatsapp.post(f"/twilio/status?{query}", params).status_code == 204
+    whatsapp.wait()
+    assert twilio.bodies("+31612000006") == ["second"]
+    with runtime.session() as session:
+        assert session.get(OutboxItem, row).state == "sent"
+        assert session.get(Message, first).provider_sid == "SM" + "a" * 32
+
+
+OUTAGE_BACKENDS = ["sqlite"] + (["postgresql"] if SERVICES["database"] else [])
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture(params=OUTAGE_BACKENDS)
+def outage_app(request, private_redis, twilio, monkeypatch):
+    """The app on a private Redis that a test may stop and start again."""
+    from webhook import create_app
+
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    _empty_tables(url)
+    if private_redis.process.poll() is not None:
+        private_redis.start()
+    redis_lib.Redis.from_url(private_redis.url).flushdb()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("REDIS_URL", private_redis.url)
+    app = create_app(embedded_worker=False)
+    app.config["TESTING"] = True
+    runtime = app.extensions["dda"]
+    runtime.tasks.start_worker(threads=2, bulk_threads=1, sweep_every=3600)
+    yield app
+    if private_redis.process.poll() is not None:
+        private_redis.start()
+    runtime.close()
+
+
+def test_with_the_queue_down_a_message_is_taken_and_answered_once_it_is_back(outage_app, private_redis, twilio):
+    from tests.conftest import WhatsApp
+
+    runtime = outage_app.extensions["dda"]
+    whatsapp = WhatsApp(outage_app.test_client(), runtime, twilio)
+    private_redis.stop()
+    response = whatsapp.send("hallo, ik wil me aanmelden", phone="+31612000007", wait=False)
+    assert response.status_code == 200
+    with runtime.session() as session:
+        assert session.scalar(select(Message.processed_at).where(Message.direction == "in")) is None
+    private_redis.start()
+    wait_until(lambda: twilio.bodies("+31612000007"), 20, "the stored message answered once Redis is back")
+    replies = twilio.bodies("+31612000007")
+    assert sum("Direct Digital Aid" in reply for reply in replies) >= 1
+
+
+def test_set_status_with_redis_down_reports_success_and_the_notice_follows(outage_app, private_redis, twilio):
+    runtime = outage_app.extensions["dda"]
+    now = utcnow()
+    with runtime.session() as session:
+        from store.personal import lookup_key
+
+        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
+            {"phone_key": lookup_key(runtime.settings.secrets.encryption_key, "+31612000008"),
+             "phone": "+31612000008", "language": "en", "opted_out": False, "created_at": now,
+             "last_inbound_at": now}])
+        session.execute(insert(Registration), [{"contact_id": contact_id, "status": "registered", "join_code": "J1",
+                                                "number_confirmed": True, "created_at": now, "updated_at": now}])
+        session.commit()
+    private_redis.stop()
+    result = outage_app.test_cli_runner().invoke(args=["registrations", "set-status", "--phone", "+31612000008",
+                                                       "--status", "verified", "--reason", "papers seen"])
+    assert result.exit_code == 0, result.output
+    assert "registered -> verified" in result.output
+    with runtime.session() as session:
+        assert session.scalar(select(Registration.status)) == "verified"
+        assert session.scalar(select(OutboxItem.state)) == "pending"
+    private_redis.start()
+    wait_until(lambda: twilio.bodies("+31612000008"), 20, "the notice sent once Redis is back")
+    assert len(twilio.bodies("+31612000008")) == 1
+
+
+def test_conversation_state_is_kept_encrypted(whatsapp, runtime):
+    whatsapp.send("Bonjour, je voudrais m'inscrire au programme", phone=FR_PHONE)
+    whatsapp.send("1", phone=FR_PHONE)
+    whatsapp.send("Jean-Pierre", phone=FR_PHONE)
+    with runtime.db.connect() as connection:
+        stored = connection.execute(text("SELECT state FROM conversation_states")).scalar_one()
+    assert "Jean-Pierre" not in stored and "register" not in stored
