@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-
 from datetime import timedelta
 
 from sqlalchemy import select, update

@@ -9,7 +9,7 @@ where a person is depends on Redis. A conversation left longer than
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
 
@@ -21,7 +21,7 @@ def load(session, contact_id: int, ttl: timedelta) -> dict | None:
     row = session.get(ConversationState, contact_id)
     if row is None:
         return None
-    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=timezone.utc)
+    updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
     if updated < utcnow() - ttl:
         return None
     return json.loads(row.state)

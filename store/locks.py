@@ -8,8 +8,8 @@ holding one, or a Redis restart that drops them all, holds a person up for secon
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from redis.exceptions import LockError, RedisError
 

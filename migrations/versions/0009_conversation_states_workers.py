@@ -4,8 +4,8 @@ queue); workers and outbox.claimed_by: a row left `sending` by a stopped worker 
 Revision ID: 0009
 Revises: 0008
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0009"
 down_revision = "0008"
@@ -19,8 +19,8 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.Integer(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_conversation_states_contact_id_contacts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE",
+                                name=op.f("fk_conversation_states_contact_id_contacts")),
         sa.PrimaryKeyConstraint("contact_id", name=op.f("pk_conversation_states")),
     )
     op.create_index(op.f("ix_conversation_states_updated_at"), "conversation_states", ["updated_at"])
