@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
 
+from store import conversations
 from store.models import Contact, Message, Ticket
 from tests.conftest import fixture
 
@@ -123,12 +124,25 @@ def _erased(person: Person) -> bool:
         return contact is None or contact.erased_at is not None
 
 
+def _state(person: Person) -> dict:
+    with person.runtime.session() as session:
+        return conversations.load(session, person.contact_id(), timedelta(days=365)) or {}
+
+
+def _survives_redis_restart(person: Person) -> bool:
+    """Redis loses everything (a restart without persistence); where the person is stays."""
+    before = _state(person)
+    person.runtime.redis.flushdb()
+    return bool(before) and _state(person) == before
+
+
 CHECKS: dict[str, Callable[[Person], bool]] = {
     "urgent_ticket": lambda person: any(t.reason == "urgent" and t.status == "open" for t in _tickets(person)),
     "open_ticket": lambda person: any(t.status == "open" for t in _tickets(person)),
     "no_ticket": lambda person: not _tickets(person),
     "erased": _erased,
     "not_erased": lambda person: not _erased(person),
+    "survives_redis_restart": _survives_redis_restart,
 }
 
 
@@ -176,7 +190,7 @@ def test_conversation(name, conversation, whatsapp, runner, runtime, monkeypatch
             assert any(str(option).casefold() in folded for option in turn["any"]), \
                 f"{where}: none of {turn['any']!r} in the replies:\n{said}"
         if turn.get("state"):
-            state = runtime.state.current(person.contact_id()).to_dict()
+            state = _state(person)
             for key, value in turn["state"].items():
                 assert state.get(key) == value, f"{where}: state {key} is {state.get(key)!r}, expected {value!r}"
         if turn.get("check"):
