@@ -9,6 +9,7 @@ MO     := $(PO:.po=.mo)
 .PHONY: install run test bench translations catalogs clean
 
 install: $(VENV)/.installed .env $(MO)
+	@chmod 600 .env
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Secrets for this machine only: generated once, never committed (.gitignore).
 .env:
-	@$(PYTHON) -c "import secrets; print(f'SECRET_KEY={secrets.token_urlsafe(32)}'); print(f'DDA_ENCRYPTION_KEY={secrets.token_urlsafe(32)}')" > $@
+	@umask 077 && $(PYTHON) -c "import secrets; print(f'SECRET_KEY={secrets.token_urlsafe(32)}'); print(f'DDA_ENCRYPTION_KEY={secrets.token_urlsafe(32)}')" > $@
 	@echo "wrote .env with new SECRET_KEY and DDA_ENCRYPTION_KEY for this machine"
 
 %.mo: %.po $(VENV)/.installed

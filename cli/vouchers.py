@@ -9,7 +9,8 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from cli.common import deliver_now
-from store.models import Registration, Store
+from privacy.audit import record
+from store.models import Registration, Store, Voucher, utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import current_period, issue_period, period_start
 from vouchers.provider import hash_key
@@ -77,3 +78,25 @@ def stats(as_json):
         click.echo(f"{week['period']}: issued {week['issued']}, delivered {week['delivered']}, "
                    f"claimed {week['claimed']}, spent {week['spent_cents'] / 100:.2f} of "
                    f"{week['issued_cents'] / 100:.2f} ({week['share_used']:.0%})")
+
+
+@group.command("revoke")
+@click.argument("code")
+@click.option("--reason", required=True, help="Why, for the audit log (a lost phone, a mistake).")
+def revoke(code, reason):
+    """Withdraw a voucher: the till refuses it from now on and the chat no longer sends it."""
+    runtime = current_app.extensions["dda"]
+    code = code.strip().upper()
+    reason = reason.strip()
+    if not reason:
+        raise click.BadParameter("say why", param_hint="--reason")
+    with runtime.session() as session:
+        if not runtime.vouchers.revoke(session, code):
+            raise click.ClickException("no voucher has this code")
+        voucher = session.scalar(select(Voucher).where(Voucher.code == code))
+        subject = f"voucher:{voucher.id}" if voucher else "voucher:unknown"
+        if voucher is not None and voucher.revoked_at is None:
+            voucher.revoked_at, voucher.revoked_reason = utcnow(), reason[:200]
+        record(session, "cli", "revoked voucher", subject, reason)
+        session.commit()
+    click.echo(f"revoked {code}: the till refuses it from now on")

@@ -3,6 +3,7 @@ right across any number of web and worker processes; the webhook's latency is me
 the process that answers."""
 from __future__ import annotations
 
+import hmac
 import time
 from datetime import UTC
 
@@ -91,6 +92,20 @@ def init_app(app, runtime) -> None:
     app.register_blueprint(blueprint)
 
 
+CACHE_SECONDS = 10  # scrapes come every 15-60 s; more often than this, the last figures are served
+
+
 @blueprint.get("/metrics")
 def metrics():
-    return Response(generate_latest(current_app.extensions["dda_metrics"]), mimetype=CONTENT_TYPE_LATEST)
+    """Behind a bearer token when METRICS_TOKEN is set; counted from the database at most once
+    every CACHE_SECONDS per process, so hammering the URL cannot load the database."""
+    token = current_app.extensions["dda"].settings.secrets.metrics_token
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return Response("a bearer token is needed\n", status=401, mimetype="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    cached = current_app.extensions.get("dda_metrics_cache")
+    now = time.monotonic()
+    if cached is None or now - cached[0] > CACHE_SECONDS:
+        cached = (now, generate_latest(current_app.extensions["dda_metrics"]))
+        current_app.extensions["dda_metrics_cache"] = cached
+    return Response(cached[1], mimetype=CONTENT_TYPE_LATEST)

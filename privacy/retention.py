@@ -11,6 +11,7 @@
 - Someone who wrote but never registered has nothing to lose by erasure: after
   `inactive_months` without a message they are erased without a warning.
 - A chat erasure whose confirmation could not be delivered within a day is completed.
+- Status callbacks for sends never recorded (kept in case the send's record was late) go after a day.
 
 `flask privacy purge` runs this; so do the workers, once a day across all of them
 (`purge_once_a_day`, guarded by a Redis key).
@@ -20,13 +21,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from bot.i18n import N_
 from privacy.erase import erase
 from registration.lifecycle import notify_person
 from store import conversations
-from store.models import Contact, Message, OutboxItem, Registration, RegistrationEvent, utcnow
+from store.models import Contact, EarlyStatus, Message, OutboxItem, Registration, RegistrationEvent, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ WARNED = "inactivity warning"  # the reason of the registration event that recor
 ACTOR = "privacy"
 MONTH = timedelta(days=30)
 UNCONFIRMED_ERASURE = timedelta(days=1)
+STRAY_STATUS_AGE = timedelta(days=1)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -50,8 +52,10 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
     settings = runtime.settings.privacy
     now = now or utcnow()
     counts = {"message texts erased": 0, "warned": 0, "warnings not sent": 0, "registrations erased": 0,
-              "contacts erased": 0, "erasures completed": 0, "conversations expired": 0}
+              "contacts erased": 0, "erasures completed": 0, "conversations expired": 0,
+              "stray status callbacks removed": 0}
     counts["message texts erased"] = erase_old_texts(runtime, now - timedelta(days=settings.message_days))
+    counts["stray status callbacks removed"] = remove_stray_statuses(runtime, now - STRAY_STATUS_AGE)
     with runtime.session() as session:
         counts["conversations expired"] = conversations.forget_untouched_since(
             session, now - timedelta(hours=runtime.settings.conversation.state_ttl_hours))
@@ -91,6 +95,14 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
             counts[what] += 1
     runtime.tasks.send_bulk(warned_contacts)
     return counts
+
+
+def remove_stray_statuses(runtime, before: datetime) -> int:
+    """Status callbacks kept for a send that was never recorded: after a day none will come."""
+    with runtime.session() as session:
+        removed = session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < before)).rowcount
+        session.commit()
+    return removed or 0
 
 
 def erase_old_texts(runtime, before: datetime) -> int:

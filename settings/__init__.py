@@ -35,6 +35,7 @@ SECRETS = {
     "DDA_ENCRYPTION_KEY": "encryption_key",
     "DDA_PREVIOUS_ENCRYPTION_KEYS": "previous_encryption_keys",
     "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "METRICS_TOKEN": "metrics_token",
 }
 
 
@@ -142,6 +143,7 @@ class Vouchers(_Section):
     stores: str = "Albert Heijn, Jumbo, Lidl"
     issue_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     issue_hour: int = Field(default=8, ge=0, le=23)
+    till_pin: bool = False  # tills must send the voucher's PIN with each payment
 
 
 class Delivery(_Section):
@@ -203,13 +205,37 @@ class Connections(_Section):
         return value
 
 
+def key_weakness(key: str) -> str | None:
+    """Why `key` is no secret, or None. Length alone lets "password12345678" through, so the
+    key is also scored as a password would be (zxcvbn): a key must take at least 10^12 guesses."""
+    from zxcvbn import zxcvbn
+
+    if len(key) < 16:
+        return "must have at least 16 characters"
+    if zxcvbn(key[:100])["guesses_log10"] < MIN_KEY_GUESSES_LOG10:
+        return "looks like words or a pattern: use a random secret (make install writes one)"
+    return None
+
+
+MIN_KEY_GUESSES_LOG10 = 12
+
+
 class Secrets(_Section):
-    secret_key: str = Field(min_length=16)
-    encryption_key: str = Field(min_length=16)
+    secret_key: str
+    encryption_key: str
     # Old keys, comma-separated, during a key rotation: they still decrypt and still find
     # people until `flask privacy rotate-key` has moved everything to the current key.
     previous_encryption_keys: tuple[str, ...] = ()
     twilio_auth_token: str = ""
+    metrics_token: str = ""
+
+    @field_validator("secret_key", "encryption_key")
+    @classmethod
+    def _random(cls, value: str) -> str:
+        weakness = key_weakness(value)
+        if weakness:
+            raise ValueError(weakness)
+        return value
 
     @field_validator("previous_encryption_keys", mode="before")
     @classmethod
@@ -219,6 +245,13 @@ class Secrets(_Section):
         if any(len(key) < 16 for key in value):
             raise ValueError("every key must have at least 16 characters")
         return tuple(value)
+
+    @model_validator(mode="after")
+    def _apart(self) -> "Secrets":
+        if self.secret_key == self.encryption_key:
+            raise ValueError("SECRET_KEY and DDA_ENCRYPTION_KEY must differ: one signs staff sessions, "
+                             "the other protects personal data")
+        return self
 
 
 class Settings(_Section):
@@ -256,6 +289,20 @@ class Settings(_Section):
     @property
     def uses_redis(self) -> bool:
         return bool(self.connections.redis_url)
+
+
+def mask_url(url: str) -> str:
+    """A connection URL fit to print: any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "(a URL that could not be read)"
 
 
 def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str] | None = None,
@@ -300,6 +347,8 @@ def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str]
 def _describe(problem: dict, path: Path) -> str:
     location = ".".join(str(part) for part in problem["loc"])
     reason = problem["msg"].removeprefix("Value error, ")
+    if location == "secrets":
+        return reason
     reason = reason[:1].lower() + reason[1:]
     if location.startswith("secrets."):
         variable = next(v for v, k in SECRETS.items() if k == location.split(".", 1)[1])
@@ -309,5 +358,5 @@ def _describe(problem: dict, path: Path) -> str:
     if problem["type"] == "missing":
         return f"{path}: {location} is missing"
     got = problem.get("input")
-    shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) or got is None else f" (got {mask_url(str(got))!r})"
     return f"{path}: {location or 'settings'}: {reason}{shown}"

@@ -1,14 +1,21 @@
 """Who may use the staff pages, and as what.
 
-Passwords are kept as argon2 hashes only. The session is Flask's signed cookie: it carries the
-user's id and a fingerprint of their password hash, so changing a password or deactivating a
-user ends their sessions at the next request. Failed sign-ins are counted per email and IP in
-Redis, shared by every web process, so guessing is slow whichever process answers.
+Passwords are kept as argon2 hashes only, and a new one must be hard to guess (zxcvbn), not
+only long. The signed cookie carries a random session token whose hash is kept in the database
+(`staff_sessions`): signing out deletes it, so a copied cookie is dead at once; a password,
+role or activity change deletes all of that user's sessions.
+
+Failed sign-ins are counted in Redis, shared by every web process, in two ways: per connection
+across all emails (one address cannot try many accounts), and per account with a wait that
+doubles with each further failure (guessing stays slow, but a stranger's five wrong guesses
+lock the real user out for seconds, not for a quarter of an hour).
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
+import math
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
@@ -16,15 +23,18 @@ from functools import wraps
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from store.models import Partner, StaffUser, utcnow
+from store.models import Partner, StaffSession, StaffUser, utcnow
 
 ROLES = ("admin", "supervisor", "agent", "editor", "partner")
 SESSION_LIFETIME = timedelta(hours=12)
-MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
+MAX_FAILURES_PER_CONNECTION = 20  # across every email, per window
+FREE_FAILURES_PER_ACCOUNT = 4     # then 30 s, 60 s, 120 s … up to the window
+FIRST_WAIT_SECONDS = 30
 MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 0 (guessed at once) … 4 (very hard)
 WRONG = "The email or password is wrong."
 
 blueprint = Blueprint("auth", __name__)
@@ -71,9 +81,35 @@ def _unknown_user_hash() -> str:
     return _dummy_hash
 
 
-def _fingerprint(password_hash: str) -> str:
-    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
-    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+def password_problem(password: str, email: str = "") -> str | None:
+    """Why `password` may not be used, in words for the person choosing it; None if it may."""
+    from zxcvbn import zxcvbn
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    result = zxcvbn(password[:100], user_inputs=[email, *email.split("@")] if email else [])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        advice = result["feedback"].get("warning") or "It is too easy to guess."
+        return f"{advice.rstrip('.')}. Choose a longer password of several unrelated words."
+    return None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db, user: StaffUser) -> str:
+    """A new server-side session for `user`; returns the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.execute(delete(StaffSession).where(StaffSession.expires_at < now))
+    db.add(StaffSession(id=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + SESSION_LIFETIME))
+    return token
+
+
+def end_sessions(db, user_id: int) -> int:
+    """Sign the user out everywhere: after a password, role or activity change."""
+    return db.execute(delete(StaffSession).where(StaffSession.user_id == user_id)).rowcount or 0
 
 
 def _runtime():
@@ -82,28 +118,41 @@ def _runtime():
 
 # --- sign-in attempts -------------------------------------------------------------------------
 
-def _attempts_key(email: str, ip: str | None) -> str:
-    # Hashed so that Redis holds no email addresses.
-    digest = hashlib.sha256(f"{email}|{ip or '-'}".encode()).hexdigest()
-    return f"staff:login-failures:{digest}"
+def _key(kind: str, value: str) -> str:
+    # Hashed so that Redis holds no email or IP addresses.
+    return f"staff:login-failures:{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def _failures(redis, key: str) -> int:
-    value = redis.get(key)
-    return int(value) if value else 0
+def _wait_seconds(redis, email: str, ip: str | None) -> int:
+    """How long this sign-in must wait before a password is even checked (0: go ahead)."""
+    connection = _key("ip", ip or "-")
+    failures = int(redis.get(connection) or 0)
+    if failures >= MAX_FAILURES_PER_CONNECTION:
+        return max(1, redis.ttl(connection))
+    account = redis.hgetall(_key("account", email))
+    count = int(account.get(b"count", 0))
+    if count <= FREE_FAILURES_PER_ACCOUNT:
+        return 0
+    wait = min(FIRST_WAIT_SECONDS * 2 ** (count - FREE_FAILURES_PER_ACCOUNT - 1), FAILURE_WINDOW_SECONDS)
+    return max(0, math.ceil(float(account.get(b"last", 0)) + wait - time.time()))
 
 
-def _record_failure(redis, key: str) -> None:
+def _record_failure(redis, email: str, ip: str | None) -> None:
+    connection, account = _key("ip", ip or "-"), _key("account", email)
     pipe = redis.pipeline()
-    pipe.incr(key)
-    # The window starts at the first failure; later failures do not extend it.
-    pipe.expire(key, FAILURE_WINDOW_SECONDS, nx=True)
+    pipe.incr(connection)
+    pipe.expire(connection, FAILURE_WINDOW_SECONDS, nx=True)  # the window starts at the first failure
+    pipe.hincrby(account, "count", 1)
+    pipe.hset(account, "last", time.time())
+    pipe.expire(account, FAILURE_WINDOW_SECONDS)  # a quiet quarter of an hour forgives
     pipe.execute()
 
 
-def _minutes_left(redis, key: str) -> int:
-    ttl = redis.ttl(key)
-    return max(1, -(-ttl // 60)) if ttl and ttl > 0 else FAILURE_WINDOW_SECONDS // 60
+def _in_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
 
 
 # --- the signed-in user ---------------------------------------------------------------------
@@ -112,13 +161,15 @@ def current_user() -> StaffIdentity | None:
     if "staff_user" in g:
         return g.staff_user
     g.staff_user = None
-    user_id = session.get("staff_user_id")
-    if user_id is not None:
+    token = session.get("staff_session")
+    if token:
         with _runtime().session() as db:
-            row = db.execute(select(StaffUser, Partner.name).outerjoin(Partner, StaffUser.partner_id == Partner.id)
-                             .where(StaffUser.id == user_id)).first()
-        if row and row[0].active and hmac.compare_digest(session.get("staff_auth", ""),
-                                                         _fingerprint(row[0].password_hash)):
+            row = db.execute(select(StaffUser, Partner.name)
+                             .join(StaffSession, StaffSession.user_id == StaffUser.id)
+                             .outerjoin(Partner, StaffUser.partner_id == Partner.id)
+                             .where(StaffSession.id == _token_hash(str(token)), StaffSession.expires_at > utcnow(),
+                                    StaffUser.active.is_(True))).first()
+        if row:
             user, partner_name = row
             g.staff_user = StaffIdentity(user.id, user.email, user.role, user.partner_id, partner_name)
         else:
@@ -185,30 +236,27 @@ def login():
     if not email or not password:
         return again("Enter your email and your password.")
     runtime = _runtime()
-    key = _attempts_key(email, request.remote_addr)
-    if _failures(runtime.redis, key) >= MAX_FAILURES:
-        minutes = _minutes_left(runtime.redis, key)
-        response, status = again(f"Too many failed sign-ins for this email from your connection. "
-                                 f"Wait {minutes} minute{'s' if minutes != 1 else ''} and try again.", 429)
-        return response, status, {"Retry-After": str(minutes * 60)}
+    wait = _wait_seconds(runtime.redis, email, request.remote_addr)
+    if wait:
+        response, status = again(f"Too many failed sign-ins. Wait {_in_words(wait)} and try again.", 429)
+        return response, status, {"Retry-After": str(wait)}
 
     with runtime.session() as db:
         user = db.scalar(select(StaffUser).where(StaffUser.email == email))
         matches = verify_password(user.password_hash if user else _unknown_user_hash(), password)
         if not (user and user.active and matches):
-            _record_failure(runtime.redis, key)
+            _record_failure(runtime.redis, email, request.remote_addr)
             return again(WRONG)
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
+        token = start_session(db, user)
         db.commit()
-        user_id, fingerprint = user.id, _fingerprint(user.password_hash)
 
-    runtime.redis.delete(key)
+    runtime.redis.delete(_key("account", email))
     session.clear()  # nothing from before sign-in carries over into the signed-in session
     session.permanent = True
-    session["staff_user_id"] = user_id
-    session["staff_auth"] = fingerprint
+    session["staff_session"] = token
     return redirect(next_page or url_for("staff.auth.home"))
 
 
@@ -219,6 +267,11 @@ def logout():
         if current_user() is None:
             return redirect(url_for("staff.auth.login"))
         return render_template("staff/logout.html")
+    token = session.get("staff_session")
+    if token:
+        with _runtime().session() as db:
+            db.execute(delete(StaffSession).where(StaffSession.id == _token_hash(str(token))))
+            db.commit()
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("staff.auth.login"))

@@ -1,6 +1,7 @@
 """Engine and session factory, shared by the web app, the workers and the CLI."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -18,7 +19,7 @@ def make_engine(url: str) -> Engine:
             if not database.is_absolute():
                 database = ROOT / database
                 parsed = parsed.set(database=str(database))
-            database.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(database)
         engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -27,6 +28,14 @@ def make_engine(url: str) -> Engine:
     # No pre-ping: it costs a round trip per request on the webhook's hot path; recycling
     # connections covers servers that drop idle ones.
     return create_engine(parsed, pool_recycle=300, pool_size=10, max_overflow=20)
+
+
+def _private_file(database: Path) -> None:
+    """The database holds personal data: only this service's user may read it. SQLite gives
+    its -wal and -shm files the database file's mode, so they follow."""
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(database, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(database, 0o600)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

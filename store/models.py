@@ -257,6 +257,18 @@ class StaffUser(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class StaffSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its hash is kept here, so
+    signing out (deleting the row) ends that session wherever the cookie was copied."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Store(Base):
     """A supermarket (or chain) whose tills redeem vouchers; it authenticates with a key."""
 
@@ -282,6 +294,7 @@ class LedgerVoucher(Base):
     amount_cents: Mapped[int] = mapped_column(Integer)
     balance_cents: Mapped[int] = mapped_column(Integer)
     valid_until: Mapped[date] = mapped_column(Date)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the till refuses it from then
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -321,6 +334,8 @@ class Voucher(Base):
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     contact: Mapped[Contact | None] = relationship()

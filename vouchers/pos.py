@@ -12,6 +12,7 @@ from vouchers.provider import RedeemError, hash_key
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("pos", __name__, url_prefix="/api/pos")
+MAX_AMOUNT_CENTS = 1_000_000  # no supermarket payment is ten thousand euros; larger numbers are mistakes
 
 
 def _error(status: int, error: str, message: str):
@@ -27,21 +28,25 @@ def redeem():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _error(400, "bad_request", "the body must be a JSON object")
-    code, amount, currency, transaction = (data.get(k) for k in ("code", "amount_cents", "currency", "transaction_id"))
-    if not isinstance(code, str) or not code.strip():
+    code, amount, currency, transaction, pin = (data.get(k) for k in ("code", "amount_cents", "currency",
+                                                                      "transaction_id", "pin"))
+    if not isinstance(code, str) or not code.strip() or len(code) > 32 or not code.isprintable():
         return _error(400, "bad_request", "code must be the voucher's code")
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        return _error(400, "bad_request", "amount_cents must be a whole number of cents above 0")
-    if not isinstance(currency, str) or len(currency) != 3:
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT_CENTS:
+        return _error(400, "bad_request", f"amount_cents must be a whole number of cents from 1 to {MAX_AMOUNT_CENTS}")
+    if runtime.settings.vouchers.till_pin and (not isinstance(pin, str) or not pin.isdigit() or len(pin) > 8):
+        return _error(400, "bad_request", "pin must be the voucher's PIN: this program asks tills for it")
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         return _error(400, "bad_request", "currency must be a three-letter code such as EUR")
-    if not isinstance(transaction, str) or not 0 < len(transaction) <= 64:
+    if not isinstance(transaction, str) or not 0 < len(transaction) <= 64 or not transaction.isprintable():
         return _error(400, "bad_request", "transaction_id must be the till's id for this payment (up to 64 characters)")
     with runtime.session() as session:
         store = session.scalar(select(Store).where(Store.key_hash == hash_key(header[7:].strip())))
         if store is None:
             return _error(401, "unauthorized", "unknown store key")
         try:
-            result = runtime.vouchers.redeem(session, store, code, amount, currency.upper(), transaction)
+            result = runtime.vouchers.redeem(session, store, code, amount, currency.upper(), transaction,
+                                             pin=pin if runtime.settings.vouchers.till_pin else None)
         except RedeemError as error:
             log.info("pos refusal: %s", error.error)
             return _error(error.status, error.error, str(error))

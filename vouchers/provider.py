@@ -6,12 +6,13 @@ it to issue (idempotently, by reference), for a balance and for transactions.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -54,6 +55,7 @@ class VoucherProvider(Protocol):
     def issue_many(self, session, requests: list[tuple[str, int, str, date]]) -> dict[str, Issued]: ...
     def balance(self, session, code: str) -> int: ...
     def transactions(self, session, code: str) -> list[Transaction]: ...
+    def revoke(self, session, code: str) -> bool: ...
 
 
 def _code() -> str:
@@ -83,7 +85,14 @@ class LocalLedger:
         return {row.reference: Issued(row.reference, row.code, row.pin, row.code) for row in found}
 
     def balance(self, session, code: str) -> int:
-        return session.scalar(select(LedgerVoucher.balance_cents).where(LedgerVoucher.code == code)) or 0
+        """What can still be spent: nothing on a revoked voucher."""
+        return session.scalar(select(LedgerVoucher.balance_cents).where(LedgerVoucher.code == code,
+                                                                       LedgerVoucher.revoked_at.is_(None))) or 0
+
+    def revoke(self, session, code: str) -> bool:
+        """From now on the till refuses this voucher; False if no voucher has this code."""
+        return bool(session.execute(update(LedgerVoucher).where(LedgerVoucher.code == code)
+                                    .values(revoked_at=func.coalesce(LedgerVoucher.revoked_at, utcnow()))).rowcount)
 
     def transactions(self, session, code: str) -> list[Transaction]:
         rows = session.execute(select(LedgerRedemption.at, LedgerRedemption.amount_cents, Store.name)
@@ -92,12 +101,17 @@ class LocalLedger:
         return [Transaction(at=row.at, amount_cents=row.amount_cents, store=row.name) for row in rows]
 
     def redeem(self, session, store: Store, code: str, amount_cents: int, currency: str,
-               transaction_id: str, today: date | None = None) -> Redeemed:
-        """Spend from a voucher atomically; the same store transaction twice spends once."""
+               transaction_id: str, today: date | None = None, pin: str | None = None) -> Redeemed:
+        """Spend from a voucher atomically; the same store transaction twice spends once.
+        `pin`, when the program asks tills for it, must be the voucher's."""
         today = today or utcnow().date()
         voucher = session.scalar(select(LedgerVoucher).where(LedgerVoucher.code == code.strip().upper()))
         if voucher is None:
             raise RedeemError(404, "unknown_code", "no voucher has this code")
+        if pin is not None and not hmac.compare_digest(pin.encode(), voucher.pin.encode()):
+            raise RedeemError(403, "wrong_pin", "the PIN does not belong to this voucher")
+        if voucher.revoked_at is not None:
+            raise RedeemError(410, "revoked", "this voucher was withdrawn by the program")
         earlier = session.scalar(select(LedgerRedemption).where(LedgerRedemption.store_id == store.id,
                                                                 LedgerRedemption.transaction_id == transaction_id))
         if earlier is not None:
@@ -122,6 +136,6 @@ class LocalLedger:
                                              amount_cents=amount_cents, balance_after_cents=spent))
         except IntegrityError:  # the same transaction, concurrently: undo this spend, answer as a repeat
             session.rollback()
-            return self.redeem(session, store, code, amount_cents, currency, transaction_id, today)
+            return self.redeem(session, store, code, amount_cents, currency, transaction_id, today, pin)
         session.commit()
         return Redeemed(voucher.code, amount_cents, spent, transaction_id, False)

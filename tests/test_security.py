@@ -1,0 +1,246 @@
+"""The attack pass's findings, each reproduced and now refused: weak or shared secrets, files and
+logs that leak, staff sessions that outlive signing out, guessing across accounts, weak
+passwords, accounts nobody could end, tills that spend what they should not."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from settings import SettingsError
+from store.models import AuditEntry, EarlyStatus, LedgerVoucher, StaffSession, utcnow
+from tests.conftest import ENVIRONMENT
+from tests.test_settings import settings_with
+from tests.test_staff import PASSWORD, create_user, csrf, login, signed_in
+from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
+
+
+# --- secrets and files ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "DDA_ENCRYPTION_KEY"])
+@pytest.mark.parametrize("weak", ["password12345678", "aaaaaaaaaaaaaaaaaaaa", "0123456789abcdef0123"])
+def test_a_key_that_looks_like_words_or_a_pattern_stops_start_up(variable, weak):
+    with pytest.raises(SettingsError) as error:
+        settings_with(**{variable: weak})
+    assert str(error.value).startswith(f"{variable}: looks like words or a pattern") and weak not in str(error.value)
+
+
+def test_the_same_secret_for_sessions_and_personal_data_stops_start_up():
+    with pytest.raises(SettingsError, match="SECRET_KEY and DDA_ENCRYPTION_KEY must differ"):
+        settings_with(SECRET_KEY=ENVIRONMENT["DDA_ENCRYPTION_KEY"])
+
+
+def test_a_password_in_a_bad_connection_url_is_never_printed():
+    with pytest.raises(SettingsError) as error:
+        settings_with(REDIS_URL="http://default:hunter2-redis-secret@cache.internal:6379/0")
+    assert "REDIS_URL" in str(error.value) or "redis_url" in str(error.value)
+    assert "hunter2-redis-secret" not in str(error.value) and "***" in str(error.value)
+
+
+def test_the_database_and_its_wal_are_readable_by_this_user_only(tmp_path):
+    from store.db import make_engine
+    from store.migrate import upgrade
+
+    previous = os.umask(0o022)  # a usual umask: the code must not rely on a strict one
+    try:
+        url = f"sqlite:///{tmp_path / 'fresh' / 'dda.sqlite3'}"
+        upgrade(url)
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+            files = [tmp_path / "fresh" / name for name in ("dda.sqlite3", "dda.sqlite3-wal")]
+            for path in files:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        engine.dispose()
+        assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    finally:
+        os.umask(previous)
+
+
+def test_make_writes_the_secrets_file_readable_by_this_user_only(tmp_path):
+    import subprocess
+
+    from settings import ROOT
+
+    result = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), ".env"], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    assert "DDA_ENCRYPTION_KEY=" in (tmp_path / ".env").read_text()
+
+
+# --- /metrics -------------------------------------------------------------------------------------
+
+def test_metrics_need_the_bearer_token_when_one_is_set(client, runtime, monkeypatch):
+    monkeypatch.setattr(runtime.settings.secrets, "metrics_token", "metrics-token-0123456789")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-0123456789"})
+    assert answer.status_code == 200 and "dda_messages" in answer.get_data(as_text=True)
+
+
+def test_metrics_are_counted_at_most_once_per_interval(client, runtime, whatsapp, monkeypatch):
+    counted = []
+    collector = next(iter(client.application.extensions["dda_metrics"]._collector_to_names))
+    original = collector.collect
+    monkeypatch.setattr(collector, "collect", lambda: (counted.append(1), original())[1])
+    for _ in range(20):
+        assert client.get("/metrics").status_code == 200
+    assert len(counted) == 1
+
+
+# --- housekeeping ---------------------------------------------------------------------------------
+
+def test_stray_status_callbacks_are_purged_after_a_day(runner, runtime):
+    with runtime.session() as session:
+        session.add_all([EarlyStatus(provider_sid="SMold", status="delivered", received_at=utcnow() - timedelta(days=2)),
+                         EarlyStatus(provider_sid="SMnew", status="delivered", received_at=utcnow())])
+        session.commit()
+    result = runner.invoke(args=["privacy", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "stray status callbacks removed: 1" in result.output
+    with runtime.session() as session:
+        assert session.scalars(select(EarlyStatus.provider_sid)).all() == ["SMnew"]
+
+
+# --- staff sessions and accounts ------------------------------------------------------------------
+
+def _cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def test_signing_out_kills_the_cookie_even_where_it_was_copied(app, client, runner):
+    signed_in(client, runner, "admin")
+    copied = app.test_client()
+    copied.set_cookie("session", _cookie(client))
+    assert copied.get("/staff/").status_code == 200
+    assert client.post("/staff/logout", data={"csrf_token": csrf(client, "/staff/logout")}).status_code == 302
+    assert copied.get("/staff/").status_code == 302  # the old cookie leads to the sign-in page
+
+
+@pytest.mark.parametrize("change", [
+    ["users", "set-role", "ana@example.org", "agent"],
+    ["users", "deactivate", "ana@example.org"],
+])
+def test_a_role_change_or_deactivation_ends_open_sessions_at_once(client, runner, runtime, change):
+    signed_in(client, runner, "admin", email="ana@example.org")
+    result = runner.invoke(args=change)
+    assert result.exit_code == 0, result.output
+    assert "1 open session ended" in result.output
+    assert client.get("/staff/audit/").status_code == 302
+    with runtime.session() as session:
+        assert session.scalar(select(StaffSession)) is None
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.subject == "staff:ana@example.org")
+                              .order_by(AuditEntry.id.desc())) in ("changed staff role", "deactivated staff user")
+
+
+def test_a_deactivated_user_cannot_sign_in_and_a_reset_password_works(client, runner):
+    create_user(runner, "ana@example.org", "agent")
+    assert runner.invoke(args=["users", "deactivate", "ana@example.org"]).exit_code == 0
+    assert login(client, "ana@example.org").status_code == 200  # the sign-in page again, with WRONG
+    assert runner.invoke(args=["users", "activate", "ana@example.org"]).exit_code == 0
+    new = "moss tractor violin gravel 1987"
+    reset = runner.invoke(args=["users", "set-password", "ana@example.org", "--password-stdin"], input=new + "\n")
+    assert reset.exit_code == 0, reset.output
+    assert login(client, "ana@example.org").status_code == 200  # the old password is gone
+    assert login(client, "ana@example.org", new).status_code == 302
+
+
+@pytest.mark.parametrize("weak", ["aaaaaaaaaaaa", "password1234", "ana@example.org1", "qwertyuiop123"])
+def test_weak_passwords_are_refused_with_advice(runner, weak):
+    result = runner.invoke(args=["users", "create", "ana@example.org", "--role", "agent", "--password-stdin"],
+                           input=weak + "\n")
+    assert result.exit_code != 0
+    assert "password" in result.output.lower() or "guess" in result.output.lower()
+
+
+def test_users_are_listed_with_role_and_state_without_passwords(runner):
+    create_user(runner, "ana@example.org", "admin")
+    create_user(runner, "bo@example.org", "partner", partner="Stichting Hulp")
+    runner.invoke(args=["users", "deactivate", "bo@example.org"])
+    listed = json.loads(runner.invoke(args=["users", "list", "--json"]).output)
+    assert [(u["email"], u["role"], u["partner"], u["active"]) for u in listed] == [
+        ("ana@example.org", "admin", None, True), ("bo@example.org", "partner", "Stichting Hulp", False)]
+    assert "hash" not in json.dumps(listed)
+
+
+def test_one_connection_cannot_guess_across_many_accounts(client, runner):
+    create_user(runner, "ana@example.org", "admin")
+    for number in range(20):
+        assert login(client, f"guess{number}@example.org", "guess guess guess").status_code == 200
+    refused = login(client, "ana@example.org")  # even a right password, from this connection, waits
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.text
+
+
+def test_another_connection_is_not_held_up_by_a_guesser(app, client, runner):
+    create_user(runner, "ana@example.org", "admin")
+    for number in range(20):
+        login(client, f"guess{number}@example.org", "guess guess guess")
+    other = app.test_client()
+    assert login(other, "ana@example.org", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 302
+
+
+# --- the till -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def store_key(runner):
+    result = runner.invoke(args=["vouchers", "add-store", "Albert Heijn Centrum"])
+    assert result.exit_code == 0
+    return result.output.strip()
+
+
+@pytest.fixture
+def voucher(whatsapp, runner, runtime):
+    include(whatsapp, runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--period", PERIOD, "--no-notify")
+    return vouchers(runtime)[0]
+
+
+def test_a_revoked_voucher_is_refused_at_the_till_and_the_revocation_is_audited(client, runner, runtime, voucher,
+                                                                                store_key):
+    result = runner.invoke(args=["vouchers", "revoke", voucher.code.lower(), "--reason", "phone stolen"])
+    assert result.exit_code == 0, result.output
+    refused = redeem(client, store_key, voucher.code, 100, "till-1")
+    assert refused.status_code == 410 and refused.json["error"] == "revoked"
+    with runtime.session() as session:
+        assert session.scalar(select(LedgerVoucher.revoked_at)) is not None
+        assert runtime.vouchers.balance(session, voucher.code) == 0
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "revoked voucher"))
+        assert (entry.subject, entry.detail) == (f"voucher:{voucher.id}", "phone stolen")
+    unknown = runner.invoke(args=["vouchers", "revoke", "DDA-NONE-NONE-NONE", "--reason", "x"])
+    assert unknown.exit_code != 0 and "no voucher has this code" in unknown.output
+
+
+def test_a_program_that_asks_for_the_pin_refuses_a_wrong_or_missing_one(client, runtime, voucher, store_key,
+                                                                       monkeypatch):
+    monkeypatch.setattr(runtime.settings.vouchers, "till_pin", True)
+    missing = redeem(client, store_key, voucher.code, 100, "till-1")
+    assert missing.status_code == 400 and "pin" in missing.json["message"]
+    wrong_pin = "0000" if voucher.pin != "0000" else "1111"
+    wrong = client.post("/api/pos/redeem", json={"code": voucher.code, "amount_cents": 100, "currency": "EUR",
+                                                 "transaction_id": "till-2", "pin": wrong_pin},
+                        headers={"Authorization": f"Bearer {store_key}"})
+    assert wrong.status_code == 403 and wrong.json["error"] == "wrong_pin"
+    right = client.post("/api/pos/redeem", json={"code": voucher.code, "amount_cents": 100, "currency": "EUR",
+                                                 "transaction_id": "till-3", "pin": voucher.pin},
+                        headers={"Authorization": f"Bearer {store_key}"})
+    assert right.status_code == 200
+
+
+@pytest.mark.parametrize("field,value", [("code", "DDA-\x00"), ("code", "X" * 300), ("amount_cents", 2 ** 31),
+                                         ("amount_cents", 2 ** 63), ("transaction_id", "t\x00x"),
+                                         ("currency", "E\x00R")])
+def test_odd_till_input_gets_a_clear_400_on_every_database(client, voucher, store_key, field, value):
+    body = {"code": voucher.code, "amount_cents": 100, "currency": "EUR", "transaction_id": "till-1"} | {field: value}
+    answer = client.post("/api/pos/redeem", json=body, headers={"Authorization": f"Bearer {store_key}"})
+    assert answer.status_code == 400 and answer.json["error"] == "bad_request"
+
+
+def test_the_test_password_is_strong_enough_for_the_suite():
+    from staff.auth import password_problem
+
+    assert password_problem(PASSWORD) is None
