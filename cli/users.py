@@ -95,7 +95,8 @@ def list_users(as_json):
     for u in users:
         state = "active" if u["active"] else "deactivated"
         partner = f" ({u['partner']})" if u["partner"] else ""
-        click.echo(f"{u['email']:<40} {u['role']}{partner:<20} {state:<12} last sign-in {u['last_login_at'] or 'never'}")
+        last = u["last_login_at"] or "never"
+        click.echo(f"{u['email']:<40} {u['role']}{partner:<20} {state:<12} last sign-in {last}")
 
 
 @group.command("deactivate")

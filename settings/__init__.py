@@ -247,7 +247,7 @@ class Secrets(_Section):
         return tuple(value)
 
     @model_validator(mode="after")
-    def _apart(self) -> "Secrets":
+    def _apart(self) -> Secrets:
         if self.secret_key == self.encryption_key:
             raise ValueError("SECRET_KEY and DDA_ENCRYPTION_KEY must differ: one signs staff sessions, "
                              "the other protects personal data")

@@ -18,7 +18,6 @@ from tests.test_settings import settings_with
 from tests.test_staff import PASSWORD, create_user, csrf, login, signed_in
 from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
 
-
 # --- secrets and files ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("variable", ["SECRET_KEY", "DDA_ENCRYPTION_KEY"])
@@ -97,8 +96,9 @@ def test_metrics_are_counted_at_most_once_per_interval(client, runtime, whatsapp
 
 def test_stray_status_callbacks_are_purged_after_a_day(runner, runtime):
     with runtime.session() as session:
-        session.add_all([EarlyStatus(provider_sid="SMold", status="delivered", received_at=utcnow() - timedelta(days=2)),
-                         EarlyStatus(provider_sid="SMnew", status="delivered", received_at=utcnow())])
+        session.add_all([
+            EarlyStatus(provider_sid="SMold", status="delivered", received_at=utcnow() - timedelta(days=2)),
+            EarlyStatus(provider_sid="SMnew", status="delivered", received_at=utcnow())])
         session.commit()
     result = runner.invoke(args=["privacy", "purge"])
     assert result.exit_code == 0, result.output
