@@ -35,7 +35,10 @@ class ContentError(Exception):
 
 class _Checker:
     def __init__(self, path: Path, program: list[str], served: list[str], problems: list[str]):
-        self.path, self.program, self.known = path, program, set(program) | set(served)
+        # every language served is required: a person reading English where their own language is
+        # missing may not understand their rights at all
+        self.path, self.required = path, [*program, *(code for code in served if code not in program)]
+        self.known = set(self.required)
         self.problems = problems
 
     def problem(self, line: int, text: str) -> None:
@@ -85,10 +88,10 @@ class _Checker:
             self.problem(line, f"{what}: '{key}' must be a text, or a text per language")
             return None
         text = Text(by_language)
-        missing = text.missing(self.program)
+        missing = text.missing(self.required)
         if missing and by_language:
             self.problem(line, f"{what}: '{key}' is missing in {', '.join(missing)} "
-                               f"(every program language is required)")
+                               f"(every language we serve is required)")
         for code, translated in by_language.items():
             if len(translated) > limit:
                 self.problem(line, f"{what}: '{key}' in {code!r} has {len(translated)} characters; "

@@ -20,10 +20,12 @@ from tests.test_staff import signed_in
 
 PHONE = "+31612345678"
 PROGRAM = ("ar", "en", "es", "fr", "id", "nl", "pt", "tl", "uk")
+SERVED = ("fa", "ti", "so", "tr", "ru", "am")
+LANGUAGES = PROGRAM + SERVED
 
 
 def every_language(text: str) -> dict:
-    return {code: text if code == "en" else f"{text} ({code})" for code in PROGRAM}
+    return {code: text if code == "en" else f"{text} ({code})" for code in LANGUAGES}
 
 
 def write_content(folder: Path, offers: int = 12) -> Path:
@@ -81,6 +83,9 @@ def test_shipped_content_is_valid_and_complete(runner):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["valid"] and summary["regions"] >= 2 and summary["offers"] >= 20
+    assert set(summary["languages"]) == set(LANGUAGES)
+    assert all(counts["missing"] == 0 for counts in summary["languages"].values())  # every language served
+    assert all(summary["languages"][code]["review"] > 100 for code in SERVED)  # drafts, marked for a speaker
 
 
 def test_from_the_menu_to_an_offer_card_with_a_map_pin(whatsapp, runtime, twilio):
@@ -298,6 +303,7 @@ def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
     ("regions/testtown.yml", "name: Practice 01", "name: Practice 01 for everyone in the whole town",
      "name: Practice 01 for", "add a shorter 'title'"),
     ("categories.yml", "  nl: Health care (nl)", "  xx: Health care (nl)", ("  name:", 1), "is missing in nl"),
+    ("categories.yml", "  ti: Health care (ti)", "  xx: Health care (ti)", ("  name:", 1), "is missing in ti"),
     ("categories.yml", "  nl: Health care (nl)", "  xx: Health care (nl)", ("xx: Health care", 1),
      "'xx', which is not a language we serve"),
     ("categories.yml", "- id: food", "- id: health", ("- id: health", 2), "defined twice"),
@@ -373,9 +379,9 @@ def full_description(text: str) -> str:
 
 
 def test_csv_import_writes_a_region_that_checks_out(runner, content, tmp_path):
-    languages = "".join(f",description:{code}" for code in PROGRAM if code not in ("en", "nl"))
+    languages = "".join(f",description:{code}" for code in LANGUAGES if code not in ("en", "nl"))
     header = CSV_HEADER.replace("description:nl,", "description:nl" + languages + ",")
-    extra = "".join(f",Soep ({code})" for code in PROGRAM if code not in ("en", "nl"))
+    extra = "".join(f",Soep ({code})" for code in LANGUAGES if code not in ("en", "nl"))
     source = tmp_path / "offers.csv"
     source.write_text(header + f'soup2,food,meals,Soep & Brood,Free soup,Gratis soep{extra},"Dam 1, 1012 JS Amsterdam",'
                       f"Mo-Fr 12:00-14:00,+31 20 555 0199,,52.373,4.893\n", encoding="utf-8")
