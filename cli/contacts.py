@@ -40,7 +40,8 @@ def import_command(file, partner, as_json):
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
-    click.echo(f"imported {report.imported}, already known {report.unchanged}, rejected {len(report.rejected)}")
+    click.echo(f"accepted {report.accepted}, already on this partner's list {report.already_yours}, "
+               f"rejected {len(report.rejected)}")
     for line, reason in report.rejected:
         click.echo(f"  {file.name}:{line}: {reason}")
 

@@ -15,7 +15,7 @@ from handoff import console
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
 from helpdesk_web.conversation import aware, conversation, waiting
-from privacy.audit import record
+from privacy.audit import record_reading
 from registration.lifecycle import registration_for
 from staff.auth import current_user, role_required
 from staff.display import when
@@ -72,8 +72,12 @@ def queue_json():
 # --- one ticket -----------------------------------------------------------------------------
 
 def _ticket_or_404(session, ticket_id: int) -> Ticket:
+    """The ticket, if this user's role may read it: supervisors and admins every ticket; an agent
+    the open ones (the shared queue) and the closed ones nobody else held. Others look absent."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    user = current_user()
+    if ticket is None or (user.role == "agent" and ticket.status == "closed"
+                          and ticket.assigned_to_id not in (None, user.id)):
         abort(404)
     return ticket
 
@@ -118,7 +122,7 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "canned": console.canned_replies(runtime, contact.language), "outcomes": console.OUTCOMES,
             "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
         }
-        record(session, user.actor, "viewed conversation", f"ticket:{ticket.id}")
+        record_reading(session, user.actor, "viewed conversation", f"ticket:{ticket.id}")
         session.commit()
     return render_template("helpdesk/ticket.html", error=error, typed=typed or {}, **context), status
 
@@ -134,8 +138,11 @@ def ticket(ticket_id: int):
 def ticket_json(ticket_id: int):
     with _runtime().session() as session:
         ticket = _ticket_or_404(session, ticket_id)
-        return jsonify(ticket=_ticket_state(session, ticket), messages=conversation(session, ticket.contact_id),
-                       notes=_notes(ticket))
+        answer = jsonify(ticket=_ticket_state(session, ticket), messages=conversation(session, ticket.contact_id),
+                         notes=_notes(ticket))
+        record_reading(session, current_user().actor, "viewed conversation", f"ticket:{ticket.id}")
+        session.commit()
+    return answer
 
 
 def _not_someone_elses(session, ticket: Ticket, staff: StaffUser) -> None:

@@ -3,6 +3,10 @@
 Each row is checked on its own: a bad number, an unknown language or a repeated number is
 reported with its line and reason and skipped, the rest are imported. A number already in
 the program is left as it is, so importing the same file twice changes nothing.
+
+The report must not tell a partner who else is in the program: a number that wrote to the
+chat, or that another partner brought, counts as accepted like a new one. Only numbers on the
+partner's own earlier lists are counted apart ("already on your list"), which they know anyway.
 """
 from __future__ import annotations
 
@@ -25,12 +29,12 @@ BATCH = 2000
 
 @dataclass
 class ImportReport:
-    imported: int = 0
-    unchanged: int = 0
+    accepted: int = 0       # new to the program, or known from elsewhere: the partner cannot tell which
+    already_yours: int = 0  # on this partner's own earlier list
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
 
     def as_dict(self) -> dict:
-        return {"imported": self.imported, "unchanged": self.unchanged,
+        return {"accepted": self.accepted, "already_yours": self.already_yours,
                 "rejected": [{"line": line, "reason": reason} for line, reason in self.rejected]}
 
 
@@ -110,8 +114,9 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
         return
     keys = [key for key, *_ in batch]
     contacts = {c.phone_key: c for c in session.scalars(select(Contact).where(Contact.phone_key.in_(keys)))}
-    registered = set(session.scalars(select(Registration.contact_id).where(
-        Registration.contact_id.in_([c.id for c in contacts.values()]))))
+    found = session.execute(select(Registration.contact_id, Registration.partner_id).where(
+        Registration.contact_id.in_([c.id for c in contacts.values()])))
+    registered = {contact_id: partner_id for contact_id, partner_id in found}
     new_contacts = [{"phone_key": key, "phone": phone, "language": language, "opted_out": False,
                      "created_at": utcnow()} for key, phone, language, _ in batch if key not in contacts]
     if new_contacts:
@@ -122,7 +127,10 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
     for key, _phone, language, reference in batch:
         contact = contacts[key]
         if contact.id in registered:
-            report.unchanged += 1
+            if registered[contact.id] == partner.id:
+                report.already_yours += 1
+            else:
+                report.accepted += 1
             continue
         if language and not contact.language:
             contact.language = language
@@ -136,5 +144,5 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
         session.execute(insert(RegistrationEvent), [
             {"registration_id": rid, "from_status": None, "to_status": "imported", "actor": actor,
              "reason": f"imported from {partner.name}", "at": utcnow()} for rid in ids])
-        report.imported += len(rows)
+        report.accepted += len(rows)
     session.flush()

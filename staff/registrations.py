@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from privacy.audit import record
+from privacy.audit import record, record_reading
 from registration.lifecycle import STATUSES, TransitionError, change_status
 from staff.auth import current_user, role_required
 from store.models import Contact, Message, Partner, Registration
@@ -140,6 +140,9 @@ def index():
                                     .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
         duplicates = possible_duplicates(session, rows)
         partners = [] if user.role == "partner" else list(session.scalars(select(Partner.name).order_by(Partner.name)))
+        record_reading(session, user.actor, "viewed registrations list", "registrations",
+                       ", ".join(f"{key}={value}" for key, value in sorted(request.args.items()) if key != "page"))
+        session.commit()
     args = {key: request.args.get(key, "") for key in ("status", "partner", "language", "since")}
     return render_template("staff/registrations/list.html", rows=rows, total=total, page=page, pages=pages,
                            args={k: v for k, v in args.items() if v}, form=args, errors=errors,
@@ -159,8 +162,8 @@ def detail(registration_id: int):
             abort(404)
         duplicates = possible_duplicates(session, [registration]).get(registration.id, [])
         events = list(registration.events)
-        record(session, user.actor, "viewed registration", f"registration:{registration.id}",
-               "with full phone number" if sees_full_phone(user) else "")
+        record_reading(session, user.actor, "viewed registration", f"registration:{registration.id}",
+                       "with full phone number" if sees_full_phone(user) else "")
         session.commit()
     return render_template("staff/registrations/detail.html", registration=registration, events=events,
                            duplicates=duplicates, full_phone=sees_full_phone(user), actions=allowed_actions(user))

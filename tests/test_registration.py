@@ -50,13 +50,13 @@ def test_import_reports_bad_rows_with_line_and_reason_and_is_idempotent(runner, 
     ])
     result = runner.invoke(args=["contacts", "import", str(path), "--partner", "Vluchtelingenwerk"])
     assert result.exit_code == 0, result.output
-    assert "imported 3, already known 0, rejected 3" in result.output
+    assert "accepted 3, already on this partner's list 0, rejected 3" in result.output
     assert "partner.csv:4: not a valid phone number" in result.output
     assert "partner.csv:5: unknown language 'xx'" in result.output
     assert "partner.csv:6: the same number as line 2" in result.output
     again = runner.invoke(args=["contacts", "import", str(path), "--partner", "Vluchtelingenwerk", "--json"])
     report = json.loads(again.output[again.output.index("{"):])
-    assert (report["imported"], report["unchanged"]) == (0, 3)
+    assert (report["accepted"], report["already_yours"]) == (0, 3)
     listed = json.loads(runner.invoke(args=["registrations", "list", "--status", "imported", "--json"]).output)
     assert sorted(r["phone"] for r in listed) == ["+31612000001", "+31612000006", "+32470123456"]
     assert {r["partner"] for r in listed} == {"Vluchtelingenwerk"}

@@ -244,3 +244,63 @@ def test_the_test_password_is_strong_enough_for_the_suite():
     from staff.auth import password_problem
 
     assert password_problem(PASSWORD) is None
+
+
+# --- partner imports ------------------------------------------------------------------------------
+
+def test_an_import_does_not_tell_a_partner_who_else_is_in_the_program(whatsapp, runner, tmp_path):
+    whatsapp.send("hello", phone="+31612000077")  # this person found the chat by themselves
+    path = tmp_path / "list.csv"
+    path.write_text("phone\n+31612000077\n+31612000078\n")
+    first = runner.invoke(args=["contacts", "import", str(path), "--partner", "Partner A"])
+    assert "accepted 2, already on this partner's list 0" in first.output  # the chat user is not singled out
+    again = runner.invoke(args=["contacts", "import", str(path), "--partner", "Partner A"])
+    assert "accepted 0, already on this partner's list 2" in again.output
+    other = runner.invoke(args=["contacts", "import", str(path), "--partner", "Partner B"])
+    assert "accepted 2, already on this partner's list 0" in other.output  # Partner A's list stays A's
+
+
+# --- staff reads of a person's data ---------------------------------------------------------------
+
+def _readings(runtime, subject: str) -> list[str]:
+    with runtime.session() as session:
+        return list(session.scalars(select(AuditEntry.actor).where(AuditEntry.subject == subject)))
+
+
+def test_reading_a_ticket_as_json_is_audited_once_per_reading_not_per_refresh(app, client, runtime, whatsapp):
+    from tests.test_helpdesk_web import sign_in, waiting_ticket
+
+    ticket = waiting_ticket(whatsapp, runtime)
+    sign_in(client, runtime, "agent")
+    for _ in range(5):  # the console polls
+        assert client.get(f"/helpdesk/tickets/{ticket.id}.json").status_code == 200
+    assert _readings(runtime, f"ticket:{ticket.id}") == ["staff:agent@example.org"]
+
+
+def test_an_agent_cannot_read_a_closed_ticket_another_agent_held(app, client, runtime, whatsapp):
+    from handoff import console
+    from store.models import StaffUser, Ticket
+    from tests.test_helpdesk_web import add_user, sign_in, waiting_ticket
+
+    ticket = waiting_ticket(whatsapp, runtime)
+    other = add_user(runtime, "other@example.org", "agent")
+    with runtime.session() as session:
+        held = session.get(Ticket, ticket.id)
+        console.claim(session, held, session.get(StaffUser, other))
+        console.close(session, runtime, held, session.get(StaffUser, other), "resolved")
+        session.commit()
+    sign_in(client, runtime, "agent")
+    for path in (f"/helpdesk/tickets/{ticket.id}", f"/helpdesk/tickets/{ticket.id}.json"):
+        assert client.get(path).status_code == 404
+    supervisor = app.test_client()
+    sign_in(supervisor, runtime, "supervisor")
+    assert supervisor.get(f"/helpdesk/tickets/{ticket.id}.json").status_code == 200
+    assert _readings(runtime, f"ticket:{ticket.id}") == ["staff:supervisor@example.org"]
+
+
+def test_the_registrations_list_is_a_reading_too(client, runner, runtime):
+    email = signed_in(client, runner, "supervisor")
+    assert client.get("/staff/registrations/?status=included").status_code == 200
+    with runtime.session() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "viewed registrations list"))
+    assert (entry.actor, entry.detail) == (f"staff:{email}", "status=included")

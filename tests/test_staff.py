@@ -431,13 +431,13 @@ def test_import_upload_reports_rejected_lines_with_reasons(client, runner, runti
     response = upload(client, csv_text.encode("utf-8"))
     assert response.status_code == 200
     page = response.text
-    assert "Imported: 1" in page and "Already known: 0" in page and "Rejected: 3" in page
+    assert "Accepted: 1" in page and "Already on your list: 0" in page and "Rejected: 3" in page
     assert "<td>3</td><td>not a valid phone number</td>" in page
     assert "<td>4</td><td>unknown language &#39;xx&#39;" in page
     assert "<td>5</td><td>the same number as line 2</td>" in page
     assert set(registration_ids(runtime)) == {"+31612000001"}
     again = upload(client, csv_text.encode("utf-8"))
-    assert "Imported: 0" in again.text and "Already known: 1" in again.text
+    assert "Accepted: 0" in again.text and "Already on your list: 1" in again.text
 
 
 @pytest.mark.parametrize("content, message", [
@@ -455,7 +455,7 @@ def test_import_upload_explains_an_unreadable_file(client, runner, runtime, cont
 def test_a_partner_imports_only_under_its_own_name(client, runner, runtime):
     signed_in(client, runner, "partner", partner="Partner B")
     response = upload(client, b"phone\n+31612000001\n", partner="Partner A")
-    assert "Imported: 1" in response.text
+    assert "Accepted: 1" in response.text
     with runtime.session() as session:
         registration = session.scalar(select(Registration))
         assert registration.partner.name == "Partner B"
