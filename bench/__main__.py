@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import delivery, imports, nlu, voucher_image, vouchers, webhook
+from bench import delivery, faults, imports, nlu, voucher_image, vouchers, webhook
 from bench.server import ServerFailed
 
 BENCHMARKS = {
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "delivery": delivery.run_pipeline,
     "weekly_cycle": delivery.run_cycle,
     "webhook_under_bulk": delivery.run_webhook_under_bulk,
+    "faults": faults.run,
 }
 
 
