@@ -18,6 +18,7 @@ from bot.actions import ACTIONS, CHOICES
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
+from bot.menus import LIST_BUTTON
 from channels.local import LocalChannel
 from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks, make_broker
@@ -71,7 +72,9 @@ class Runtime:
 
         return TwilioChannel(c.twilio_account_sid, s.twilio_auth_token, c.twilio_whatsapp_number,
                              status_callback=f"{c.public_base_url}/twilio/status", api_base_url=c.twilio_api_base_url,
-                             sms_number=c.twilio_sms_number, timeout=self.settings.delivery.send_timeout_seconds)
+                             sms_number=c.twilio_sms_number, timeout=self.settings.delivery.send_timeout_seconds,
+                             session_factory=self.session,
+                             list_button=lambda language: self.translator.text(LIST_BUTTON, language))
 
     def channel_for(self, contact):
         """Test numbers from `flask chat` and the simulator never leave this service."""
@@ -117,9 +120,11 @@ def placeholders(settings: Settings) -> dict[str, str]:
 def load_checked_flows(settings: Settings) -> FlowSet:
     from translations.catalogs import known_texts
 
+    translator, values = Translator(), placeholders(settings)
     return load_flows(settings.content.flows, ACTIONS.names(), choices=CHOICES.names(), known_texts=known_texts(),
                       intents=INTENTS,
-                      placeholders=placeholders(settings))
+                      placeholders=values, languages=settings.languages.all,
+                      translate=lambda text, language: translator.text(text, language, **values))
 
 
 def _redis(url: str):

@@ -109,6 +109,7 @@ class Engine:
         self._phrases = flows.by_phrase()
         self._payloads = flows.by_payload()
         self._intents = flows.by_intent()
+        self._options = flows.by_option_payload()
 
     # -- the turn ---------------------------------------------------------------------------
     def handle(self, state: State, event: Incoming, profile: Profile, host: Any = None) -> Turn:
@@ -150,10 +151,11 @@ class Engine:
             chosen = self._suggestion_chosen(turn, event)
             if chosen:
                 return self._start(turn, chosen[0], host, intent=chosen[1])
+        tap = event.kind in ("button", "list") and bool(event.payload)
         step = self._waiting_step(turn.state)
         if step is not None and step.kind == "menu":
             option = self._choose(step, event, turn.profile.language)
-            if option is None and trigger is None and any(o.intent for o in step.options):
+            if option is None and trigger is None and not tap and any(o.intent for o in step.options):
                 understood = self._understand(event, turn)
                 if understood and understood.confidence >= self.confidence_threshold:
                     option = next((o for o in step.options if o.intent == understood.intent), None)
@@ -178,6 +180,8 @@ class Engine:
 
         if trigger:
             return self._start(turn, trigger, host)
+        if tap:
+            return self._tapped(turn, event, host)
         understood = understood or self._understand(event, turn)
         if understood and understood.confidence >= self.confidence_threshold:
             flow = self._intents.get(understood.intent)
@@ -194,6 +198,19 @@ class Engine:
                 return self._suggest(turn, dict(list(candidates.items())[:2]), host)
         invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
         return self._not_understood(turn, host, invalid)
+
+    def _tapped(self, turn: Turn, event: Incoming, host: Any) -> Turn:
+        """A button or list row of an earlier message (WhatsApp keeps them tappable), matched by
+        its payload alone, never by its words. An option that only leads to another flow
+        ("Talk to a person") still leads there; an answer to a question no longer asked
+        ("Yes, delete everything") is not acted on: the bot asks what it is asking now."""
+        found = self._options.get(event.payload or "")
+        if found is not None:
+            flow, step, option = found
+            if option.goto and option.goto.startswith("@") and not option.action and not step.get("save"):
+                turn.state.flow, turn.state.step = flow, step.id
+                return self._chosen(turn, step, option, host)
+        return self._not_understood(turn, host)
 
     def _suggest(self, turn: Turn, flows: dict[str, str], host: Any) -> Turn:
         """Unsure: offer the likeliest meanings as choices (`flows`: each flow offered, with the
@@ -269,7 +286,7 @@ class Engine:
         if said:
             for option in step.options:
                 if said in (normalise(self._label(option, language)), normalise(option.verbatim or ""),
-                            normalise(option.label or "")):
+                            normalise(option.label or ""), normalise(self._short(option, language))):
                     return option
         return None
 
@@ -392,6 +409,14 @@ class Engine:
     def _label(self, option: FlowOption, language: str | None) -> str:
         return option.verbatim or self.translator.text(option.label or "", language, **self.placeholders)
 
+    def options_of(self, step: Step, language: str | None) -> list[Option]:
+        """A menu step's options as a person in `language` sees them."""
+        return [Option(payload=o.payload, label=self._label(o, language), short=self._short(o, language) or None)
+                for o in step.options]
+
+    def _short(self, option: FlowOption, language: str | None) -> str:
+        return self.translator.text(option.short, language, **self.placeholders) if option.short else ""
+
     def _prompt(self, turn: Turn, step: Step, host: Any, page: int = 0) -> bool:
         """Ask again what the step asks. False for a `choose` step with nothing to choose."""
         if step.kind == "ask":
@@ -399,7 +424,7 @@ class Engine:
             return True
         if step.kind == "choose":
             return self._prompt_choices(turn, step, host, page)
-        options = [Option(payload=o.payload, label=self._label(o, turn.profile.language)) for o in step.options]
+        options = self.options_of(step, turn.profile.language)
         turn.replies.append(Reply(text=self.text(turn, step.get("menu")), options=options))
         return True
 

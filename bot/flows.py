@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.menus import BODY, BUTTON_TITLE, ROW_TITLE, too_long
 
 STEP_KINDS = ("say", "ask", "menu", "choose", "branch", "action", "goto", "handoff", "set")
 STEP_KEYS = {
@@ -28,7 +30,7 @@ STEP_KEYS = {
     "set": {"set", "next"},
 }
 EXPECT = ("text", "number")
-OPTION_KEYS = {"label", "verbatim", "payload", "goto", "value", "action", "intent"}
+OPTION_KEYS = {"label", "verbatim", "short", "payload", "goto", "value", "action", "intent"}
 CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
 FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "prefixes", "contains",
              "payloads", "intents",
@@ -48,6 +50,7 @@ class Option:
     label: str | None
     verbatim: str | None
     payload: str
+    short: str | None = None  # translated like the label; shown on a button or list row when the label is too long
     goto: str | None = None
     value: Any = None
     action: str | None = None
@@ -100,6 +103,10 @@ class Flow:
             for option in step.options:
                 if option.label:
                     yield option.label, option.line, f"flow {self.name}, step {step.id}: a menu option"
+                if option.short:
+                    yield option.short, option.line, (f"flow {self.name}, step {step.id}: a menu option's short label "
+                                                      f"(a WhatsApp button: {BUTTON_TITLE} characters at most, "
+                                                      f"a list row: {ROW_TITLE})")
 
 
 class _LineLoader(yaml.CSafeLoader):
@@ -234,7 +241,11 @@ def _check_step(flow: str, step: Step, problem) -> None:
                 problem(line, f"option {number}: unknown key(s) {', '.join(sorted(extra))}")
             if bool(raw.get("label")) == bool(raw.get("verbatim")):
                 problem(line, f"option {number}: give either 'label' (translated) or 'verbatim' (shown as written)")
+            short = raw.get("short")
+            if "short" in raw and (not isinstance(short, str) or not short.strip() or not raw.get("label")):
+                problem(line, f"option {number}: 'short' is a shorter text for a translated 'label'")
             step.options.append(Option(label=raw.get("label"), verbatim=raw.get("verbatim"),
+                                       short=raw.get("short") if isinstance(raw.get("short"), str) else None,
                                        payload=str(raw.get("payload") or f"{flow}.{step.id}.{number}"),
                                        goto=raw.get("goto"), value=raw.get("value"),
                                        action=raw.get("action"), intent=raw.get("intent"), line=line))
@@ -282,6 +293,11 @@ class FlowSet:
     def by_payload(self) -> dict[str, str]:
         return {p: f.name for f in self.flows.values() for p in f.payloads}
 
+    def by_option_payload(self) -> dict[str, tuple[str, Step, Option]]:
+        """Every menu option by its button payload: (flow, step, option)."""
+        return {option.payload: (flow.name, step, option) for flow in self.flows.values()
+                for step in flow.steps.values() for option in step.options}
+
     def by_intent(self) -> dict[str, str]:
         return {i: f.name for f in self.flows.values() for i in f.intents}
 
@@ -300,8 +316,11 @@ def normalise(text: str) -> str:
 
 def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | None = None,
                intents: Iterable[str] | None = None, placeholders: Iterable[str] = (),
-               choices: Iterable[str] = ()) -> FlowSet:
-    """Load and validate every flow file, or raise FlowError listing every problem."""
+               choices: Iterable[str] = (), translate: Callable[[str, str], str] | None = None,
+               languages: Iterable[str] = ()) -> FlowSet:
+    """Load and validate every flow file, or raise FlowError listing every problem.
+    With `translate(text, language)`, menus are also checked in each of `languages` against
+    WhatsApp's limits."""
     problems: list[str] = []
     flows: dict[str, Flow] = {}
     files = sorted(directory.glob("*.yml"))
@@ -334,6 +353,9 @@ def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | 
             for name in re.findall(r"\{(\w+)\}", text):
                 if name not in allowed:
                     problems.append(f"{flow.path}:{line}: unknown placeholder {{{name}}}")
+    if translate is not None:
+        for language in languages:
+            _check_lengths(flow_set, translate, language, problems)
     if problems:
         raise FlowError(problems)
     return flow_set
@@ -395,6 +417,36 @@ def _check_flow_links(flow: Flow, flow_set: FlowSet, actions: set[str], choices:
                 action_ok(option.action, option.line)
         if step.kind == "handoff" and not isinstance(step.data["handoff"], str):
             problems.append(f"{flow.path}:{step.line}: handoff needs a reason, like 'asked'")
+
+
+def _check_lengths(flow_set: FlowSet, translate: Callable[[str, str], str], language: str,
+                   problems: list[str]) -> None:
+    """What people see on WhatsApp, in `language`, within its limits (bot/menus.py): an editor
+    learns here, not from a cut-off button, that a translation needs a `short:` label."""
+    for flow in flow_set.flows.values():
+        title = translate(flow.title, language) if flow.title else ""
+        if len(title) > ROW_TITLE:
+            problems.append(f"{flow.path}:{flow.line}: [{language}] the title, offered in 'Did you mean' as a list "
+                            f"row, is longer than {ROW_TITLE} characters ({len(title)}): {title!r}; shorten it")
+        for step in flow.steps.values():
+            if step.kind != "menu":
+                continue
+            body = translate(step.get("menu"), language)
+            if len(body) > BODY:
+                problems.append(f"{flow.path}:{step.line}: [{language}] the menu text has {len(body)} characters; "
+                                f"WhatsApp shows at most {BODY} above buttons or a list")
+            for option in step.options:
+                label = option.verbatim or translate(option.label or "", language)
+                title = translate(option.short, language) if option.short else label
+                broken = too_long(len(step.options), title, label)
+                if broken:
+                    what, limit = broken
+                    fix = "shorten it" if option.verbatim else \
+                        ("shorten the translation of 'short'" if option.short and "title" in what
+                         else "shorten the translation" if option.short else "give the option a 'short:' label")
+                    text = label if "description" in what else title
+                    problems.append(f"{flow.path}:{option.line}: [{language}] {what} longer than {limit} "
+                                    f"characters ({len(text)}): {text!r}; {fix}")
 
 
 def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[str]) -> None:

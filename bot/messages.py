@@ -27,6 +27,10 @@ class Location:
 class Option:
     payload: str
     label: str
+    short: str | None = None  # a shorter label for a button or list row, where the label is too long
+
+    def to_dict(self) -> dict:
+        return {"payload": self.payload, "label": self.label} | ({"short": self.short} if self.short else {})
 
 
 @dataclass
@@ -39,8 +43,21 @@ class Reply:
 
     def rendered(self) -> str:
         """The text as a person without buttons sees it: options become a numbered list."""
-        if not self.options:
-            return self.text
-        lines = [self.text, ""] if self.text else []
-        lines += [f"{number}. {option.label}" for number, option in enumerate(self.options, 1)]
-        return "\n".join(lines)
+        return numbered(self.text, [option.label for option in self.options])
+
+
+def numbered(text: str, labels: list[str]) -> str:
+    if not labels:
+        return text
+    lines = [text, ""] if text else []
+    lines += [f"{number}. {label}" for number, label in enumerate(labels, 1)]
+    return "\n".join(lines)
+
+
+def prompt_of(rendered: str, labels: list[str]) -> str | None:
+    """The text of a menu without its numbered options (`numbered` undone), so a channel with
+    buttons can show the options as buttons; None when `rendered` is not such a text."""
+    options = numbered("", labels)
+    if not labels or not rendered.endswith(options):
+        return None
+    return rendered[:-len(options)].rstrip("\n")

@@ -15,6 +15,8 @@ class Outgoing:
     location: dict | None = None  # a map pin: latitude, longitude, label
     sms: bool = False  # a text message rather than WhatsApp (invitations to people not yet on it)
     callback_query: str = ""  # names the outbox row in the status callback URL (its idempotency key)
+    options: tuple[dict, ...] | None = None  # a menu's options ({payload, label, short?}); `body` is its numbered text
+    language: str | None = None  # the recipient's, for buttons and lists in their language
 
 
 @dataclass(frozen=True)

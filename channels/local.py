@@ -21,7 +21,7 @@ class LocalChannel:
         self.redis.rpush(PREFIX + message.to, json.dumps({
             "sid": sid, "body": message.body, "media_url": message.media_url,
             "content_sid": message.content_sid, "content_variables": message.content_variables,
-            "location": message.location}))
+            "location": message.location, "options": list(message.options or []), "language": message.language}))
         self.redis.expire(PREFIX + message.to, 86400)
         return Sent(provider_sid=sid, status="delivered")
 

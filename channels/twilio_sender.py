@@ -9,6 +9,8 @@ delivery reconciles it (delivery/send.py) instead of sending again.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -18,22 +20,36 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
+from bot.menus import layout
+from bot.messages import prompt_of
 from channels.base import MaybeSent, Outgoing, PermanentFailure, Sent
+from channels.twilio_content import ContentCatalog, ContentRequest, content_request
 
+log = logging.getLogger(__name__)
 # Error codes that will not change on a retry (Twilio's error dictionary).
 PERMANENT = {21211, 21408, 21610, 21614, 63003, 63014, 63016, 63024, 63032}
+# Refusals because of the recipient (not the content): numbered text would be refused the same way.
+RECIPIENT = {"21211", "21408", "21610", "21614", "63003", "63014", "63016", "63024", "63032"}
 
 
 class TwilioChannel:
     name = "twilio"
 
     def __init__(self, account_sid: str, auth_token: str, whatsapp_number: str, status_callback: str,
-                 api_base_url: str = "", timeout: float = 15, sms_number: str = ""):
+                 api_base_url: str = "", timeout: float = 15, sms_number: str = "", session_factory=None,
+                 list_button: Callable[[str], str] = lambda language: "Choose", content_base_url: str = ""):
+        """`api_base_url` points every Twilio host called (messages and content) elsewhere, at a
+        mock; `content_base_url` only the Content API. Without `session_factory` (no shared
+        cache of contents) menus go as numbered text."""
         # One pooled HTTP session per channel (TwilioHttpClient keeps a requests.Session): sends
         # reuse kept-alive connections instead of a TLS handshake each.
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         if api_base_url:
             self.client.api.base_url = api_base_url.rstrip("/")
+        if content_base_url or api_base_url:
+            self.client.content.base_url = (content_base_url or api_base_url).rstrip("/")
+        self.contents = ContentCatalog(self.client, session_factory) if session_factory is not None else None
+        self.list_button = list_button
         self.sender = whatsapp_number if whatsapp_number.startswith("whatsapp:") else f"whatsapp:{whatsapp_number}"
         self.status_callback = status_callback
         self.sms_number = sms_number
@@ -46,16 +62,46 @@ class TwilioChannel:
             return self.sms_number, message.to
         return self.sender, f"whatsapp:{message.to}"
 
+    def menu_request(self, message: Outgoing) -> tuple[ContentRequest, str] | None:
+        """A menu as a content to send (with the text above its buttons), or None for text."""
+        if not (message.options and self.contents) or message.sms or message.content_sid or message.media_url \
+                or message.location:
+            return None
+        prompt = prompt_of(message.body or "", [option["label"] for option in message.options])
+        menu = layout(prompt, list(message.options)) if prompt else None
+        if menu is None:
+            return None
+        language = message.language or "en"
+        return content_request(menu, language, self.list_button(language)), menu.body
+
     def send(self, message: Outgoing) -> Sent:
+        """A menu goes as reply buttons or a list picker; whatever stops that (the Content API
+        failing, Twilio refusing the content) sends the numbered text instead."""
+        menu = self.menu_request(message)
+        if menu is not None:
+            request, prompt = menu
+            sid = self.contents.sid_for(request)
+            if sid:
+                try:
+                    return self._send(message, content=(sid, {"1": prompt}))
+                except PermanentFailure as refused:
+                    if refused.code in RECIPIENT:
+                        raise
+                    log.warning("Twilio refused menu content %s (%s): sending numbered text", sid, refused.code)
+                    self.contents.forget(request)
+        return self._send(message)
+
+    def _send(self, message: Outgoing, content: tuple[str, dict] | None = None) -> Sent:
         sender, to = self._addresses(message)
         callback = self.status_callback
         if message.callback_query:
             callback = f"{callback}?{message.callback_query}"
         arguments = {"from_": sender, "to": to, "status_callback": callback}
-        if message.content_sid:
-            arguments["content_sid"] = message.content_sid
-            if message.content_variables:
-                arguments["content_variables"] = json.dumps(message.content_variables)
+        content_sid, variables = content or (message.content_sid, message.content_variables)
+        if content_sid:
+            arguments["content_sid"] = content_sid
+            if variables:
+                arguments["content_variables"] = json.dumps(variables)
         else:
             arguments["body"] = message.body or ""
         if message.media_url:

@@ -17,10 +17,11 @@ def register(app) -> None:
         translations,
         users,
         vouchers,
+        whatsapp,
         worker,
     )
 
     for module in (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
-                   users, vouchers, worker):
+                   users, vouchers, whatsapp, worker):
         app.cli.add_command(module.group)
 

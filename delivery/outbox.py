@@ -31,12 +31,13 @@ def queue_replies(session, settings, contact: Contact, replies: list[Reply], *, 
     items = []
     for reply in replies:
         bodies = split_text(reply.rendered(), settings.delivery.max_body_chars) or [""]
-        options = [{"payload": o.payload, "label": o.label} for o in reply.options] or None
+        options = [option.to_dict() for option in reply.options] or None
         for number, body in enumerate(bodies):
             last = number == len(bodies) - 1
             message = Message(contact_id=contact.id, direction="out", kind="media" if reply.media_url else "text",
                               body=body, media_url=reply.media_url if last else None,
                               options=options if last else None, sender=sender, status="pending",
+                              language=contact.language if options and last else None,
                               location=reply.location.to_dict() if reply.location and last else None,
                               tag=reply.tag if last else None)
             item = OutboxItem(message=message, queue=queue)

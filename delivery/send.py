@@ -283,6 +283,8 @@ def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Ou
     return Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
                     content_sid=message.content_sid, content_variables=message.content_variables,
                     location=message.location, sms=message.kind == "sms",
+                    options=tuple(message.options) if message.options else None,
+                    language=message.language or contact.language,
                     callback_query=f"outbox={outbox_id}&key={key}")
 
 

@@ -62,7 +62,8 @@ def ask_to_open(session, runtime, contact: Contact) -> bool:
 def hold_copy(session, runtime, message: Message) -> bool:
     """63016: keep the refused message as it is and hold a copy for when the person writes."""
     copy = Message(contact_id=message.contact_id, direction="out", kind=message.kind, body=message.body,
-                   media_url=message.media_url, options=message.options, location=message.location,
+                   media_url=message.media_url, options=message.options, language=message.language,
+                   location=message.location,
                    tag=message.tag, sender=message.sender, author=message.author, status="pending")
     session.add_all([copy, OutboxItem(message=copy, queue="replies", state="held")])
     return ask_to_open(session, runtime, message.contact)

@@ -66,6 +66,7 @@ class Message(Base):
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    language: Mapped[str | None] = mapped_column(String(8))  # a menu's: its buttons speak the language of its text
     location: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # a map pin: latitude, longitude, label
     tag: Mapped[str | None] = mapped_column(String(64), index=True)  # what the message carries, e.g. voucher:42
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
@@ -379,3 +380,18 @@ class ReferralFeedback(Base):
     helpful: Mapped[bool] = mapped_column(Boolean)
     language: Mapped[str | None] = mapped_column(String(8))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WhatsAppContent(Base):
+    """A reply-button or list-picker content created at Twilio's Content API, by what it holds
+    (kind, language, titles and payloads: `key` is a hash of the request), so every process
+    reuses it instead of creating one per message. Holds no personal data: the text above
+    the buttons is a variable filled in per message."""
+
+    __tablename__ = "whatsapp_contents"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_sid: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # buttons | list
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

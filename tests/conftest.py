@@ -96,14 +96,28 @@ class TwilioStandIn:
     """A local HTTP server answering the Messages API the way Twilio does, recording each
     request; `fail_next` queues error answers (status, Twilio error code); `stall_next` keeps
     the message but answers only after `seconds` (a timeout after sending, for the client).
-    The Messages list answers like Twilio's: newest first, filtered by To and From."""
+    The Messages list answers like Twilio's: newest first, filtered by To and From.
+    It also answers the Content API's Create Content (`contents`, by SID; `fail_content_next`),
+    and `bodies` shows a message sent with a content as the person sees it."""
 
     def __init__(self):
         self.requests: list[dict] = []
         self.failures: list[tuple[int, int]] = []
         self.stalls: list[float] = []
+        self.contents: dict[str, dict] = {}
+        self.content_failures: list[tuple[int, int]] = []
         self.lock = threading.Lock()
         app = Flask("twilio-stand-in")
+
+        @app.post("/v1/Content")
+        def create_content():
+            with self.lock:
+                if self.content_failures:
+                    status, code = self.content_failures.pop(0)
+                    return {"code": code, "message": "stand-in failure", "more_info": "", "status": status}, status
+                sid = "HX" + uuid.uuid4().hex
+                self.contents[sid] = request.get_json()
+            return {"sid": sid, "account_sid": ACCOUNT_SID, **self.contents[sid]}, 201
 
         @app.post("/2010-04-01/Accounts/<account>/Messages.json")
         def create(account):
@@ -138,6 +152,26 @@ class TwilioStandIn:
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         self.failures += [(status, code)] * times
 
+    def fail_content_next(self, status: int, code: int, times: int = 1) -> None:
+        self.content_failures += [(status, code)] * times
+
+    def shown(self, message: dict) -> str:
+        """What WhatsApp shows for a sent message: its body, or a content's text with its
+        buttons as [title], or its list as ☰ and the list's button, then a `- title — description` per row."""
+        content = self.contents.get(message.get("ContentSid", ""))
+        if content is None:
+            return message.get("Body", "")
+        variables = json.loads(message.get("ContentVariables") or "{}")
+        kind, data = next(iter(content["types"].items()))
+        body = data["body"]
+        for name, value in variables.items():
+            body = body.replace("{{" + name + "}}", value)
+        if kind == "twilio/quick-reply":
+            return body + "\n\n" + " ".join(f"[{action['title']}]" for action in data["actions"])
+        rows = [f"- {item['item']}" + (f" — {item['description']}" if item.get("description") else "")
+                for item in data.get("items", [])]
+        return "\n".join([body, "", f"☰ {data.get('button')}", *rows])
+
     def stall_next(self, seconds: float, times: int = 1) -> None:
         self.stalls += [seconds] * times
 
@@ -148,7 +182,7 @@ class TwilioStandIn:
         return [m for m in found if to is None or m["To"] == f"whatsapp:{to}"]
 
     def bodies(self, to: str | None = None) -> list[str]:
-        return [m.get("Body", "") for m in self.sent(to)]
+        return [self.shown(m) for m in self.sent(to)]
 
     def close(self):
         self.server.shutdown()
@@ -166,6 +200,8 @@ def twilio(twilio_server, monkeypatch):
     twilio_server.requests.clear()
     twilio_server.failures.clear()
     twilio_server.stalls.clear()
+    twilio_server.content_failures.clear()
+    twilio_server.contents.clear()
     monkeypatch.setenv("TWILIO_API_BASE_URL", twilio_server.url)
     return twilio_server
 

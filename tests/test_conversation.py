@@ -18,7 +18,7 @@ def test_number_chooses_and_the_bot_answers_in_that_language(whatsapp, runtime):
     replies = whatsapp.conversation("2")
     assert replies[0] == "Thank you. I will write to you in English."
     assert "Welcome to Direct Digital Aid" in replies[1]
-    assert "2. Talk to a person" in replies[-1]
+    assert "- Register for the program\n- Talk to a person" in replies[-1]  # the menu, as a list
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "en"
 

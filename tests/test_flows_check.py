@@ -83,7 +83,7 @@ def test_valid_edit_goes_live_without_restart(runtime, flows, whatsapp):
     runtime.reload_flows()
     whatsapp.send("hello")
     edit(flows / "main.yml", '      - label: "Talk to a person"\n        goto: "@human"\n', "")
-    assert "2. Change language" in whatsapp.conversation("2")[-1]
+    assert "Register for the program\n- Change language" in whatsapp.conversation("2")[-1]  # the second row now
 
 
 def test_invalid_flows_stop_start_up_with_the_problems(flows, monkeypatch, sqlite_url):
@@ -98,3 +98,41 @@ def test_invalid_flows_stop_start_up_with_the_problems(flows, monkeypatch, sqlit
         create_app(embedded_worker=False)
     assert "Flows are invalid" in str(stopped.value)
     assert "unknown step 'tolld'" in str(stopped.value)
+
+
+# -- WhatsApp's limits, per language --------------------------------------------------------
+def test_a_label_too_long_for_a_button_in_english_asks_for_a_short_label(runner, flows):
+    edit(flows / "delete_data.yml", '        short: "Yes, delete all"\n', "")
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    line = line_of(flows / "delete_data.yml", 'label: "Yes, delete everything"')
+    assert (f"delete_data.yml:{line}: [en] button title longer than 20 characters (22): 'Yes, delete everything'; "
+            "give the option a 'short:' label") in result.output
+
+
+def test_a_translation_too_long_for_a_button_names_its_language(runner, flows):
+    """"Find help near you" fits a button in English (18 characters), not in seven other languages."""
+    edit(flows / "delete_data.yml", 'short: "Yes, delete all"', 'short: "Find help near you"')
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    line = line_of(flows / "delete_data.yml", 'short: "Find help near you"') - 1  # the option starts at its label
+    problems = [p for p in result.output.splitlines() if f"delete_data.yml:{line}: " in p]
+    assert {p.split("[")[1][:2] for p in problems} == {"fr", "id", "nl", "tl", "uk", "so", "tr"}
+    assert any("[fr] button title longer than 20 characters (22): 'Aide près de chez vous'; shorten the "
+               "translation of 'short'" in p for p in problems)
+
+
+def test_a_list_row_and_a_menu_text_have_their_own_limits(runner, flows):
+    edit(flows / "main.yml", '      - label: "My vouchers"\n',
+         '      - verbatim: "My vouchers and everything about them"\n')
+    edit(flows / "delete_data.yml", "We cannot undo it.", "We cannot undo it. " + "Really. " * 130)
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 1
+    assert f"main.yml:{line_of(flows / 'main.yml', 'My vouchers and')}: [en] list row title longer than 24 " \
+           "characters (37)" in result.output
+    assert "[ar] the menu text has" in result.output and "at most 1024" in result.output
+
+
+def test_a_menu_of_more_than_ten_stays_numbered_text_and_is_not_limited(runner, flows):
+    result = runner.invoke(args=["flows", "check"])
+    assert result.exit_code == 0 and "language.yml" not in result.output  # fifteen languages, each its own name

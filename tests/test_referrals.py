@@ -68,12 +68,18 @@ def start_in(whatsapp, language_number: str = "2", phone: str = PHONE) -> None:
 
 
 def numbered(reply: str) -> dict[str, str]:
-    """The options of a numbered menu: label -> number."""
+    """The options of a menu: label -> the number that chooses it. Read from numbered text, or
+    from a list picker (`- title — label` rows) or buttons (`[title]`) as the stand-in shows them."""
     found = {}
     for line in reply.splitlines():
         number, dot, label = line.partition(". ")
         if dot and number.isdigit():
             found[label.strip()] = number
+        elif line.startswith("- "):
+            title, _, description = line[2:].partition(" — ")
+            found[description or title] = str(len(found) + 1)
+        elif line.startswith("[") and line.endswith("]"):
+            found.update({title: str(len(found) + number) for number, title in enumerate(line[1:-1].split("] ["), 1)})
     return found
 
 
@@ -107,7 +113,7 @@ def test_from_the_menu_to_an_offer_card_with_a_map_pin(whatsapp, runtime, twilio
     assert "📞 +31 20 555" in card and "📍 " in card and "Monday" in card
     pins = [m for m in sent if m.get("PersistentAction")]
     assert pins and pins[0]["PersistentAction"].startswith("geo:52.")
-    assert sent[-1]["Body"].startswith("Was this helpful?")
+    assert twilio.shown(sent[-1]).startswith("Was this helpful?")
     with runtime.session() as session:
         assert session.scalar(select(Contact.region)) == "amsterdam"
 

@@ -100,7 +100,7 @@ def test_invited_person_registers_in_dutch_from_the_link(runner, runtime, whatsa
     code = registration_of(runtime, NL_PHONE).join_code
     replies = whatsapp.conversation(f"JOIN {code}", phone=NL_PHONE)
     assert any("mensen zonder papieren elke week een boodschappenbon" in r for r in replies)  # in Dutch
-    assert "1." in replies[-1]  # the consent question, with choices
+    assert "[Ja, ik ga akkoord] [Nee]" in replies[-1]  # the consent question, with buttons
     whatsapp.send("1", phone=NL_PHONE)   # yes, I agree
     whatsapp.send("Amina", phone=NL_PHONE)
     summary = whatsapp.conversation("1", phone=NL_PHONE)[-1]  # this number: yes
@@ -138,7 +138,7 @@ def test_leaving_half_way_and_coming_back_days_later_continues(whatsapp, runtime
         conversations.forget(session, contact_id)
         session.commit()
     replies = whatsapp.conversation("inscription", phone=FR_PHONE)
-    assert "1." in replies[-1] and "Jean-Pierre" not in replies[-1]  # asks about the number, not the name again
+    assert "[Oui] [Un autre numéro]" in replies[-1] and "Jean-Pierre" not in replies[-1]  # the number, not the name
     whatsapp.send("1", phone=FR_PHONE)
     assert "Jean-Pierre" in whatsapp.conversation("Médecins du Monde", phone=FR_PHONE)[-1]
 

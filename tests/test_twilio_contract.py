@@ -19,17 +19,24 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
+from bot.menus import layout
+from bot.messages import numbered
 from channels.base import Outgoing, PermanentFailure, Sent
+from channels.twilio_content import content_request
 from channels.twilio_sender import TwilioChannel
 from delivery.outbox import split_text
 from settings import ROOT
+from store.db import make_engine, make_sessionmaker
+from store.models import Base, WhatsAppContent
 
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 SPEC = ROOT.parent / "shared" / "specs" / "twilio_api_v2010.json"
+CONTENT_SPEC = ROOT.parent / "shared" / "specs" / "twilio_content_v1.json"
 START_TIMEOUT = 60  # seconds; Prism needs about two to read the spec
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -76,13 +83,23 @@ def free_port() -> int:
 def prism(tmp_path_factory):
     """Prism mocking Twilio's REST API on a free port, with `--errors` so any request or response
     that violates the spec is answered with an error; stopped when the module is done."""
+    yield from serve(SPEC, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def prism_content(tmp_path_factory):
+    """Prism mocking Twilio's Content API (content.twilio.com), on a port of its own."""
+    yield from serve(CONTENT_SPEC, tmp_path_factory)
+
+
+def serve(source: Path, tmp_path_factory):
     if not PRISM.exists():
         pytest.skip("Prism is not installed: run `npm ci` in the project root for the Twilio contract test")
-    if not SPEC.is_file():
-        pytest.skip(f"Twilio's OpenAPI description is missing at {SPEC} (the shared ../shared/specs)")
+    if not source.is_file():
+        pytest.skip(f"Twilio's OpenAPI description is missing at {source} (the shared ../shared/specs)")
     folder = tmp_path_factory.mktemp("prism")
-    spec = folder / SPEC.name
-    spec.write_text(json.dumps(with_default_form_encodings(json.loads(SPEC.read_text(encoding="utf-8")))),
+    spec = folder / source.name
+    spec.write_text(json.dumps(with_default_form_encodings(json.loads(source.read_text(encoding="utf-8")))),
                     encoding="utf-8")
     port = free_port()
     log_path = folder / "prism.log"
@@ -116,9 +133,14 @@ def prism(tmp_path_factory):
 
 
 @pytest.fixture
-def channel(prism):
-    return TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, whatsapp_number=SERVICE_NUMBER,
-                         status_callback=STATUS_CALLBACK, api_base_url=prism, timeout=10)
+def channel(prism, prism_content, tmp_path):
+    """The adapter as the service builds it, with its table of contents in a database of its own."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'contents.sqlite3'}")
+    Base.metadata.create_all(engine, tables=[WhatsAppContent.__table__])
+    yield TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, whatsapp_number=SERVICE_NUMBER,
+                        status_callback=STATUS_CALLBACK, api_base_url=prism, timeout=10,
+                        session_factory=make_sessionmaker(engine), content_base_url=prism_content)
+    engine.dispose()
 
 
 def last_answer(channel: TwilioChannel) -> str:
@@ -184,3 +206,52 @@ def test_malformed_content_sid_is_rejected_through_the_adapter(channel):
     problems = json.loads(last_answer(channel))["validation"]
     assert any(problem["location"] == ["body", "ContentSid"] and problem["code"] == "pattern"
                for problem in problems), problems
+
+
+# -- the Content API: reply buttons and list pickers -----------------------------------------
+BUTTONS = [{"payload": "delete_data.confirm.1", "label": "Yes, delete everything", "short": "Yes, delete all"},
+           {"payload": "delete_data.confirm.2", "label": "No, keep my data"}]
+ROWS = [{"payload": f"main.menu.{n}", "label": label} for n, label in enumerate(
+    ["Register for the program", "Talk to a person", "Change language", "Delete my data", "Stop messages",
+     "My vouchers", "Find help near you"], 1)] + [
+    {"payload": "pick.amsterdam-noord-huisartsenpraktijk", "label": "Huisartsenpraktijk Amsterdam-Noord (walk-in)"}]
+CONTENT = re.compile(r"HX[0-9a-fA-F]{32}")
+
+
+def test_quick_reply_content_is_a_valid_create_content_request(channel):
+    menu = layout("Are you sure?", BUTTONS)
+    assert menu.kind == "buttons"
+    sid, made = channel.contents.ensure(content_request(menu, "en", "Choose"))
+    assert made and CONTENT.fullmatch(sid), last_answer(channel)
+    request = channel.client.http_client._test_only_last_request
+    assert request.url.endswith("/v1/Content") and request.method == "POST"
+    assert channel.contents.ensure(content_request(menu, "en", "Choose")) == (sid, False)  # from the table
+
+
+def test_list_picker_content_with_descriptions_is_valid(channel):
+    menu = layout("هل تريد؟", ROWS)
+    assert menu.kind == "list" and any(item.description for item in menu.items)
+    sid, made = channel.contents.ensure(content_request(menu, "ar", "اختر"))
+    assert made and CONTENT.fullmatch(sid), last_answer(channel)
+
+
+def test_a_menu_is_sent_with_its_content_and_variables(channel):
+    """The whole path: the content is made at the Content API, then Create Message carries
+    ContentSid and ContentVariables (no Body), both accepted by their specs."""
+    message = Outgoing(to=RECIPIENT, body=numbered("Are you sure?", [o["label"] for o in BUTTONS]),
+                       options=tuple(BUTTONS), language="en")
+    assert_accepted(channel.send(message), channel)
+    request = channel.client.http_client._test_only_last_request
+    assert request.url.endswith("/Messages.json") and "Body" not in request.data
+    assert CONTENT.fullmatch(request.data["ContentSid"])
+    assert json.loads(request.data["ContentVariables"]) == {"1": "Are you sure?"}
+
+
+def test_create_content_contract_is_enforced(channel):
+    """A content without `types` breaks the Content API's spec and is refused (422), so the tests
+    above prove something; the adapter raises it when asked to (`flask whatsapp sync`)."""
+    request = content_request(layout("Are you sure?", BUTTONS), "en", "Choose")
+    broken = type(request)(key=request.key, kind=request.kind, language="en", body={"language": "en"})
+    with pytest.raises(TwilioRestException) as refused:
+        channel.contents.ensure(broken)
+    assert refused.value.status == 422
