@@ -62,7 +62,7 @@ class Runtime:
                       fallback_limit=self.settings.conversation.fallback_limit,
                       placeholders=placeholders(self.settings), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
-                      suggestion_threshold=nlu.suggestion_threshold)
+                      suggestion_threshold=nlu.suggestion_threshold, urgent_threshold=nlu.urgent_threshold)
 
     def _channel(self):
         c, s = self.settings.connections, self.settings.secrets

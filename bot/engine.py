@@ -37,7 +37,9 @@ NOT_READABLE = {
 }
 WELCOME_FLOW = "welcome"
 MENU_FLOW = "main"
+URGENT = "urgent"
 _NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Understanding:
     intent: str
     confidence: float
     ranking: list[tuple[str, float]] = field(default_factory=list)
+    knows_a_word: bool = True  # False: a guess from letter groups alone (a name, a typo), never danger
 
 
 class Understander(Protocol):
@@ -78,7 +81,7 @@ class Understander(Protocol):
 
 
 class LanguageGuesser(Protocol):
-    def __call__(self, text: str) -> str | None: ...
+    def __call__(self, text: str, *, short: bool = False) -> str | None: ...
 
 
 @dataclass
@@ -87,13 +90,15 @@ class Turn:
     profile: Profile
     replies: list[Reply] = field(default_factory=list)
     handled_by: str = "bot"  # bot | silent (opted out or with a helper)
+    understood: Understanding | None = None  # what the message means, asked of the classifier once
 
 
 class Engine:
     def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
                  choices: Choices | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
-                 confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25):
+                 confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25,
+                 urgent_threshold: float = 0.3):
         self.flows = flows
         self.translator = translator
         self.actions = actions
@@ -104,6 +109,7 @@ class Engine:
         self.guess_language = guess_language
         self.confidence_threshold = confidence_threshold
         self.suggestion_threshold = suggestion_threshold
+        self.urgent_threshold = urgent_threshold
         self._keywords = flows.by_keyword()
         self._prefixes = flows.by_prefix()
         self._phrases = flows.by_phrase()
@@ -114,15 +120,20 @@ class Engine:
     # -- the turn ---------------------------------------------------------------------------
     def handle(self, state: State, event: Incoming, profile: Profile, host: Any = None) -> Turn:
         turn = Turn(state=State.from_dict(state.to_dict()), profile=Profile(**vars(profile)))
-        trigger = self._trigger(event, turn.state)
+        trigger = self._trigger(event, turn.state) or self._danger(event, turn)
+        if trigger == self._intents.get(URGENT) and turn.profile.language is None and self.guess_language:
+            guessed = self.guess_language(event.text, short=True) if event.text else None
+            if guessed:  # danger is answered in the words it was written in, before any welcome
+                self._act(turn, "set_language", host, guessed)
 
         if turn.profile.opted_out or turn.profile.in_handoff:
-            allowed = trigger and (self.flows.flows[trigger].when_opted_out if turn.profile.opted_out
-                                   else self.flows.flows[trigger].when_in_handoff)
-            if not allowed:
+            if trigger and self._allowed(self.flows.flows[trigger], turn.profile):
+                return self._start(turn, trigger, host)
+            answered = self._answer_while_away(turn, event, host)
+            if answered is None:
                 turn.handled_by = "silent"
                 return turn
-            return self._start(turn, trigger, host) if trigger else turn
+            return answered
 
         if trigger and self.flows.flows[trigger].interrupts:
             return self._start(turn, trigger, host)
@@ -172,6 +183,9 @@ class Engine:
                 turn.state.slots[step.get("save")] = picked
                 return self._continue(turn, step.get("next"), host)
         elif step is not None and step.kind == "ask" and event.text.strip():
+            critical = self._critical(event, turn) if trigger is None else None
+            if critical:  # "please delete everything about me" is not a name
+                return self._start(turn, critical[0], host, intent=critical[1])
             answer = self._validate(step, event.text)
             if answer is not None:
                 turn.state.slots[step.get("save")] = answer
@@ -254,7 +268,56 @@ class Engine:
     def _understand(self, event: Incoming, turn: Turn) -> Understanding | None:
         if not self.understand or not event.text.strip():
             return None
-        return self.understand(event.text, turn.profile.language)
+        if turn.understood is None:
+            turn.understood = self.understand(event.text, turn.profile.language)
+        return turn.understood
+
+    def _danger(self, event: Incoming, turn: Turn) -> str | None:
+        """The urgent flow when the message may speak of danger in the person's own words: the
+        urgent meaning at `urgent_threshold` or above, even where another meaning ranks higher.
+        Tuned for recall: a false alarm costs a helper a minute, a missed one costs more."""
+        flow = self._intents.get(URGENT)
+        if flow is None or event.kind != "text" or not _LETTER.search(event.text or ""):
+            return None
+        understood = self._understand(event, turn)
+        if understood is None or not understood.knows_a_word:
+            return None
+        confidence = dict(understood.ranking).get(URGENT, 0.0)
+        if understood.intent == URGENT:
+            confidence = max(confidence, understood.confidence)
+        return flow if confidence >= self.urgent_threshold else None
+
+    def _critical(self, event: Incoming, turn: Turn) -> tuple[str, str] | None:
+        """(flow, intent) when a free-text answer confidently asks for a flow that may start even
+        during a handoff (stop, delete my data, danger): such a message is never saved as an answer."""
+        understood = self._understand(event, turn)
+        if understood is None or understood.confidence < self.confidence_threshold:
+            return None
+        flow = self._intents.get(understood.intent)
+        return (flow, understood.intent) if flow and self.flows.flows[flow].when_in_handoff else None
+
+    @staticmethod
+    def _allowed(flow: Flow, profile: Profile) -> bool:
+        """Whether `flow` may run for a person who opted out or whose chat a helper has."""
+        return flow.when_opted_out if profile.opted_out else flow.when_in_handoff
+
+    def _answer_while_away(self, turn: Turn, event: Incoming, host) -> Turn | None:
+        """The answer to a question a flow allowed in this moment asked ("delete my data" during a
+        handoff or after STOP: are you sure?), or None. Anything else goes to the helper (or
+        nowhere) and drops the question, so a later "1" meant for the helper erases nothing."""
+        step = self._waiting_step(turn.state)
+        flow = self.flows.flows.get(turn.state.flow or "")
+        if step is None or flow is None or step.kind != "menu" or not self._allowed(flow, turn.profile):
+            return None
+        option = self._choose(step, event, turn.profile.language)
+        if option is None and any(o.intent for o in step.options):
+            understood = self._understand(event, turn)
+            if understood and understood.confidence >= self.confidence_threshold:
+                option = next((o for o in step.options if o.intent == understood.intent), None)
+        if option is None:
+            turn.state.flow = turn.state.step = None
+            return None
+        return self._chosen(turn, step, option, host)
 
     # -- matching ---------------------------------------------------------------------------
     def _trigger(self, event: Incoming, state: State) -> str | None:

@@ -50,7 +50,9 @@ def evaluate_command(paths, as_json, min_accuracy):
         data = read_test_files(list(paths))
     except TrainingDataError as error:
         raise click.ClickException(str(error)) from None
-    report = evaluate(current_app.extensions["dda"].nlu.parse, data)
+    runtime = current_app.extensions["dda"]
+    report = evaluate(lambda text: runtime.nlu.parse(text, with_words=True), data,
+                      urgent_threshold=runtime.settings.nlu.urgent_threshold)
     evaluation = report["intent_evaluation"]
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
@@ -58,5 +60,19 @@ def evaluate_command(paths, as_json, min_accuracy):
         click.echo(f"accuracy {evaluation['accuracy']:.3f} on {len(evaluation['predictions'])} messages")
         for language, row in evaluation["per_language"].items():
             click.echo(f"  {language:<4}{row['accuracy']:.3f}  ({row['total']})")
+        _echo_urgent(evaluation["urgent"])
     if evaluation["accuracy"] < min_accuracy:
         sys.exit(1)
+
+
+def _echo_urgent(urgent: dict) -> None:
+    """Danger answered (recall) and false alarms, per language: a miss is worse than a false alarm."""
+    def share(value):
+        return "   -  " if value is None else f"{value:.3f}"
+
+    click.echo(f"urgent (threshold {urgent['threshold']}): recall {share(urgent['recall'])} "
+               f"({urgent['caught']}/{urgent['urgent']}), false alarms {share(urgent['false_alarm_rate'])} "
+               f"({urgent['false_alarms']}/{urgent['others']})")
+    for language, row in urgent["per_language"].items():
+        click.echo(f"  {language:<4}recall {share(row['recall'])} ({row['caught']}/{row['urgent']})  "
+                   f"false alarms {share(row['false_alarm_rate'])} ({row['false_alarms']}/{row['others']})")

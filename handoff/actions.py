@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.actions import ACTIONS, ActionContext
 from bot.i18n import N_
+from bot.messages import Reply
 from handoff.hours import describe, is_open
 from handoff.tickets import open_ticket
 from store.models import utcnow
@@ -15,6 +16,10 @@ TOLD_CLOSED = N_("I have asked a person from our team to help you. Our helpers w
                  "They will answer here, in this chat, as soon as they are back.")
 TOLD_URGENT = N_("If you are in danger now, call 112 (free). A person from our team will answer you here as soon "
                  "as possible.")
+HELPLINES = {  # helpdesk.urgent_helplines names a line per topic
+    "violence": N_("Violence at home, abuse, or a child in danger: call {name} on {number} (free, day and night)."),
+    "suicide": N_("If you think of ending your life: call {name} on {number} (free, day and night)."),
+}
 URGENT = "urgent"
 
 
@@ -27,9 +32,18 @@ def handoff(context: ActionContext) -> str:
                 priority=2 if reason == URGENT else 0)
     context.profile.in_handoff = True
     if reason == URGENT:
-        context.say(TOLD_URGENT)
+        _tell_urgent(context, helpdesk.urgent_helplines)
     if is_open(helpdesk.hours, helpdesk.timezone, utcnow()):
         context.say(TOLD_OPEN, minutes=str(helpdesk.expected_wait_minutes))
     else:
         context.say(TOLD_CLOSED, hours=describe(helpdesk.hours, context.profile.language))
     return "ok"
+
+
+def _tell_urgent(context: ActionContext, helplines) -> None:
+    """112 and the helplines the program names, in one message: the first thing the person reads."""
+    translate = context.host.runtime.translator.text
+    language = context.profile.language
+    lines = [translate(TOLD_URGENT, language)]
+    lines += [translate(HELPLINES[line.topic], language, name=line.name, number=line.number) for line in helplines]
+    context.turn.replies.append(Reply(text="\n\n".join(lines)))

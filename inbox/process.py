@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.engine import Profile, State
+from bot.i18n import N_
 from bot.messages import Incoming
 from delivery.outbox import queue_replies
 from privacy.erase import erase
@@ -23,6 +24,8 @@ from store import conversations
 from store.models import Contact, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
+SET_ASIDE = N_("Sorry, something went wrong with your last message. Please send it again in other words, or write "
+               "HUMAN to talk to a person.")
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Prediction:
     intent: str
     confidence: float
     ranking: list[tuple[str, float]] = field(default_factory=list)
+    knows_a_word: bool = True  # False: judged on letter groups alone
 
 
 def data_fingerprint(folder: Path = DATA) -> str:
@@ -95,9 +96,10 @@ class IntentClassifier:
         ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda pair: -pair[1])[:top]
         ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
         confidence = ranking[0][1]
-        if not self._knows_a_word(normalised):
+        known = self._knows_a_word(normalised)
+        if not known:
             confidence = min(confidence, UNKNOWN_WORDS_CONFIDENCE)
-        return Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking)
+        return Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking, knows_a_word=known)
 
     def _knows_a_word(self, normalised: str) -> bool:
         """Emoji and signs alone are not words: their symbols are what the data knows (🙏 is thanks)."""

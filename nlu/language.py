@@ -54,10 +54,10 @@ class LanguageDetector:
         usable = [(text, code) for text, code in ethiopic_examples or [] if _ETHIOPIC.search(text)]
         self._ethiopic_model = EthiopicModel(usable) if len({code for _, code in usable}) == 2 else None
 
-    def detect(self, text: str) -> Detected | None:
+    def detect(self, text: str, min_words: int | None = None) -> Detected | None:
         """The language, or None when the message is too short or too uncertain to say."""
         words = _WORD.findall(text)
-        if len(words) < self.min_words:
+        if len(words) < (self.min_words if min_words is None else min_words):
             return None
         if _ETHIOPIC.search(text):
             return self._ethiopic(text)

@@ -27,8 +27,9 @@ class NluService:
         self.rasa = RasaClient(rasa.url, rasa.token, rasa.timeout_seconds) if settings.nlu.backend == "rasa" else None
         self._lookups = _lookup_patterns(self.classifier.fingerprint)
 
-    def parse(self, text: str, *, with_language: bool = True) -> dict:
-        """Rasa's ParseResult (text, intent, intent_ranking, entities) plus the language."""
+    def parse(self, text: str, *, with_language: bool = True, with_words: bool = False) -> dict:
+        """Rasa's ParseResult (text, intent, intent_ranking, entities) plus the language;
+        `with_words` adds `knows_a_word` (False: the embedded classifier knew no word of it)."""
         result = None
         if self.rasa is not None:
             try:
@@ -45,18 +46,23 @@ class NluService:
                 "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
                 "entities": self._entities(text),
             }
+            if with_words:
+                result["knows_a_word"] = prediction.knows_a_word
         if with_language:
             detected = self.detector.detect(text)
             result["language"] = detected.language if detected else None
         return result
 
     def __call__(self, text: str, language: str | None) -> Understanding:
-        result = self.parse(text, with_language=False)
+        result = self.parse(text, with_language=False, with_words=True)
         return Understanding(intent=result["intent"]["name"], confidence=float(result["intent"]["confidence"]),
-                             ranking=[(r["name"], float(r["confidence"])) for r in result["intent_ranking"]])
+                             ranking=[(r["name"], float(r["confidence"])) for r in result["intent_ranking"]],
+                             knows_a_word=bool(result.get("knows_a_word", True)))
 
-    def guess_language(self, text: str) -> str | None:
-        detected = self.detector.detect(text)
+    def guess_language(self, text: str, *, short: bool = False) -> str | None:
+        """`short`: also from a message of one or two words, for answers that cannot wait for
+        the language menu (danger)."""
+        detected = self.detector.detect(text, min_words=1 if short else None)
         return detected.language if detected else None
 
     def _entities(self, text: str) -> list[dict]:

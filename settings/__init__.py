@@ -88,6 +88,7 @@ class Nlu(_Section):
     backend: Literal["embedded", "rasa"] = "embedded"
     confidence_threshold: float = Field(default=0.5, gt=0, le=1)
     suggestion_threshold: float = Field(default=0.25, gt=0, le=1)
+    urgent_threshold: float = Field(default=0.15, gt=0, le=1)
     rasa: Rasa = Rasa()
 
     @model_validator(mode="after")
@@ -113,11 +114,20 @@ class Registration(_Section):
     templates: dict[str, dict[str, str]] = {}
 
 
+class Helpline(_Section):
+    """A free helpline named in the answer to danger, next to 112."""
+
+    topic: Literal["violence", "suicide"]
+    name: str = Field(min_length=1, max_length=60)
+    number: str = Field(min_length=3, max_length=30)
+
+
 class Helpdesk(_Section):
     timezone: str = "Europe/Amsterdam"
     hours: dict[str, str] = {"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00",
                              "thu": "09:00-17:00", "fri": "09:00-17:00"}
     expected_wait_minutes: int = Field(default=30, ge=1)
+    urgent_helplines: list[Helpline] = []
 
     @field_validator("hours")
     @classmethod
