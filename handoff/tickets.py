@@ -12,8 +12,8 @@ def open_ticket(session, contact, reason: str, language: str | None, priority: i
         ticket = Ticket(contact_id=contact.id, reason=reason, language=language, priority=priority)
         session.add(ticket)
         session.flush()
-    else:
-        ticket.priority = max(ticket.priority, priority)
+    elif priority > ticket.priority:  # danger during a handoff: the open ticket becomes urgent, first in the queue
+        ticket.priority, ticket.reason = priority, reason
     return ticket
 
 
