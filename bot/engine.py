@@ -301,7 +301,7 @@ class Engine:
         """Whether `flow` may run for a person who opted out or whose chat a helper has."""
         return flow.when_opted_out if profile.opted_out else flow.when_in_handoff
 
-    def _answer_while_away(self, turn: Turn, event: Incoming, host) -> Turn | None:
+    def _answer_while_away(self, turn: Turn, event: Incoming, host: Any) -> Turn | None:
         """The answer to a question a flow allowed in this moment asked ("delete my data" during a
         handoff or after STOP: are you sure?), or None. Anything else goes to the helper (or
         nowhere) and drops the question, so a later "1" meant for the helper erases nothing."""
