@@ -14,6 +14,47 @@ class BadRequest(ValueError):
     """The request cannot be a message from a person; the text says why, without personal data."""
 
 
+# What WhatsApp itself can send; anything beyond is not Twilio and is refused at the door, so
+# nothing odd reaches the database (PostgreSQL refuses NUL bytes and over-long values).
+MAX_SID = 64
+MAX_PAYLOAD = 256       # button payloads and list ids, as stored
+MAX_TITLE = 1024        # a button's or list row's title, kept as the message text
+MAX_MEDIA = 10
+MAX_ERROR_CODE = 16
+
+
+def _field(form, name: str, limit: int) -> str:
+    """A parameter that must be printable text within `limit` characters."""
+    value = form.get(name) or ""
+    if len(value) > limit or "\x00" in value:
+        raise BadRequest(f"{name} is longer than {limit} characters or holds a NUL byte")
+    return value
+
+
+def _coordinate(form, name: str, bound: float) -> float:
+    try:
+        value = float(form.get(name, ""))
+    except ValueError:
+        raise BadRequest(f"{name} is not a number") from None
+    if not -bound <= value <= bound:  # NaN fails this too
+        raise BadRequest(f"{name} is out of range")
+    return value
+
+
+def read_sid(form) -> str:
+    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or "").strip()
+    if not sid or len(sid) > MAX_SID or not sid.isascii() or not sid.isalnum():
+        raise BadRequest("MessageSid is missing or malformed")
+    return sid
+
+
+def read_error_code(form) -> str | None:
+    code = (form.get("ErrorCode") or "").strip()
+    if code and (len(code) > MAX_ERROR_CODE or not code.isascii() or not code.isdigit()):
+        raise BadRequest("ErrorCode must be Twilio's numeric error code")
+    return code or None
+
+
 @dataclass(frozen=True)
 class Received:
     sid: str
@@ -41,26 +82,24 @@ def phone_from_address(address: str, region: str = "NL") -> str:
 
 
 def read_inbound(form, region: str, max_chars: int) -> Received:
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
-    if not sid or len(sid) > 64 or not sid.isalnum():
-        raise BadRequest("MessageSid is missing or malformed")
+    sid = read_sid(form)
     phone = phone_from_address(form.get("From", ""), region)
-    body = form.get("Body") or ""
+    body = (form.get("Body") or "").replace("\x00", "")
     truncated = len(body) > max_chars
     body = body[:max_chars]
-    try:
-        media_count = int(form.get("NumMedia") or 0)
-    except ValueError:
-        media_count = 0
-    media_types = tuple(form.get(f"MediaContentType{i}", "") for i in range(min(media_count, 10)))
-    payload = form.get("ButtonPayload") or form.get("ListId") or None
-    message_type = form.get("MessageType", "")
+    count = (form.get("NumMedia") or "0").strip()
+    if not count.isascii() or not count.isdigit() or int(count) > MAX_MEDIA:
+        raise BadRequest(f"NumMedia must be a whole number from 0 to {MAX_MEDIA}")
+    media_count = int(count)
+    media_types = tuple(_field(form, f"MediaContentType{i}", 255) for i in range(media_count))
+    payload = _field(form, "ButtonPayload", MAX_PAYLOAD) or _field(form, "ListId", MAX_PAYLOAD) or None
+    message_type = _field(form, "MessageType", 32)
     if payload:
         kind = "button" if form.get("ButtonPayload") else "list"
-        body = body or form.get("ButtonText") or form.get("ListTitle") or ""
-    elif form.get("Latitude") and form.get("Longitude"):
+        body = body or _field(form, "ButtonText", MAX_TITLE) or _field(form, "ListTitle", MAX_TITLE)
+    elif form.get("Latitude") or form.get("Longitude"):
         kind = "location"
-        body = f"geo:{form.get('Latitude')},{form.get('Longitude')}"
+        body = f"geo:{_coordinate(form, 'Latitude', 90):.6f},{_coordinate(form, 'Longitude', 180):.6f}"
     elif body.strip():
         kind = "text"
     elif media_count or message_type in ("audio", "image", "video", "document", "sticker"):

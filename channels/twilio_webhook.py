@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, Response, current_app, request
 from twilio.request_validator import RequestValidator
 
-from channels.twilio_payload import BadRequest, read_inbound
+from channels.twilio_payload import BadRequest, read_error_code, read_inbound, read_sid
 from delivery.send import valid_callback_key
 from delivery.status import record_status
 from inbox.receive import receive
@@ -65,12 +65,14 @@ def inbound():
 @blueprint.post("/status")
 def status():
     runtime = current_app.extensions["dda"]
-    sid = request.form.get("MessageSid") or request.form.get("SmsSid")
-    state = request.form.get("MessageStatus") or request.form.get("SmsStatus")
-    if not sid or not state:
-        return Response("MessageSid and MessageStatus are required\n", status=400)
-    outcome = record_status(runtime, sid, state.lower(), request.form.get("ErrorCode") or None,
-                            outbox_id=_outbox_named(runtime))
+    state = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "").strip()
+    try:
+        sid, error_code = read_sid(request.form), read_error_code(request.form)
+    except BadRequest as error:
+        return Response(f"{error}\n", status=400)
+    if not state or len(state) > 32:
+        return Response("MessageStatus is required\n", status=400)
+    outcome = record_status(runtime, sid, state.lower(), error_code, outbox_id=_outbox_named(runtime))
     log.info("status %s: %s", state, outcome)
     return Response(status=204)
 
@@ -78,7 +80,7 @@ def status():
 def _outbox_named(runtime) -> int | None:
     """The outbox row our status callback URL names (`?outbox=<id>&key=<hmac>`), if its key is right."""
     outbox, key = request.args.get("outbox", ""), request.args.get("key", "")
-    if not outbox.isdigit() or not key:
+    if not (outbox.isascii() and outbox.isdigit() and len(outbox) <= 18) or not key:
         return None
     if not valid_callback_key(runtime, int(outbox), key):
         log.warning("status callback with a wrong outbox key ignored")

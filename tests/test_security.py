@@ -304,3 +304,56 @@ def test_the_registrations_list_is_a_reading_too(client, runner, runtime):
     with runtime.session() as session:
         entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "viewed registrations list"))
     assert (entry.actor, entry.detail) == (f"staff:{email}", "status=included")
+
+
+# --- every inbound field at the edge: 4xx for what Twilio never sends, never a 5xx ---------------
+
+HUGE = "9" * 40
+FUZZ_INBOUND = [
+    ({"ButtonPayload": "x" * 257, "MessageType": "button"}, 400),
+    ({"ButtonPayload": "cmd.\x00human", "MessageType": "button"}, 400),
+    ({"ListId": "row\x00", "MessageType": "interactive"}, 400),
+    ({"MessageSid": "SM\x00" + "a" * 30}, 400),
+    ({"MessageSid": "SM" + "a" * 80}, 400),
+    ({"MessageSid": "SMé" + "a" * 31}, 400),
+    ({"Latitude": "junk", "Longitude": "4.9"}, 400),
+    ({"Latitude": "91", "Longitude": "4.9"}, 400),
+    ({"Latitude": "nan", "Longitude": "4.9"}, 400),
+    ({"Latitude": "52.37"}, 400),
+    ({"NumMedia": "-1"}, 400),
+    ({"NumMedia": HUGE}, 400),
+    ({"NumMedia": "1", "MediaContentType0": "a" * 300}, 400),
+    ({"Body": "", "ButtonText": "y" * 2000, "ButtonPayload": "cmd.menu", "MessageType": "button"}, 400),
+    ({"From": "whatsapp:+31\x00612345678"}, 400),
+    ({"From": "whatsapp:" + HUGE}, 400),
+    ({"Body": "hello\x00world"}, 200),          # a stray NUL in a text is dropped, the text kept
+    ({"Body": "x" * 5000}, 200),               # cut to the longest text the bot reads
+    ({"Body": "🙏🙏🙏"}, 200),
+]
+FUZZ_STATUS = [
+    ({"MessageSid": "SM\x00x", "MessageStatus": "delivered"}, 400),
+    ({"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "ErrorCode": "1" * 17}, 400),
+    ({"MessageSid": "SM" + "b" * 32, "MessageStatus": "failed", "ErrorCode": "63016\x00"}, 400),
+    ({"MessageSid": "SM" + "b" * 32, "MessageStatus": "x" * 100}, 400),
+    ({"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "ErrorCode": "63016"}, 204),
+]
+
+
+@pytest.mark.parametrize("extra,expected", FUZZ_INBOUND, ids=[str(i) for i in range(len(FUZZ_INBOUND))])
+def test_odd_inbound_fields_get_a_4xx_and_nothing_is_lost(whatsapp, twilio, extra, expected):
+    import uuid
+
+    from tests.conftest import fixture
+
+    sid = "SM" + uuid.uuid4().hex
+    params = fixture("inbound_text") | {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid} | extra
+    answer = whatsapp.post("/twilio/whatsapp", params)
+    assert answer.status_code == expected, answer.data
+    whatsapp.wait()
+    assert whatsapp.conversation("hello")  # the same person is answered right after
+
+
+@pytest.mark.parametrize("form,expected", FUZZ_STATUS, ids=[str(i) for i in range(len(FUZZ_STATUS))])
+def test_odd_status_callbacks_get_a_4xx(whatsapp, form, expected):
+    assert whatsapp.post("/twilio/status", form).status_code == expected
+    assert whatsapp.post("/twilio/status?outbox=%C2%B2&key=x", form | {"ErrorCode": ""}).status_code in (204, 400)
