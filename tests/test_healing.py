@@ -9,13 +9,15 @@ has it, on PostgreSQL.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import redis as redis_lib
 from sqlalchemy import insert, select, text
 
 from delivery.send import callback_key
 from delivery.tasks import QUEUE_MARKER
-from store.models import Contact, Message, OutboxItem, Registration, utcnow
+from store.models import Contact, Message, OutboxItem, Registration, Worker, utcnow
 from tests.conftest import SERVICES, _empty_tables, fixture
 from tests.test_delivery_faults import PrivateRedis, wait_until
 
@@ -82,6 +84,30 @@ def test_a_status_callback_settles_a_row_a_killed_worker_left_sending(whatsapp, 
     with runtime.session() as session:
         assert session.get(OutboxItem, row).state == "sent"
         assert session.get(Message, first).provider_sid == "SM" + "a" * 32
+
+
+def test_a_row_a_killed_worker_left_sending_without_a_callback_is_settled_in_seconds(runtime, twilio):
+    """The worker died after claiming the row, before its request left: no callback will come.
+    Ten seconds after its last sign of life the row is reconciled (Twilio does not have it) and
+    sent, and the person's next message follows, each once."""
+    now = utcnow()
+    claimed = now - timedelta(seconds=11)
+    with runtime.session() as session:
+        session.add(Worker(id="a-killed-worker", seen_at=claimed))
+        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
+            {"phone_key": "killed2", "phone": "+31612000009", "opted_out": False, "created_at": now,
+             "last_inbound_at": now}])
+        first, second = session.scalars(insert(Message).returning(Message.id), [
+            {"contact_id": contact_id, "direction": "out", "kind": "text", "body": body, "sender": "bot",
+             "status": "pending", "created_at": claimed, "updated_at": claimed} for body in ("first", "second")]).all()
+        session.execute(insert(OutboxItem), [
+            {"message_id": first, "queue": "bulk", "state": "sending", "attempts": 1, "attempted_at": claimed,
+             "claimed_by": "a-killed-worker", "created_at": claimed},
+            {"message_id": second, "queue": "replies", "state": "pending", "attempts": 0, "created_at": claimed}])
+        session.commit()
+    wait_until(lambda: len(twilio.bodies("+31612000009")) == 2, 5, "both sent by the sweeper's watch")
+    runtime.tasks.drain()
+    assert twilio.bodies("+31612000009") == ["first", "second"]
 
 
 OUTAGE_BACKENDS = ["sqlite"] + (["postgresql"] if SERVICES["database"] else [])
