@@ -39,6 +39,11 @@ class Runtime:
         self.settings = settings
         # Before any session exists: every personal column is encrypted with these keys.
         personal.configure(settings.secrets.encryption_key, settings.secrets.previous_encryption_keys)
+        self.data_keys = personal.open_data_keys(settings.connections.keyring_url)
+        local_keyring = self.data_keys.engine.dialect.name == "sqlite"
+        if local_keyring and not settings.connections.database_url.startswith("sqlite"):
+            log.warning("the keyring is a local file (DDA_KEYRING_URL unset); with more than one machine, "
+                        "set DDA_KEYRING_URL to a separate small database")
         self.db = make_engine(settings.connections.database_url)
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)

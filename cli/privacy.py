@@ -24,22 +24,26 @@ group = AppGroup("privacy", help="Encryption keys, retention limits and erasure 
 @click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 100_000),
               help="Rows per transaction.")
 def rotate_key(batch_size):
-    """Re-encrypt every personal value under DDA_ENCRYPTION_KEY and recompute the phone lookup
-    hashes, while the service keeps running.
+    """Re-wrap every person's data key under DDA_ENCRYPTION_KEY, recompute the phone lookup
+    hashes, and move values from before data keys per person to their person's key, while
+    the service keeps running.
 
     First set DDA_ENCRYPTION_KEY to the new key and DDA_PREVIOUS_ENCRYPTION_KEYS to the old
     one(s) on every process and restart them; run this; then remove the old keys. Without
-    previous keys it encrypts what an older version stored in plain text. Safe to run again.
+    previous keys it is the data migration after `flask db upgrade` (revision 0012): values
+    under the master-derived key, or in plain text from an older version, go under their
+    person's data key. Safe to run again.
     """
     runtime = current_app.extensions["dda"]
     previous = len(keyring().previous)
     if previous:
-        click.echo(f"moving personal data from {previous} previous key(s) to the current key")
+        click.echo(f"moving data keys from {previous} previous key(s) to the current key")
     else:
-        click.echo("no DDA_PREVIOUS_ENCRYPTION_KEYS: re-encrypting under the current key (upgrades plain text)")
+        click.echo("no DDA_PREVIOUS_ENCRYPTION_KEYS: moving personal values to their person's data key")
     with click.progressbar(length=rows_to_visit(runtime.db), label="re-encrypting", show_pos=True) as bar:
         result = rotate(runtime.db, batch_size=batch_size, progress=bar.update)
-    click.echo(f"re-encrypted {result.values} value(s), {result.unchanged} already current, "
+    click.echo(f"re-wrapped {result.keys_rewrapped} data key(s), {result.keys_current} already current; "
+               f"re-encrypted {result.values} value(s) under their person's data key, {result.unchanged} already, "
                f"{result.phone_keys} lookup hash(es) recomputed, {result.skipped} changed meanwhile (already current)")
     if result.duplicates:
         raise click.ClickException(

@@ -12,6 +12,9 @@
   `inactive_months` without a message they are erased without a warning.
 - A chat erasure whose confirmation could not be delivered within a day is completed.
 - Status callbacks for sends never recorded (kept in case the send's record was late) go after a day.
+- A contact whose data key is destroyed was erased; its rows are back only because a backup
+  from before was restored (and can be read by nobody). They are removed, so a restore
+  brings back no one.
 
 `flask privacy purge` runs this; so do the workers, once a day across all of them
 (`purge_once_a_day`, guarded by a Redis key).
@@ -90,6 +93,9 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
         to_erase += [(contact_id, "contacts erased") for contact_id in strangers]
         unconfirmed = session.scalars(select(Contact.id).where(Contact.erased_at < now - UNCONFIRMED_ERASURE))
         to_erase += [(contact_id, "erasures completed") for contact_id in unconfirmed]
+        keyed = session.execute(select(Contact.id, Contact.data_key_id).where(Contact.data_key_id.is_not(None))).all()
+        shredded = runtime.data_keys.shredded(key_id for _, key_id in keyed)
+        to_erase += [(contact_id, "erasures completed") for contact_id, key_id in keyed if key_id in shredded]
     for contact_id, what in to_erase:
         if _erase_now(runtime, contact_id, inactive_since):
             counts[what] += 1
@@ -140,7 +146,7 @@ def _erase_now(runtime, contact_id: int, inactive_since: datetime) -> bool:
         if contact is None:
             return False
         last = _aware(contact.last_inbound_at)
-        if contact.erased_at is None and last is not None and last >= inactive_since:
+        if contact.erased_at is None and last is not None and last >= inactive_since and contact.phone is not None:
             return False
         erase(session, contact)
         session.commit()

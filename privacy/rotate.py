@@ -1,18 +1,23 @@
-"""Moving every personal value to the current key, while the service keeps running.
+"""Key rotation and the move to data keys per person, while the service keeps running.
 
-The operator sets DDA_ENCRYPTION_KEY to the new key and DDA_PREVIOUS_ENCRYPTION_KEYS to the
-old one(s) on every process, restarts them, and runs `flask privacy rotate-key`. From then on
-new values are written under the new key and old ones are still read (MultiFernet), so there
-is no moment when the service cannot read its data; this module only has to catch up.
+Personal values are encrypted under each person's data key (store/data_keys.py), and only
+the data keys are encrypted (wrapped) under the master key. Rotating DDA_ENCRYPTION_KEY is
+therefore a pass over the small keyring, not over every value: the operator sets
+DDA_ENCRYPTION_KEY to the new key and DDA_PREVIOUS_ENCRYPTION_KEYS to the old one(s) on every
+process, restarts them, and runs `flask privacy rotate-key`, which re-wraps every data key and
+recomputes the phone lookup hashes. Meanwhile every process unwraps with either key.
+
+The same pass moves a database written before data keys per person: a value still under the
+master-derived key (or in plain text, from before encryption at rest) is re-encrypted under
+its person's data key, made for them if they have none. That is the data migration that goes
+with Alembic revision 0012; it is safe to repeat, and a value already under a data key is
+never touched again.
 
 It works in short batches, one transaction each, so it never holds locks for long. Each
 value is written back only if it is still what was read (a conditional UPDATE): a change the
-service made in between is already under the new key and is left alone. Contacts go first,
-because their lookup hash is what finds a person; inbox/receive.py adopts a person's old hash
-on their next message anyway, so nobody becomes a stranger in between.
-
-Values written before encryption at rest existed (plain text) are encrypted on the way, so
-the same command also upgrades an older database (no previous keys needed then).
+service made in between is already under the person's key and is left alone. Contacts go
+first, because their lookup hash is what finds a person; inbox/receive.py adopts a person's
+old hash on their next message anyway, so nobody becomes a stranger in between.
 """
 from __future__ import annotations
 
@@ -22,18 +27,21 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
 
 from store.models import Base
-from store.personal import PersonalText, decrypt, is_current, keyring, lookup_key, reencrypt
+from store.personal import data_keys, decrypt, encrypt, is_personal, keyring, lookup_key
+from store.sealing import contact_key, owner_expression, personal_columns
 
 BATCH = 500
 
 
 @dataclass
 class Rotation:
-    values: int = 0       # re-encrypted under the current key
-    unchanged: int = 0    # were already under it
-    phone_keys: int = 0   # lookup hashes recomputed
-    duplicates: int = 0   # contacts whose new hash another contact (made during the rotation) has
-    skipped: int = 0      # changed by the service while we worked (already under the current key)
+    keys_rewrapped: int = 0  # data keys wrapped again under the current master key
+    keys_current: int = 0    # were already
+    values: int = 0          # moved from the master-derived key (or plain text) to their person's data key
+    unchanged: int = 0       # were already under their person's data key
+    phone_keys: int = 0      # lookup hashes recomputed
+    duplicates: int = 0      # contacts whose new hash another contact (made during the rotation) has
+    skipped: int = 0         # changed by the service while we worked (already under the person's key)
 
 
 def personal_tables(metadata=Base.metadata) -> list[tuple[Table, list[Column]]]:
@@ -41,7 +49,7 @@ def personal_tables(metadata=Base.metadata) -> list[tuple[Table, list[Column]]]:
     is rotated without anyone remembering to list it here."""
     found = []
     for table in metadata.sorted_tables:
-        columns = [column for column in table.columns if isinstance(column.type, PersonalText)]
+        columns = personal_columns(table)
         if columns:
             if len(table.primary_key.columns) != 1:
                 raise ValueError(f"{table.name}: key rotation needs a single-column primary key")
@@ -50,13 +58,19 @@ def personal_tables(metadata=Base.metadata) -> list[tuple[Table, list[Column]]]:
     return sorted(found, key=lambda pair: pair[0].name != "contacts")
 
 
+def _model(table: Table):
+    return next(mapper.class_ for mapper in Base.registry.mappers if mapper.local_table is table)
+
+
 def rows_to_visit(engine) -> int:
     with engine.connect() as connection:
-        return sum(connection.scalar(select(func.count()).select_from(table)) for table, _ in personal_tables())
+        rows = sum(connection.scalar(select(func.count()).select_from(table)) for table, _ in personal_tables())
+    return rows + data_keys().count()
 
 
 def rotate(engine, batch_size: int = BATCH, progress: Callable[[int], None] = lambda rows: None) -> Rotation:
     result = Rotation()
+    result.keys_rewrapped, result.keys_current = data_keys().rewrap(batch_size, progress)
     for table, columns in personal_tables():
         _rotate_table(engine, table, columns, batch_size, progress, result)
     return result
@@ -67,7 +81,8 @@ def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, 
     # type_coerce to plain Text: read and compare the stored tokens, not the decrypted texts.
     raw = {column.name: type_coerce(column, Text()) for column in columns}
     rekey = table.name == "contacts" and "phone_key" in table.c and "phone" in raw
-    wanted = [key_column, *(raw[name].label(name) for name in raw)] + ([table.c.phone_key] if rekey else [])
+    owner = owner_expression(_model(table)).label("owner")
+    wanted = [key_column, owner, *(raw[name].label(name) for name in raw)] + ([table.c.phone_key] if rekey else [])
     secret = keyring().current
     last = None
     while True:
@@ -85,14 +100,17 @@ def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, 
                     stored = getattr(row, name)
                     if stored is None:
                         continue
-                    if is_current(stored):
+                    if is_personal(stored):
                         result.unchanged += 1
                         continue
-                    values[name] = type_coerce(reencrypt(stored), Text())
+                    if row.owner is None:
+                        continue
+                    values[name] = type_coerce(encrypt(decrypt(stored), contact_key(connection, row.owner)), Text())
                     condition.append(raw[name] == stored)
                 if rekey and row.phone is not None:
-                    new_key = lookup_key(secret, decrypt(row.phone))
-                    if new_key != row.phone_key:
+                    phone = decrypt(row.phone)
+                    new_key = phone and lookup_key(secret, phone)
+                    if new_key and new_key != row.phone_key:
                         taken = connection.scalar(select(key_column).where(table.c.phone_key == new_key,
                                                                            key_column != row[0]))
                         if taken is None:
@@ -108,4 +126,3 @@ def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, 
                 else:
                     result.skipped += 1
         progress(len(rows))
-

@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 
 from registration.lifecycle import new_join_code
 from store.models import Contact, Partner, Registration, RegistrationEvent, utcnow
-from store.personal import lookup_key
+from store.personal import data_keys, lookup_key, seal
+from store.sealing import contact_key
 
 PHONE_COLUMNS = ("phone", "phone number", "telefoon", "number", "mobile")
 LANGUAGE_COLUMNS = ("language", "preferred language", "taal", "lang")
@@ -117,8 +118,10 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
     found = session.execute(select(Registration.contact_id, Registration.partner_id).where(
         Registration.contact_id.in_([c.id for c in contacts.values()])))
     registered = {contact_id: partner_id for contact_id, partner_id in found}
-    new_contacts = [{"phone_key": key, "phone": phone, "language": language, "opted_out": False,
-                     "created_at": utcnow()} for key, phone, language, _ in batch if key not in contacts]
+    new = [(key, phone, language) for key, phone, language, _ in batch if key not in contacts]
+    new_contacts = [{"phone_key": key, "phone": seal(phone, data_key), "language": language, "opted_out": False,
+                     "created_at": utcnow(), "data_key_id": data_key}
+                    for (key, phone, language), data_key in zip(new, data_keys().create(len(new)), strict=True)]
     if new_contacts:
         session.execute(insert(Contact), new_contacts)
         contacts.update({c.phone_key: c for c in session.scalars(
@@ -134,7 +137,9 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
             continue
         if language and not contact.language:
             contact.language = language
-        rows.append({"contact_id": contact.id, "partner_id": partner.id, "partner_ref": reference,
+        data_key = contact.data_key_id or contact_key(session.connection(), contact.id)
+        rows.append({"contact_id": contact.id, "partner_id": partner.id,
+                     "partner_ref": reference and seal(reference, data_key),
                      "status": "imported", "join_code": new_join_code(), "number_confirmed": False,
                      "created_at": utcnow(), "updated_at": utcnow()})
     if rows:

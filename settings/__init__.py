@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # A checkout has config.yml beside the packages; an installed wheel keeps it under its prefix.
 DEFAULT_CONFIG = next((path for path in (ROOT / "config.yml", Path(sys.prefix) / "share/direct-digital-aid/config.yml")
                        if path.exists()), ROOT / "config.yml")
+DEFAULT_KEYRING_URL = "sqlite:///var/dda-keyring.sqlite3"
 
 ENVIRONMENT = {
     "DATABASE_URL": ("connections", "database_url"),
+    "DDA_KEYRING_URL": ("connections", "keyring_url"),
     "REDIS_URL": ("connections", "redis_url"),
     "PUBLIC_BASE_URL": ("connections", "public_base_url"),
     "TWILIO_ACCOUNT_SID": ("connections", "twilio_account_sid"),
@@ -193,6 +195,9 @@ class Content(_Section):
 
 class Connections(_Section):
     database_url: str = Field(min_length=1)
+    # Where the per-person data keys live (store/data_keys.py): apart from the database and its
+    # backups. Empty: a second SQLite file beside a SQLite database, else var/dda-keyring.sqlite3.
+    keyring_url: str = ""
     redis_url: str = ""
     public_base_url: str = Field(min_length=1)
     twilio_api_base_url: str = ""
@@ -213,6 +218,32 @@ class Connections(_Section):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL, or empty for the in-process default")
         return value
+
+    @model_validator(mode="after")
+    def _keyring_apart(self) -> Connections:
+        if not self.keyring_url:
+            self.keyring_url = default_keyring_url(self.database_url)
+        if self.keyring_url == self.database_url:
+            raise ValueError("DDA_KEYRING_URL must name another database than DATABASE_URL: the keyring is kept "
+                             "apart from the database and its backups")
+        return self
+
+
+def default_keyring_url(database_url: str) -> str:
+    """A SQLite database's keyring is a second file beside it (var/dda.sqlite3 ->
+    var/dda-keyring.sqlite3); any other database's is var/dda-keyring.sqlite3. On more than one
+    machine set DDA_KEYRING_URL to a separate small database: a local file would give each
+    machine keys the others cannot find (which stops them, loudly, rather than leaking)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite"):
+        return DEFAULT_KEYRING_URL
+    if not url.database or url.database == ":memory:":
+        return url.set(database=None).render_as_string(hide_password=False)
+    database = Path(url.database)
+    keyring = database.with_name(f"{database.stem}-keyring{database.suffix or '.sqlite3'}")
+    return url.set(database=str(keyring)).render_as_string(hide_password=False)
 
 
 def key_weakness(key: str) -> str | None:

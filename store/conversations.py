@@ -19,7 +19,7 @@ from store.models import ConversationState, utcnow
 def load(session, contact_id: int, ttl: timedelta) -> dict | None:
     """The person's state as the engine wrote it, or None (new, expired or forgotten)."""
     row = session.get(ConversationState, contact_id)
-    if row is None:
+    if row is None or row.state is None:  # None: the person's data key is destroyed (erased)
         return None
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
     if updated < utcnow() - ttl:

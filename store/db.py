@@ -44,6 +44,8 @@ def _sqlite_pragmas(connection, _record) -> None:
     # SQLite's advice for WAL: a commit survives the process crashing, without an fsync each.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # A deleted row's bytes are overwritten, not left in a free page for anyone who copies the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

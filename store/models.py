@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from store import sealing
 from store.personal import PersonalText
 
 NAMING = {
@@ -30,6 +31,7 @@ class Contact(Base):
     """A person who writes to the service, known by their WhatsApp number."""
 
     __tablename__ = "contacts"
+    __personal_owner__ = "id"  # the person themselves: their PersonalText columns use data_key_id
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -42,6 +44,8 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The id of this person's data key in the keyring (store/data_keys.py); erasure destroys it.
+    data_key_id: Mapped[str | None] = mapped_column(String(32), unique=True)
 
     messages: Mapped[list[Message]] = relationship(back_populates="contact", cascade="all, delete-orphan",
                                                      passive_deletes=True)
@@ -52,6 +56,7 @@ class Message(Base):
     retried webhook or a second callback finds the row it already made."""
 
     __tablename__ = "messages"
+    __personal_owner__ = "contact_id"
     __table_args__ = (Index("ix_messages_contact_direction_processed", "contact_id", "direction", "processed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +129,7 @@ class ConversationState(Base):
     anyone back nor apply a message twice."""
 
     __tablename__ = "conversation_states"
+    __personal_owner__ = "contact_id"
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[str] = mapped_column(PersonalText)
@@ -170,6 +176,7 @@ class TicketNote(Base):
     """An internal note on a ticket: for the team, never sent to the person."""
 
     __tablename__ = "ticket_notes"
+    __personal_owner__ = ("ticket_id", Ticket.contact_id)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -192,6 +199,7 @@ class Registration(Base):
     """A person's place in the program, from import or first contact to inclusion."""
 
     __tablename__ = "registrations"
+    __personal_owner__ = "contact_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), unique=True)
@@ -395,3 +403,6 @@ class WhatsAppContent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # buttons | list
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+sealing.install(Base, Contact)

@@ -5,19 +5,27 @@ to this module alone: values are encrypted when bound and decrypted when read, s
 database file, a leaked dump or a backup shows ciphertext only. Lookups never use the plain
 number: `lookup_key` is a keyed hash, so an index on it reveals nothing without the key.
 
-Two keys come from the one operator secret DDA_ENCRYPTION_KEY, through HKDF-SHA256 with
-different `info` strings: one encrypts, the other keys the lookup hash. The secret itself
-is never used directly, so no key serves two purposes, and knowing a lookup hash (or its
-key) says nothing about the encryption key.
+Each value is encrypted under the data key of the person it belongs to (store/data_keys.py:
+the keyring, apart from the database), so erasing a person destroys the one key that opens
+everything about them, in the database, its log and every backup. A value therefore has to
+say whose it is before it is written: the ORM seals it from the row's owner
+(store/sealing.py), and Core statements seal it themselves with `seal(value, key_id)`. A value
+that names no person is refused rather than encrypted under a key that cannot be destroyed.
+
+From the one operator secret DDA_ENCRYPTION_KEY, HKDF-SHA256 derives (with different `info`
+strings) the key that wraps the data keys in the keyring, the key of the lookup hash, and the
+key that encrypted values before data keys per person existed (still read, so an existing
+database keeps working until `flask privacy rotate-key` moves it). The secret itself is never
+used directly, so no key serves two purposes.
 
 Why Fernet rather than raw AES-GCM: Fernet is an authenticated scheme (AES-CBC with
 HMAC-SHA256, a fresh random IV per value) with nothing to get wrong — no nonce to manage,
 no encoding to invent — and its tokens are URL-safe base64 text that fits the existing Text
 columns unchanged. `MultiFernet` decrypts with any of several keys and re-encrypts under the
-first, which is exactly what a key rotation without downtime needs. The cost (about 100
+first, which is exactly what a key rotation without downtime needs. The cost (about 140
 bytes and a few microseconds per value) does not matter at this service's scale.
 
-The keyring is module-level because SQLAlchemy type objects are shared by every engine and
+The keys are module-level because SQLAlchemy type objects are shared by every engine and
 built at import; `Runtime.__init__` calls `configure` before anything touches the database.
 """
 from __future__ import annotations
@@ -27,6 +35,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -34,17 +43,24 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
+if TYPE_CHECKING:
+    from store.data_keys import DataKeys
+
 # Public, fixed: HKDF's salt separates our keys from anything else derived from the same
-# secret; the info strings separate the two keys from each other. Changing any of them
+# secret; the info strings separate the keys from each other. Changing any of them
 # changes every key, so they are versioned rather than edited.
 _SALT = b"direct-digital-aid/personal-data"
 _ENCRYPTION_INFO = b"dda personal-text fernet v1"
 _LOOKUP_INFO = b"dda phone lookup hmac-sha256 v1"
+_WRAPPING_INFO = b"dda data-key wrapping fernet v1"
 
 # Every Fernet token starts with the version byte 0x80 and a timestamp whose high bytes are
-# zero, so in base64 with this prefix. Values without it were written before encryption at
-# rest existed (see `decrypt`).
+# zero, so in base64 with this prefix. Values under the master-derived key (before data keys
+# per person) are bare tokens; values without it were written before encryption at rest.
 TOKEN_PREFIX = "gAAAAA"
+# A value under a person's data key: the prefix, the key's id (32 hex), a dot, the token.
+PERSON_PREFIX = "dk1."
+_KEY_END = len(PERSON_PREFIX) + 32
 
 
 class KeyringError(RuntimeError):
@@ -56,19 +72,19 @@ def _derive(secret: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=info).derive(secret.encode())
 
 
-def _fernet(secret: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_derive(secret, _ENCRYPTION_INFO)))
+def _fernet(secret: str, info: bytes = _ENCRYPTION_INFO) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derive(secret, info)))
 
 
 @dataclass(frozen=True)
 class Keyring:
-    """The current secret (encrypts, keys new lookup hashes) and the previous ones (still
-    decrypt and still find people, while `flask privacy rotate-key` moves data over)."""
+    """The current secret (wraps new data keys, keys new lookup hashes) and the previous ones
+    (still unwrap, decrypt and find people, while `flask privacy rotate-key` moves data over)."""
 
     current: str
     previous: tuple[str, ...]
-    fernet: MultiFernet
-    current_fernet: Fernet
+    fernet: MultiFernet      # values from before data keys per person
+    wrapping: MultiFernet    # the data keys in the keyring
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -76,17 +92,32 @@ class Keyring:
 
 
 _keyring: Keyring | None = None
+_data_keys: DataKeys | None = None
 
 
 def configure(current: str, previous: tuple[str, ...] | list[str] = ()) -> Keyring:
-    """Install the keys for this process. Called by Runtime.__init__ (and by the tests)."""
+    """Install the master keys for this process. Called by Runtime.__init__ (and by the tests)."""
     global _keyring
     if not current:
         raise KeyringError("no encryption key: set DDA_ENCRYPTION_KEY")
     previous = tuple(dict.fromkeys(key for key in previous if key and key != current))
-    fernets = [_fernet(key) for key in (current, *previous)]
-    _keyring = Keyring(current, previous, MultiFernet(fernets), fernets[0])
+    secrets = (current, *previous)
+    _keyring = Keyring(current, previous, MultiFernet([_fernet(key) for key in secrets]),
+                       MultiFernet([_fernet(key, _WRAPPING_INFO) for key in secrets]))
     return _keyring
+
+
+def open_data_keys(url: str, **options) -> DataKeys:
+    """Open the keyring at `url` (any SQLAlchemy URL) for this process; an app made again in
+    the same process (the tests, a reload) shares the one already open there."""
+    global _data_keys
+    from store.data_keys import DataKeys
+    from store.db import make_engine
+
+    if _data_keys is None or _data_keys.url != url:
+        _data_keys = DataKeys(make_engine(url), lambda: keyring().wrapping, **options)
+        _data_keys.url = url
+    return _data_keys
 
 
 def keyring() -> Keyring:
@@ -95,51 +126,10 @@ def keyring() -> Keyring:
     return _keyring
 
 
-def encrypt(value: str) -> str:
-    return keyring().fernet.encrypt(value.encode()).decode("ascii")
-
-
-def is_encrypted(stored: str) -> bool:
-    return stored.startswith(TOKEN_PREFIX)
-
-
-def is_current(stored: str) -> bool:
-    """Whether a stored value is already encrypted under the current key (rotation skips it)."""
-    if not is_encrypted(stored):
-        return False
-    try:
-        keyring().current_fernet.decrypt(stored.encode("ascii"))
-    except InvalidToken:
-        return False
-    return True
-
-
-def decrypt(stored: str) -> str:
-    """The plain text of a stored value.
-
-    A value that is not a Fernet token was stored before encryption at rest and is returned
-    as it is, so an existing database keeps working until `flask privacy rotate-key`
-    encrypts it. A token that no configured key opens is an error, never returned as is:
-    that means a wrong or missing key (or tampering), and guessing would be worse.
-    """
-    if not is_encrypted(stored):
-        return stored
-    try:
-        return keyring().fernet.decrypt(stored.encode("ascii")).decode()
-    except InvalidToken:
-        raise KeyringError("a personal value cannot be decrypted with DDA_ENCRYPTION_KEY or "
-                           "DDA_PREVIOUS_ENCRYPTION_KEYS (wrong key, or a value was altered)") from None
-
-
-def reencrypt(stored: str) -> str:
-    """The value encrypted under the current key, whatever key (or none) it had before."""
-    if not is_encrypted(stored):
-        return encrypt(stored)
-    try:
-        return keyring().fernet.rotate(stored.encode("ascii")).decode("ascii")
-    except InvalidToken:
-        raise KeyringError("a personal value cannot be decrypted with DDA_ENCRYPTION_KEY or "
-                           "DDA_PREVIOUS_ENCRYPTION_KEYS (wrong key, or a value was altered)") from None
+def data_keys() -> DataKeys:
+    if _data_keys is None:
+        raise KeyringError("personal data used before the keyring was opened (store.personal.open_data_keys)")
+    return _data_keys
 
 
 class Personal(str):
@@ -153,18 +143,85 @@ class Personal(str):
         return "'<personal>'"
 
 
+class Sealed(Personal):
+    """A personal value on its way to the database, naming the data key it is encrypted under."""
+
+    key_id: str
+
+
+def seal(value: str, key_id: str) -> Sealed:
+    sealed = Sealed(value)
+    sealed.key_id = key_id
+    return sealed
+
+
+def encrypt(value: str, key_id: str) -> str:
+    """The value encrypted under a person's data key, as stored."""
+    fernet = data_keys().fernet(key_id)
+    if fernet is None:
+        raise KeyringError("this person was erased: their data key is destroyed")
+    return f"{PERSON_PREFIX}{key_id}.{fernet.encrypt(value.encode()).decode('ascii')}"
+
+
+def is_encrypted(stored: str) -> bool:
+    return stored.startswith((PERSON_PREFIX, TOKEN_PREFIX))
+
+
+def is_personal(stored: str) -> bool:
+    """Whether a stored value is under a person's data key (the migration skips it)."""
+    return stored.startswith(PERSON_PREFIX)
+
+
+def key_id_of(stored: str) -> str | None:
+    return stored[len(PERSON_PREFIX):_KEY_END] if stored.startswith(PERSON_PREFIX) else None
+
+
+def decrypt(stored: str) -> str | None:
+    """The plain text of a stored value, or None when its person was erased (key destroyed).
+
+    A value under the master-derived key (before data keys per person) or in plain text
+    (before encryption at rest) is still read, so an existing database keeps working until
+    `flask privacy rotate-key` moves it. A token no key opens is an error, never returned as
+    is: that means a wrong key or keyring (or tampering), and guessing would be worse.
+    """
+    if stored.startswith(PERSON_PREFIX):
+        fernet = data_keys().fernet(stored[len(PERSON_PREFIX):_KEY_END])
+        if fernet is None:
+            return None
+        try:
+            return fernet.decrypt(stored[_KEY_END + 1:].encode("ascii")).decode()
+        except InvalidToken:
+            raise KeyringError("a personal value cannot be decrypted with its data key (a value was altered)") from None
+    if not stored.startswith(TOKEN_PREFIX):
+        return stored
+    try:
+        return keyring().fernet.decrypt(stored.encode("ascii")).decode()
+    except InvalidToken:
+        raise KeyringError("a personal value cannot be decrypted with DDA_ENCRYPTION_KEY or "
+                           "DDA_PREVIOUS_ENCRYPTION_KEYS (wrong key, or a value was altered)") from None
+
+
 class PersonalText(TypeDecorator):
-    """Text that identifies or describes a person; stored encrypted (Fernet token text) and
-    read back as `Personal`."""
+    """Text that identifies or describes a person; stored encrypted under that person's data
+    key and read back as `Personal` (None once the person's key is destroyed)."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else encrypt(str(value))
+        if value is None:
+            return None
+        if not isinstance(value, Sealed):
+            raise KeyringError("a personal value was written without naming its person: write it through the "
+                               "ORM (the model names its owner, store/sealing.py) or seal it with "
+                               "store.personal.seal(value, key_id)")
+        return encrypt(str(value), value.key_id)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else Personal(decrypt(value))
+        if value is None:
+            return None
+        plain = decrypt(value)
+        return None if plain is None else Personal(plain)
 
 
 def lookup_key(secret: str, value: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import make_url, text
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
+from store.data_keys import data_keys
 from store.db import make_engine
 from store.migrate import upgrade
 from store.models import Base
@@ -50,7 +51,7 @@ def fixture(name: str) -> dict:
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch):
-    for key in ("DATABASE_URL", "REDIS_URL", "DDA_CONFIG", "TWILIO_API_BASE_URL"):
+    for key in ("DATABASE_URL", "DDA_KEYRING_URL", "REDIS_URL", "DDA_CONFIG", "TWILIO_API_BASE_URL"):
         monkeypatch.delenv(key, raising=False)
     for key, value in ENVIRONMENT.items():
         monkeypatch.setenv(key, value)
@@ -76,6 +77,27 @@ def postgres_url():
     upgrade(url, engine=engine)
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_keyring_url(postgres_url):
+    """The keyring apart from the database, as in production: a second PostgreSQL database
+    (`<test database>_keyring`), made on first use and emptied per session."""
+    import psycopg
+    from psycopg import sql
+
+    url = make_url(postgres_url)
+    keyring = url.set(database=f"{url.database}_keyring")
+    maintenance = url.set(drivername="postgresql", database="postgres", query={})
+    with psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (keyring.database,)).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(keyring.database)))
+    keyring = keyring.render_as_string(hide_password=False)
+    engine = make_engine(keyring)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS data_keys"))
+    engine.dispose()
+    return keyring
 
 
 def _empty_tables(url: str) -> None:
@@ -218,6 +240,7 @@ def app(backend, request, twilio, monkeypatch):
     if backend == "services":
         url = request.getfixturevalue("postgres_url")
         monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("DDA_KEYRING_URL", request.getfixturevalue("postgres_keyring_url"))
         monkeypatch.setenv("REDIS_URL", SERVICES["redis"])
         import redis
 
@@ -229,6 +252,8 @@ def app(backend, request, twilio, monkeypatch):
     application = create_app(embedded_worker=False)
     application.config["TESTING"] = True
     runtime = application.extensions["dda"]
+    with runtime.data_keys.engine.begin() as connection:  # the keyring starts empty too
+        connection.execute(data_keys.delete())
     runtime.tasks.start_worker(threads=3, sweep_every=3600)
     yield application
     runtime.close()
