@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from store import conversations
 from store.models import Contact, Message, Ticket
-from tests.conftest import fixture
+from tests.conftest import BACKENDS, fixture
 
 FOLDER = Path(__file__).parent / "conversations"
 TURN_KINDS = ("say", "tap", "pick", "media")
@@ -32,12 +32,20 @@ LANGUAGE_NAMES = {"ar": "العربية", "en": "English", "es": "Español", "fr
                   "ti": "ትግርኛ", "so": "Soomaali", "tr": "Türkçe", "ru": "Русский", "am": "አማርኛ"}
 
 
-def _cases() -> list:
+def _cases(with_backends: bool = False) -> list:
+    """Conversations are about understanding, so they run on the embedded backend; a file or a
+    conversation that is about storage too (`backends: all`) also runs on PostgreSQL and Redis."""
     cases = []
     for path in sorted(FOLDER.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for conversation in data.get("conversations") or []:
-            cases.append(pytest.param(path.name, conversation, id=f"{path.stem}::{conversation.get('name')}"))
+            name = f"{path.stem}::{conversation.get('name')}"
+            if not with_backends:
+                cases.append(pytest.param(path.name, conversation, id=name))
+                continue
+            every = "all" in (data.get("backends"), conversation.get("backends"))
+            for backend in BACKENDS if every else BACKENDS[:1]:
+                cases.append(pytest.param(backend, path.name, conversation, id=f"{backend}-{name}"))
     return cases
 
 
