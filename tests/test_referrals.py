@@ -199,6 +199,21 @@ def test_national_help_fits_one_whatsapp_message_in_every_language(runtime, lang
     assert all(offer.description.by_language.get(language) for offer in content.national_offers())
 
 
+def test_without_national_content_a_region_not_listed_still_reaches_a_person(whatsapp, runtime, content):
+    region = yaml.safe_load((content / "regions" / "testtown.yml").read_text(encoding="utf-8"))
+    region.update(region="othertown", name="Othertown", offers=[{**region["offers"][-1], "id": "soup_other"}])
+    (content / "regions" / "othertown.yml").write_text(yaml.safe_dump(region, allow_unicode=True))
+    runtime.referrals.forget()
+    start_in(whatsapp)
+    regions = whatsapp.conversation("find help")[-1]
+    assert list(numbered(regions)) == ["Othertown", "Testtown", "My region is not listed"]
+    replies = whatsapp.conversation(numbered(regions)["My region is not listed"])
+    assert "Call 112" in replies[0] and "Juridisch Loket" not in replies[0]
+    whatsapp.send(numbered(replies[-1])["Talk to a person"])
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
 def test_national_help_in_a_region_file_or_too_long_is_refused(runner, content):
     (content / "national.yml").write_text(yaml.safe_dump({
         "version": 1, "region": "national", "name": "The Netherlands", "offers": [
