@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import select
 
+from bot.menus import LIST_BUTTON, layout
+from bot.messages import prompt_of
 from staff.display import when
 from store.models import Message, utcnow
 
@@ -53,6 +56,23 @@ def map_link(location: dict | None) -> dict | None:
             "url": f"https://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}#map=17/{latitude}/{longitude}"}
 
 
+def menu_view(message: Message) -> dict | None:
+    """A menu as WhatsApp shows it (bot/menus.py): its text, and reply buttons or a list behind
+    one button; None for numbered text (more than ten options) and everything else. The
+    numbered text stays what the database keeps and what a failed Content API sends."""
+    if message.direction != "out" or not message.options or message.content_sid or message.body is None:
+        return None
+    options = list(message.options)
+    prompt = prompt_of(str(message.body), [option.get("label", "") for option in options])
+    menu = layout(prompt, options) if prompt else None
+    if menu is None:
+        return None
+    button = current_app.extensions["dda"].translator.text(LIST_BUTTON, message.language)
+    return {"kind": menu.kind, "text": menu.body, "button": button,
+            "items": [{"payload": item.id, "title": item.title, "description": item.description}
+                      for item in menu.items]}
+
+
 def message_row(message: Message) -> dict:
     if message.body is not None:
         text = str(message.body)
@@ -68,6 +88,7 @@ def message_row(message: Message) -> dict:
         "kind": message.kind,
         "text": text,
         "options": [{"payload": o.get("payload"), "label": o.get("label")} for o in (message.options or [])],
+        "menu": menu_view(message),
         "map": map_link(message.location),
         "status": message.status,
         "at": aware(message.created_at).isoformat() if message.created_at else None,

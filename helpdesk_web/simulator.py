@@ -95,8 +95,10 @@ def send():
         with runtime.session() as session:
             _check_local(_contact(session, phone))
         form = {"MessageSid": "SIM" + uuid.uuid4().hex, "From": f"local:{phone}", "Body": text}
-        if payload:
-            form.update(ButtonPayload=payload[:256], ButtonText=str(data.get("label") or text)[:256])
+        if payload:  # a tap: a reply button, or a row of a list, as WhatsApp sends them
+            label = str(data.get("label") or text)[:256]
+            form.update(ListId=payload[:256], ListTitle=label) if data.get("kind") == "list" else \
+                form.update(ButtonPayload=payload[:256], ButtonText=label)
         received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars)
     except (Refused, BadRequest) as refused:
         if request.is_json:

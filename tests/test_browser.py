@@ -83,9 +83,11 @@ def test_a_person_asks_for_help_and_an_agent_answers_in_the_same_chat(browser, l
     phone.goto("/simulator/")
     chat = phone.locator("#conversation")
     write(phone, "hello")
-    expect(chat.get_by_role("button", name="English")).to_be_visible()  # the language menu as quick replies
+    expect(chat).to_contain_text("2. English")  # fifteen languages: numbered text, as on WhatsApp
     write(phone, "2")
     expect(phone.locator("#phone-language")).to_have_text("en")
+    chat.locator(".list-picker summary").last.click()  # the menu: a list behind one button
+    expect(chat.get_by_role("button", name="Talk to a person").last).to_be_visible()
 
     helper = page_for(browser, live)
     sign_in(helper, "agent@example.org")

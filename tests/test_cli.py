@@ -10,9 +10,19 @@ def test_chat_talks_to_the_bot_through_the_pipeline(runner, runtime):
     assert "You are +31612345678" in result.output
     assert "bot> Choose your language: reply with the number." in result.output
     assert "bot> Thank you. I will write to you in English." in result.output
-    assert "bot> 2. Talk to a person" in result.output
+    assert "bot> ☰ Choose\nbot>   1. Register for the program\nbot>   2. Talk to a person" in result.output
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "en"
+
+
+def test_chat_shows_buttons_and_taps_them_as_whatsapp_does(runner, runtime):
+    result = runner.invoke(args=["chat"], input="hello\n3\ndelete my data\n/tap 2\n/tap 9\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "bot> [1: Sí, borrar todo]  [2: No, guardarlos]" in result.output
+    assert "bot> No se borró nada." in result.output  # the tap on button 2, by its payload
+    assert "nothing to tap" in result.output
+    with runtime.session() as session:
+        assert session.scalar(select(Contact.language)) == "es"
 
 
 def test_chat_refuses_a_malformed_number(runner):

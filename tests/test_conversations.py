@@ -144,6 +144,13 @@ def _survives_redis_restart(person: Person) -> bool:
     return bool(before) and _state(person) == before
 
 
+def _sent_as(person: Person, kind: str) -> bool:
+    """The bot's last message to the person went as a Content API content of this kind."""
+    twilio = person.whatsapp.twilio
+    last = twilio.sent(person.phone)[-1]
+    return kind in twilio.contents.get(last.get("ContentSid", ""), {}).get("types", {})
+
+
 CHECKS: dict[str, Callable[[Person], bool]] = {
     "urgent_ticket": lambda person: any(t.reason == "urgent" and t.status == "open" for t in _tickets(person)),
     "open_ticket": lambda person: any(t.status == "open" for t in _tickets(person)),
@@ -151,6 +158,8 @@ CHECKS: dict[str, Callable[[Person], bool]] = {
     "erased": _erased,
     "not_erased": lambda person: not _erased(person),
     "survives_redis_restart": _survives_redis_restart,
+    "sent_as_buttons": lambda person: _sent_as(person, "twilio/quick-reply"),
+    "sent_as_list": lambda person: _sent_as(person, "twilio/list-picker"),
 }
 
 

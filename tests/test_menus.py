@@ -184,3 +184,33 @@ def test_sync_after_sending_reuses_what_was_made_on_demand(whatsapp, runner, twi
     made_on_demand = len(twilio.contents)
     result = json.loads(runner.invoke(args=["whatsapp", "sync", "--json"]).output)
     assert made_on_demand >= 1 and result["existing"] >= made_on_demand
+
+
+# -- the simulator shows what WhatsApp shows ----------------------------------------------------
+def test_simulator_shows_buttons_and_lists_and_a_tap_sends_the_payload(client, runtime, twilio):
+    from tests.test_helpdesk_web import chat, sign_in, simulate
+
+    sign_in(client, runtime, "editor")
+    simulate(client, "hello")
+    first = [m for m in chat(client, runtime) if m["sender"] == "bot"][-1]
+    assert first["menu"] is None and "\n1. العربية" in first["text"]  # fifteen languages: numbered text
+    simulate(client, "1")  # Arabic
+    menu = [m for m in chat(client, runtime) if m["sender"] == "bot"][-1]["menu"]
+    assert menu["kind"] == "list" and menu["button"] == "اختر" and "1." not in menu["text"]
+    row = menu["items"][6]
+    assert row["payload"] == "main.menu.7"
+    simulate(client, payload=row["payload"], label=row["title"], kind="list")  # picked from the list
+    messages = chat(client, runtime)
+    picked = [m for m in messages if m["direction"] == "in"][-1]
+    assert (picked["kind"], picked["text"]) == ("list", row["title"])
+    regions = [m for m in messages if m["sender"] == "bot"][-1]["menu"]
+    # "My region is not listed" is too long for a button in Arabic: a list of three
+    assert regions["kind"] == "list" and [item["payload"] for item in regions["items"]][:2] == \
+        ["pick.amsterdam", "pick.utrecht"]
+    simulate(client, payload="pick.amsterdam", label="Amsterdam", kind="list")
+    assert [m for m in chat(client, runtime) if m["sender"] == "bot"][-1]["menu"]["kind"] == "list"  # categories
+    simulate(client, "احذف بياناتي")
+    confirm = [m for m in chat(client, runtime) if m["sender"] == "bot"][-1]["menu"]
+    assert confirm["kind"] == "buttons" and [item["title"] for item in confirm["items"]] == \
+        ["نعم، احذف الكل", "لا، احتفظ بها"]
+    assert twilio.requests == [] and twilio.contents == {}  # a local phone: nothing left the service

@@ -51,7 +51,7 @@ window.DDA = (function () {
     meta.appendChild(time);
     if (m.kind === "template") { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "kind", "template")); }
     item.appendChild(meta);
-    item.appendChild(el("p", "text", m.text));
+    item.appendChild(el("p", "text", m.menu ? m.menu.text : m.text));
     if (m.map) {
       var pin = el("p", "map", "📍 ");
       var link = el("a", null, m.map.label);
@@ -59,7 +59,9 @@ window.DDA = (function () {
       pin.appendChild(link);
       item.appendChild(pin);
     }
-    if (m.options && m.options.length) {
+    if (m.menu) {
+      item.appendChild(menu(m.menu, onOption));
+    } else if (m.kind === "template" && m.options && m.options.length) {  /* an approved template's buttons */
       var list = el("ul", "options");
       list.setAttribute("aria-label", "Buttons shown with this message");
       m.options.forEach(function (option) {
@@ -78,6 +80,35 @@ window.DDA = (function () {
       item.appendChild(list);
     }
     return item;
+  }
+
+  /* A menu as WhatsApp shows it: up to three reply buttons, or one button opening a list of
+     rows (title and description). In the simulator a tap sends the row's payload, as WhatsApp
+     sends ButtonPayload or ListId; elsewhere the choices are only shown. */
+  function menu(view, onOption) {
+    var rows = el("ul", view.kind === "buttons" ? "options" : "rows");
+    rows.setAttribute("aria-label", view.kind === "buttons" ? "Reply buttons" : "List of choices");
+    view.items.forEach(function (row) {
+      var entry = el("li");
+      if (onOption) {
+        var button = el("button", "option secondary", row.title);
+        button.type = "button";
+        button.dataset.payload = row.payload;
+        button.addEventListener("click", function () {
+          onOption({payload: row.payload, label: row.title, kind: view.kind === "buttons" ? "button" : "list"});
+        });
+        entry.appendChild(button);
+      } else {
+        entry.appendChild(el("span", "title", row.title));
+      }
+      if (row.description) entry.appendChild(el("small", "description", row.description));
+      rows.appendChild(entry);
+    });
+    if (view.kind === "buttons") return rows;
+    var picker = el("details", "list-picker");
+    picker.appendChild(el("summary", null, "☰ " + view.button));
+    picker.appendChild(rows);
+    return picker;
   }
 
   /* Redraws the list only when something changed, and keeps it scrolled to the newest

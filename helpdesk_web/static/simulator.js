@@ -30,7 +30,9 @@
     }, function (error) { failed(error, "send"); });
   }
 
-  function tapped(option) { send({payload: option.payload, label: option.label, text: option.label}); }
+  function tapped(option) {
+    send({payload: option.payload, label: option.label, text: option.label, kind: option.kind || "button"});
+  }
 
   function draw(data) {
     window.DDA.renderConversation(list, data.messages, tapped);
