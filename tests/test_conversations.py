@@ -184,8 +184,8 @@ def test_every_conversation_file_is_well_formed():
         _validate(*case.values)
 
 
-@pytest.mark.parametrize(("name", "conversation"), _cases())
-def test_conversation(name, conversation, whatsapp, runner, runtime, monkeypatch):
+@pytest.mark.parametrize(("backend", "name", "conversation"), _cases(with_backends=True))
+def test_conversation(backend, name, conversation, whatsapp, runner, runtime, monkeypatch):
     _validate(name, conversation)
     person = Person(whatsapp, runner, runtime)
     if (conversation.get("setup") or {}).get("helpdesk"):
