@@ -18,10 +18,26 @@ from sqlalchemy import insert, select, text
 from delivery.send import callback_key
 from delivery.tasks import QUEUE_MARKER
 from store.models import Contact, Message, OutboxItem, Registration, Worker, utcnow
+from store.personal import lookup_key, seal
 from tests.conftest import SERVICES, _empty_tables, fixture
 from tests.test_delivery_faults import PrivateRedis, wait_until
 
 FR_PHONE, AR_PHONE = "+31612000003", "+31612000004"
+
+
+def person_with_replies(session, runtime, phone_key: str, phone: str, bodies: tuple[str, ...], at) -> tuple:
+    """A person who just wrote, with replies waiting in the outbox's messages (no rows yet):
+    (contact id, message ids)."""
+    key = runtime.data_keys.create(1)[0]
+    contact_id = session.scalar(insert(Contact).returning(Contact.id), [
+        {"phone_key": phone_key, "phone": seal(phone, key), "data_key_id": key, "opted_out": False,
+         "created_at": at, "last_inbound_at": utcnow(), "language": "en"}])
+    if not bodies:
+        return contact_id, []
+    messages = session.scalars(insert(Message).returning(Message.id), [
+        {"contact_id": contact_id, "direction": "out", "kind": "text", "body": seal(body, key), "sender": "bot",
+         "status": "pending", "created_at": at, "updated_at": at} for body in bodies]).all()
+    return contact_id, messages
 
 
 @pytest.mark.parametrize("phone, start, consent, name, next_question", [
@@ -64,12 +80,7 @@ def test_a_status_callback_settles_a_row_a_killed_worker_left_sending(whatsapp, 
     message waits behind it until the callback says Twilio has it, then goes at once."""
     now = utcnow()
     with runtime.session() as session:
-        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
-            {"phone_key": "killed", "phone": "+31612000006", "opted_out": False, "created_at": now,
-             "last_inbound_at": now}])
-        first, second = session.scalars(insert(Message).returning(Message.id), [
-            {"contact_id": contact_id, "direction": "out", "kind": "text", "body": body, "sender": "bot",
-             "status": "pending", "created_at": now, "updated_at": now} for body in ("first", "second")]).all()
+        _, (first, second) = person_with_replies(session, runtime, "killed", "+31612000006", ("first", "second"), now)
         row = session.scalar(insert(OutboxItem).returning(OutboxItem.id), [
             {"message_id": first, "queue": "replies", "state": "sending", "attempts": 1, "attempted_at": now,
              "claimed_by": "a-killed-worker", "created_at": now}])
@@ -94,12 +105,8 @@ def test_a_row_a_killed_worker_left_sending_without_a_callback_is_settled_in_sec
     claimed = now - timedelta(seconds=11)
     with runtime.session() as session:
         session.add(Worker(id="a-killed-worker", seen_at=claimed))
-        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
-            {"phone_key": "killed2", "phone": "+31612000009", "opted_out": False, "created_at": now,
-             "last_inbound_at": now}])
-        first, second = session.scalars(insert(Message).returning(Message.id), [
-            {"contact_id": contact_id, "direction": "out", "kind": "text", "body": body, "sender": "bot",
-             "status": "pending", "created_at": claimed, "updated_at": claimed} for body in ("first", "second")]).all()
+        _, (first, second) = person_with_replies(session, runtime, "killed2", "+31612000009", ("first", "second"),
+                                                 claimed)
         session.execute(insert(OutboxItem), [
             {"message_id": first, "queue": "bulk", "state": "sending", "attempts": 1, "attempted_at": claimed,
              "claimed_by": "a-killed-worker", "created_at": claimed},
@@ -164,12 +171,8 @@ def test_set_status_with_redis_down_reports_success_and_the_notice_follows(outag
     runtime = outage_app.extensions["dda"]
     now = utcnow()
     with runtime.session() as session:
-        from store.personal import lookup_key
-
-        contact_id = session.scalar(insert(Contact).returning(Contact.id), [
-            {"phone_key": lookup_key(runtime.settings.secrets.encryption_key, "+31612000008"),
-             "phone": "+31612000008", "language": "en", "opted_out": False, "created_at": now,
-             "last_inbound_at": now}])
+        contact_id, _ = person_with_replies(session, runtime, lookup_key(runtime.settings.secrets.encryption_key,
+                                                                         "+31612000008"), "+31612000008", (), now)
         session.execute(insert(Registration), [{"contact_id": contact_id, "status": "registered", "join_code": "J1",
                                                 "number_confirmed": True, "created_at": now, "updated_at": now}])
         session.commit()
