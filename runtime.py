@@ -1,6 +1,8 @@
-"""The running service's parts, built once from the settings and shared by the web app, the
-workers and the CLI. Each part is a port with an embedded default: no REDIS_URL means an
-in-process Redis and queue; no Twilio token means the local channel.
+"""The composition root: the running service's parts, built once per process from the settings
+and shared by the web app, the workers and the CLI. Each part is a port with an embedded
+default: no REDIS_URL means an in-process Redis and queue; no Twilio token means the local
+channel. The actions and lists of choices flows may name are registered here, explicitly, and
+nothing below this module imports it (tests/test_architecture.py).
 """
 from __future__ import annotations
 
@@ -8,25 +10,28 @@ import logging
 
 import redis as redis_lib
 
-import bot.builtin_actions  # noqa: F401  (these register the actions flows name)
-import handoff.actions  # noqa: F401
-import privacy.actions  # noqa: F401
-import referrals.actions  # noqa: F401
-import registration.actions  # noqa: F401
-import vouchers.actions  # noqa: F401
-from bot.actions import ACTIONS, CHOICES
+import bot.builtin_actions
+import handoff.actions
+import privacy.actions
+import referrals.actions
+import registration.actions
+import vouchers.actions
+from bot.actions import Actions, Choices
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
 from bot.menus import LIST_BUTTON
 from channels.local import LocalChannel
 from delivery.rate_limit import RateLimiter
-from delivery.tasks import Tasks, make_broker
+from delivery.tasks import Tasks
+from inbox.process import process_contact
+from jobs.scheduled import scheduled_jobs
 from nlu.intents import INTENTS
 from nlu.service import NluService
 from referrals.release import ReferralContent
 from settings import Settings
 from store import personal
+from store.conversation import Conversation
 from store.db import make_engine, make_sessionmaker
 from store.locks import Locks
 from vouchers.provider import LocalLedger
@@ -34,7 +39,19 @@ from vouchers.provider import LocalLedger
 log = logging.getLogger(__name__)
 
 
+def flow_functions() -> tuple[Actions[Conversation], Choices[Conversation]]:
+    """Every action and list of choices a flow may name, from the capabilities that offer them."""
+    actions: Actions[Conversation] = Actions()
+    choices: Choices[Conversation] = Choices()
+    for capability in (bot.builtin_actions, handoff.actions, privacy.actions, referrals.actions,
+                       registration.actions, vouchers.actions):
+        capability.register(actions, choices)
+    return actions, choices
+
+
 class Runtime:
+    """Implements store.conversation.Services: what the application and the domain use."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
         # Before any session exists: every personal column is encrypted with these keys.
@@ -49,9 +66,10 @@ class Runtime:
         self.redis = _redis(settings.connections.redis_url)
         self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
         self.translator = Translator()
+        self.actions, self.choices = flow_functions()
         self.nlu = NluService(settings)
         self._content = content_fingerprint(settings)
-        self.bot = self._engine(load_checked_flows(settings))
+        self.bot = self._engine(load_checked_flows(settings, self.actions, self.choices))
         self.channel = self._channel()
         self.local_channel = LocalChannel(self.redis)
         self.rate_limiter = RateLimiter(self.redis, f"dda:rate:{settings.connections.twilio_whatsapp_number}",
@@ -59,11 +77,13 @@ class Runtime:
             if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.referrals = ReferralContent(settings, self.session)
-        self.tasks = Tasks(self, make_broker(settings.connections.redis_url), self.redis)
+        self.tasks = Tasks(self, settings.connections.redis_url, self.redis,
+                           process=lambda contact_id: process_contact(self, contact_id),
+                           scheduled=scheduled_jobs(self))
 
-    def _engine(self, flows: FlowSet) -> Engine:
+    def _engine(self, flows: FlowSet) -> Engine[Conversation]:
         nlu = self.settings.nlu
-        return Engine(flows, self.translator, ACTIONS, choices=CHOICES,
+        return Engine(flows, self.translator, self.actions, choices=self.choices,
                       fallback_limit=self.settings.conversation.fallback_limit,
                       placeholders=placeholders(self.settings), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
@@ -88,7 +108,7 @@ class Runtime:
     def reload_flows(self) -> None:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""
         fingerprint = content_fingerprint(self.settings)
-        flows = load_checked_flows(self.settings)
+        flows = load_checked_flows(self.settings, self.actions, self.choices)
         self.translator = Translator()
         self.bot = self._engine(flows)
         self._content = fingerprint
@@ -106,8 +126,7 @@ class Runtime:
             log.error("edited flows are invalid and were not published:\n%s", error)
 
     def close(self) -> None:
-        self.tasks.stop_worker()
-        self.tasks.broker.close()
+        self.tasks.close()
         self.db.dispose()
 
 
@@ -122,11 +141,12 @@ def placeholders(settings: Settings) -> dict[str, str]:
             "stores": settings.vouchers.stores}
 
 
-def load_checked_flows(settings: Settings) -> FlowSet:
+def load_checked_flows(settings: Settings, actions: Actions[Conversation],
+                       choices: Choices[Conversation]) -> FlowSet:
     from translations.catalogs import known_texts
 
     translator, values = Translator(), placeholders(settings)
-    return load_flows(settings.content.flows, ACTIONS.names(), choices=CHOICES.names(), known_texts=known_texts(),
+    return load_flows(settings.content.flows, actions.names(), choices=choices.names(), known_texts=known_texts(),
                       intents=INTENTS,
                       placeholders=values, languages=settings.languages.all,
                       translate=lambda text, language: translator.text(text, language, **values))

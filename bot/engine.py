@@ -1,18 +1,21 @@
 """One turn of a conversation: (state, what the person sent) -> (new state, replies).
 
-Modelled on an explicit state machine with global fallbacks: a few flows interrupt anything
-(menu, human, language, stop, delete my data); exact matches (numbers, button payloads,
-keywords) are tried before any free-text understanding; and an answer the bot cannot place
-counts towards handing the conversation to a person. Everything with a side effect is a
-named action supplied by the host, so this module stays free of storage and transport.
+Modelled on an explicit state machine with global fallbacks. `Engine.MATCHERS` lists, in order
+of priority, what a message can be: silence after STOP or with a helper, a global keyword that
+interrupts anything (menu, human, language, stop, danger), the first contact, an answer to the
+step waiting (payload, number, label), a flow named exactly, an intent, "did you mean", and
+finally not understood, which reaches a person when it repeats. Exact matches always come before
+free-text understanding. Everything with a side effect is a named action supplied by the host,
+so this module stays free of storage and transport.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol
 
-from bot.actions import ActionContext, Actions, Choices
+from bot.actions import ActionContext, Actions, Choices, H
 from bot.flows import Flow, FlowSet, Step, normalise
 from bot.flows import Option as FlowOption
 from bot.i18n import N_, Translator
@@ -35,6 +38,7 @@ NOT_READABLE = {
     "empty": N_("Your message was empty. Please write your answer or choose a number."),
     "location": N_("Thank you. I cannot use a location here. Please write your answer or choose a number."),
 }
+READABLE = ("text", "button", "list")
 WELCOME_FLOW = "welcome"
 MENU_FLOW = "main"
 URGENT = "urgent"
@@ -91,18 +95,36 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     handled_by: str = "bot"  # bot | silent (opted out or with a helper)
     understood: Understanding | None = None  # what the message means, asked of the classifier once
+    matched_by: str = ""  # the name of the matcher that answered (Engine.MATCHERS)
 
 
-class Engine:
-    def __init__(self, flows: FlowSet, translator: Translator, actions: Actions, *,
-                 choices: Choices | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
+@dataclass
+class Received(Generic[H]):
+    """One message on its way through the matchers."""
+
+    event: Incoming
+    host: H
+    trigger: str | None  # the flow the message names exactly (danger included), if any
+
+    @property
+    def tap(self) -> bool:
+        """A button or list row was tapped: matched by its payload alone, never by its words."""
+        return self.event.kind in ("button", "list") and bool(self.event.payload)
+
+
+Matcher = Callable[["Engine[Any]", Turn, Received[Any]], "Turn | None"]
+
+
+class Engine(Generic[H]):
+    def __init__(self, flows: FlowSet, translator: Translator, actions: Actions[H], *,
+                 choices: Choices[H] | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
                  confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25,
                  urgent_threshold: float = 0.3):
         self.flows = flows
         self.translator = translator
         self.actions = actions
-        self.choices = choices or Choices()
+        self.choices: Choices[H] = choices or Choices()
         self.fallback_limit = fallback_limit
         self.placeholders = placeholders or {}
         self.understand = understand
@@ -118,102 +140,177 @@ class Engine:
         self._options = flows.by_option_payload()
 
     # -- the turn ---------------------------------------------------------------------------
-    def handle(self, state: State, event: Incoming, profile: Profile, host: Any = None) -> Turn:
+    def handle(self, state: State, event: Incoming, profile: Profile, host: H) -> Turn:
+        """Try the matchers in MATCHERS, top to bottom; the first that answers owns the turn."""
         turn = Turn(state=State.from_dict(state.to_dict()), profile=Profile(**vars(profile)))
         trigger = self._trigger(event, turn.state) or self._danger(event, turn)
-        if trigger == self._intents.get(URGENT) and turn.profile.language is None and self.guess_language:
+        message = Received(event=event, host=host, trigger=trigger)
+        if message.trigger == self._intents.get(URGENT) and turn.profile.language is None and self.guess_language:
             guessed = self.guess_language(event.text, short=True) if event.text else None
             if guessed:  # danger is answered in the words it was written in, before any welcome
                 self._act(turn, "set_language", host, guessed)
+        for name, matcher in self.MATCHERS:
+            answered = matcher(self, turn, message)
+            if answered is not None:
+                answered.matched_by = name
+                return answered
+        raise AssertionError("the last matcher always answers")
 
-        if turn.profile.opted_out or turn.profile.in_handoff:
-            if trigger and self._allowed(self.flows.flows[trigger], turn.profile):
-                return self._start(turn, trigger, host)
-            answered = self._answer_while_away(turn, event, host)
-            if answered is None:
-                turn.handled_by = "silent"
-                return turn
-            return answered
+    # -- the matchers, in the order MATCHERS tries them ------------------------------------
+    def _opted_out_or_with_a_helper(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """After STOP, or while a person from the team has the chat, the bot keeps quiet except
+        for the flows marked when_opted_out / when_in_handoff (start again, delete my data,
+        danger…) and the answer to a question such a flow asked."""
+        if not (turn.profile.opted_out or turn.profile.in_handoff):
+            return None
+        if message.trigger and self._allowed(self.flows.flows[message.trigger], turn.profile):
+            return self._start(turn, message.trigger, message.host)
+        answered = self._answer_while_away(turn, message.event, message.host)
+        if answered is None:
+            turn.handled_by = "silent"
+            return turn
+        return answered
 
-        if trigger and self.flows.flows[trigger].interrupts:
-            return self._start(turn, trigger, host)
+    def _global_keyword(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """Flows marked `global` (menu, human, language, stop, urgent words) interrupt anything."""
+        if message.trigger and self.flows.flows[message.trigger].interrupts:
+            return self._start(turn, message.trigger, message.host)
+        return None
 
-        if turn.profile.language is None and WELCOME_FLOW in self.flows.flows:
-            guessed = self.guess_language(event.text) if self.guess_language and event.text else None
-            understood = None if trigger else self._confident(event, turn)
-            pending = trigger or (self._intents.get(understood.intent) if understood else None)
-            if pending and pending != MENU_FLOW:
-                turn.state.slots[PENDING] = pending  # what the first message asked for, after the welcome
-                if understood:
-                    turn.state.slots[PENDING + INTENT] = understood.intent
-            if guessed:
-                self._act(turn, "set_language", host, guessed)
-                welcome = self.flows.flows[WELCOME_FLOW]
-                return self._run(turn, WELCOME_FLOW, "detected" if "detected" in welcome.steps else welcome.start,
-                                 host)
-            if turn.state.flow is None:
-                return self._start(turn, WELCOME_FLOW, host)
+    def _first_contact(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """The language is not known yet: a clear first message sets it and gets the welcome,
+        otherwise the welcome asks for it; what the message asked for waits until then."""
+        if turn.profile.language is not None or WELCOME_FLOW not in self.flows.flows:
+            return None
+        event, host, trigger = message.event, message.host, message.trigger
+        guessed = self.guess_language(event.text) if self.guess_language and event.text else None
+        understood = None if trigger else self._confident(event, turn)
+        pending = trigger or (self._intents.get(understood.intent) if understood else None)
+        if pending and pending != MENU_FLOW:
+            turn.state.slots[PENDING] = pending
+            if understood:
+                turn.state.slots[PENDING + INTENT] = understood.intent
+        if guessed:
+            self._act(turn, "set_language", host, guessed)
+            welcome = self.flows.flows[WELCOME_FLOW]
+            return self._run(turn, WELCOME_FLOW, "detected" if "detected" in welcome.steps else welcome.start, host)
+        if turn.state.flow is None:
+            return self._start(turn, WELCOME_FLOW, host)
+        return None
 
-        if event.kind not in ("text", "button", "list"):
-            return self._not_understood(turn, host, NOT_READABLE.get(event.kind, NOT_READABLE["media"]))
+    def _unreadable(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A voice message, a picture, a location or nothing: said so, counted as not understood."""
+        if message.event.kind in READABLE:
+            return None
+        return self._not_understood(turn, message.host,
+                                    NOT_READABLE.get(message.event.kind, NOT_READABLE["media"]))
 
-        understood = None
-        if turn.state.step == SUGGESTING:
-            chosen = self._suggestion_chosen(turn, event)
-            if chosen:
-                return self._start(turn, chosen[0], host, intent=chosen[1])
-        tap = event.kind in ("button", "list") and bool(event.payload)
+    def _did_you_mean_answered(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """The answer to "Did you mean": one of the offered flows, or "Something else" (the menu)."""
+        if turn.state.step != SUGGESTING:
+            return None
+        chosen = self._suggestion_chosen(turn, message.event)
+        return self._start(turn, chosen[0], message.host, intent=chosen[1]) if chosen else None
+
+    def _menu_option(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """An option of the menu waiting for an answer: by button payload, number or label, or by
+        the intent an option names when the message is typed and names no flow exactly."""
         step = self._waiting_step(turn.state)
-        if step is not None and step.kind == "menu":
-            option = self._choose(step, event, turn.profile.language)
-            if option is None and trigger is None and not tap and any(o.intent for o in step.options):
-                understood = self._understand(event, turn)
-                if understood and understood.confidence >= self.confidence_threshold:
-                    option = next((o for o in step.options if o.intent == understood.intent), None)
-            if option is not None:
-                return self._chosen(turn, step, option, host)
-        elif step is not None and step.kind == "choose":
-            picked = self._picked(turn, step, event, host)
-            if picked == PICK + "more":
-                turn.state.fallbacks = 0
-                self._prompt(turn, step, host, page=int(turn.state.slots.get("_page", 0)) + 1)
-                return turn
-            if picked is not None:
-                turn.state.fallbacks = 0
-                turn.state.slots[step.get("save")] = picked
-                return self._continue(turn, step.get("next"), host)
-        elif step is not None and step.kind == "ask" and event.text.strip():
-            critical = self._critical(event, turn) if trigger is None else None
-            if critical:  # "please delete everything about me" is not a name
-                return self._start(turn, critical[0], host, intent=critical[1])
-            answer = self._validate(step, event.text)
-            if answer is not None:
-                turn.state.slots[step.get("save")] = answer
-                turn.state.fallbacks = 0
-                return self._continue(turn, step.get("next"), host)
+        if step is None or step.kind != "menu":
+            return None
+        option = self._choose(step, message.event, turn.profile.language)
+        if option is None and message.trigger is None and not message.tap and any(o.intent for o in step.options):
+            understood = self._understand(message.event, turn)
+            if understood and understood.confidence >= self.confidence_threshold:
+                option = next((o for o in step.options if o.intent == understood.intent), None)
+        return self._chosen(turn, step, option, message.host) if option is not None else None
 
-        if trigger:
-            return self._start(turn, trigger, host)
-        if tap:
-            return self._tapped(turn, event, host)
-        understood = understood or self._understand(event, turn)
+    def _list_choice(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A row of the list a `choose` step offered (by payload, number or label), or More."""
+        step = self._waiting_step(turn.state)
+        if step is None or step.kind != "choose":
+            return None
+        picked = self._picked(turn, step, message.event, message.host)
+        if picked is None:
+            return None
+        turn.state.fallbacks = 0
+        if picked == PICK + "more":
+            self._prompt(turn, step, message.host, page=int(turn.state.slots.get("_page", 0)) + 1)
+            return turn
+        turn.state.slots[step.get("save")] = picked
+        return self._continue(turn, step.get("next"), message.host)
+
+    def _question_answered(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A valid answer to the question an `ask` step is waiting on; a message that confidently
+        asks for a flow allowed at any moment ("please delete everything about me") is not one."""
+        step = self._waiting_step(turn.state)
+        if step is None or step.kind != "ask" or not message.event.text.strip():
+            return None
+        critical = self._critical(message.event, turn) if message.trigger is None else None
+        if critical:
+            return self._start(turn, critical[0], message.host, intent=critical[1])
+        answer = self._validate(step, message.event.text)
+        if answer is None:
+            return None
+        turn.state.slots[step.get("save")] = answer
+        turn.state.fallbacks = 0
+        return self._continue(turn, step.get("next"), message.host)
+
+    def _flow_named(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A flow named exactly: a button payload, a keyword, a prefix word or a phrase."""
+        return self._start(turn, message.trigger, message.host) if message.trigger else None
+
+    def _earlier_button(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A tap on a button or row of an earlier message (_tapped), never read as free text."""
+        return self._tapped(turn, message.event, message.host) if message.tap else None
+
+    def _intent(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """Free text the classifier is confident about starts the flow for its intent."""
+        understood = self._understand(message.event, turn)
         if understood and understood.confidence >= self.confidence_threshold:
             flow = self._intents.get(understood.intent)
             if flow:
-                return self._start(turn, flow, host, intent=understood.intent)
-        out_of_scope = understood and understood.intent == OUT_OF_SCOPE and \
-            understood.confidence >= self.confidence_threshold
-        if understood and not out_of_scope and understood.confidence >= self.suggestion_threshold:
-            candidates: dict[str, str] = {}
-            for intent, confidence in understood.ranking[:3]:
-                if intent in self._intents and confidence >= self.suggestion_threshold:
-                    candidates.setdefault(self._intents[intent], intent)
-            if candidates:
-                return self._suggest(turn, dict(list(candidates.items())[:2]), host)
-        invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
-        return self._not_understood(turn, host, invalid)
+                return self._start(turn, flow, message.host, intent=understood.intent)
+        return None
 
-    def _tapped(self, turn: Turn, event: Incoming, host: Any) -> Turn:
+    def _did_you_mean(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """Unsure (and not out of scope): offer up to two likely flows and "Something else"."""
+        understood = self._understand(message.event, turn)
+        if understood is None or understood.confidence < self.suggestion_threshold:
+            return None
+        if understood.intent == OUT_OF_SCOPE and understood.confidence >= self.confidence_threshold:
+            return None
+        candidates: dict[str, str] = {}
+        for intent, confidence in understood.ranking[:3]:
+            if intent in self._intents and confidence >= self.suggestion_threshold:
+                candidates.setdefault(self._intents[intent], intent)
+        if not candidates:
+            return None
+        return self._suggest(turn, dict(list(candidates.items())[:2]), message.host)
+
+    def _fallback(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """Not understood: say so and ask again; `fallback_limit` times in a row reach a person."""
+        step = self._waiting_step(turn.state)
+        invalid = step.get("invalid") if step is not None and step.kind == "ask" else None
+        return self._not_understood(turn, message.host, invalid)
+
+    MATCHERS: ClassVar[tuple[tuple[str, Matcher], ...]] = (
+        ("opted out or with a helper", _opted_out_or_with_a_helper),
+        ("global keyword", _global_keyword),
+        ("first contact", _first_contact),
+        ("unreadable", _unreadable),
+        ("did you mean answered", _did_you_mean_answered),
+        ("menu option", _menu_option),
+        ("list choice", _list_choice),
+        ("question answered", _question_answered),
+        ("flow named", _flow_named),
+        ("earlier button", _earlier_button),
+        ("intent", _intent),
+        ("did you mean", _did_you_mean),
+        ("fallback", _fallback),
+    )
+
+    def _tapped(self, turn: Turn, event: Incoming, host: H) -> Turn:
         """A button or list row of an earlier message (WhatsApp keeps them tappable), matched by
         its payload alone, never by its words. An option that only leads to another flow
         ("Talk to a person") still leads there; an answer to a question no longer asked
@@ -226,7 +323,7 @@ class Engine:
                 return self._chosen(turn, step, option, host)
         return self._not_understood(turn, host)
 
-    def _suggest(self, turn: Turn, flows: dict[str, str], host: Any) -> Turn:
+    def _suggest(self, turn: Turn, flows: dict[str, str], host: H) -> Turn:
         """Unsure: offer the likeliest meanings as choices (`flows`: each flow offered, with the
         intent that made it likely). Counts as not understood."""
         turn.state.fallbacks += 1
@@ -301,7 +398,7 @@ class Engine:
         """Whether `flow` may run for a person who opted out or whose chat a helper has."""
         return flow.when_opted_out if profile.opted_out else flow.when_in_handoff
 
-    def _answer_while_away(self, turn: Turn, event: Incoming, host: Any) -> Turn | None:
+    def _answer_while_away(self, turn: Turn, event: Incoming, host: H) -> Turn | None:
         """The answer to a question a flow allowed in this moment asked ("delete my data" during a
         handoff or after STOP: are you sure?), or None. Anything else goes to the helper (or
         nowhere) and drops the question, so a later "1" meant for the helper erases nothing."""
@@ -363,7 +460,7 @@ class Engine:
         return answer
 
     # -- running steps ----------------------------------------------------------------------
-    def _start(self, turn: Turn, flow: str, host: Any, intent: str | None = None) -> Turn:
+    def _start(self, turn: Turn, flow: str, host: H, intent: str | None = None) -> Turn:
         turn.state.fallbacks = 0
         turn.state.slots.pop(INTENT, None)
         if intent:
@@ -371,14 +468,14 @@ class Engine:
         turn.state.flow, turn.state.step = flow, None
         return self._run(turn, flow, self.flows.flows[flow].start, host)
 
-    def _continue(self, turn: Turn, target: str | None, host: Any) -> Turn:
+    def _continue(self, turn: Turn, target: str | None, host: H) -> Turn:
         if not target:
             turn.state.flow = turn.state.step = None
             return turn
         flow, step = self.flows.resolve(turn.state.flow or "", target)
         return self._run(turn, flow, step, host)
 
-    def _chosen(self, turn: Turn, step: Step, option: FlowOption, host: Any) -> Turn:
+    def _chosen(self, turn: Turn, step: Step, option: FlowOption, host: H) -> Turn:
         turn.state.fallbacks = 0
         if step.get("save"):
             turn.state.slots[step.get("save")] = option.value if option.value is not None else option.payload
@@ -386,7 +483,7 @@ class Engine:
             self._act(turn, option.action, host, option.value)
         return self._continue(turn, option.goto or step.get("next"), host)
 
-    def _run(self, turn: Turn, flow_name: str, step_id: str, host: Any) -> Turn:
+    def _run(self, turn: Turn, flow_name: str, step_id: str, host: H) -> Turn:
         for _ in range(MAX_STEPS_PER_TURN):
             flow: Flow = self.flows.flows[flow_name]
             step = flow.steps[step_id]
@@ -432,18 +529,18 @@ class Engine:
             return (value not in (None, "", [], {})) == bool(when["present"])
         return bool(value)
 
-    def _act(self, turn: Turn, name: str, host: Any, value: Any = None) -> str | None:
+    def _act(self, turn: Turn, name: str, host: H, value: Any = None) -> str | None:
         context = ActionContext(turn=turn, host=host, value=value, say=lambda text, **v: self._say(turn, text, **v))
         return self.actions.run(name, context)
 
-    def _hand_over(self, turn: Turn, host: Any) -> Turn:
+    def _hand_over(self, turn: Turn, host: H) -> Turn:
         turn.state.flow = turn.state.step = None
         turn.state.fallbacks = 0
         turn.state.slots.pop("_suggested", None)
         self._act(turn, "handoff", host, "fallback")
         return turn
 
-    def _not_understood(self, turn: Turn, host: Any, text: str | None = None) -> Turn:
+    def _not_understood(self, turn: Turn, host: H, text: str | None = None) -> Turn:
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
@@ -480,7 +577,7 @@ class Engine:
     def _short(self, option: FlowOption, language: str | None) -> str:
         return self.translator.text(option.short, language, **self.placeholders) if option.short else ""
 
-    def _prompt(self, turn: Turn, step: Step, host: Any, page: int = 0) -> bool:
+    def _prompt(self, turn: Turn, step: Step, host: H, page: int = 0) -> bool:
         """Ask again what the step asks. False for a `choose` step with nothing to choose."""
         if step.kind == "ask":
             self._say(turn, step.get("ask"))
@@ -492,11 +589,11 @@ class Engine:
         return True
 
     # -- choosing from a list the host supplies ---------------------------------------------
-    def _choices(self, turn: Turn, step: Step, host: Any) -> list[Option]:
+    def _choices(self, turn: Turn, step: Step, host: H) -> list[Option]:
         context = ActionContext(turn=turn, host=host, value=None, say=lambda text, **v: self._say(turn, text, **v))
         return list(self.choices.run(step.get("from"), context) or [])
 
-    def _prompt_choices(self, turn: Turn, step: Step, host: Any, page: int) -> bool:
+    def _prompt_choices(self, turn: Turn, step: Step, host: H, page: int) -> bool:
         choices = self._choices(turn, step, host)
         if not choices:
             return False
@@ -511,7 +608,7 @@ class Engine:
         turn.replies.append(Reply(text=self.text(turn, step.get("choose")), options=options))
         return True
 
-    def _picked(self, turn: Turn, step: Step, event: Incoming, host: Any) -> str | None:
+    def _picked(self, turn: Turn, step: Step, event: Incoming, host: H) -> str | None:
         """The value chosen (PICK + "more" for the next page), by number, button or label."""
         shown = list(turn.state.slots.get("_shown") or [])
         number = _NUMBER.match(event.text or "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,7 +314,7 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", _PUNCT.sub(" ", folded)).strip()
 
 
-def load_flows(directory: Path, actions: Iterable[str], known_texts: set[str] | None = None,
+def load_flows(directory: Path, actions: Iterable[str], known_texts: Set[str] | None = None,
                intents: Iterable[str] | None = None, placeholders: Iterable[str] = (),
                choices: Iterable[str] = (), translate: Callable[[str, str], str] | None = None,
                languages: Iterable[str] = ()) -> FlowSet:

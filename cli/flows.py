@@ -17,7 +17,7 @@ def check():
     """Validate every flow; print `file:line: problem` and exit 1 if any is wrong."""
     runtime = current_app.extensions["dda"]
     try:
-        flows = load_checked_flows(runtime.settings)
+        flows = load_checked_flows(runtime.settings, runtime.actions, runtime.choices)
     except FlowError as error:
         for problem in error.problems:
             click.echo(problem, err=True)

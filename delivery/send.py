@@ -41,13 +41,14 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 
 from dramatiq.common import compute_backoff
-from sqlalchemy import Table, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 
 from channels.base import Channel, MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
 from delivery.rate_limit import Slots
 from delivery.status import advance, apply_early_status, delivered
 from delivery.window import ask_to_open, outside_window
+from store.db import table_of
 from store.models import Contact, EarlyStatus, Message, OutboxItem, utcnow
 
 log = logging.getLogger(__name__)
@@ -139,13 +140,6 @@ def deliver_batch(runtime, contact_ids: list[int]) -> int:
                 return handled
 
 
-def _table(model: type) -> Table:
-    """The mapped table, for the Core statements that claim rows in one round trip."""
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 def _first_unfinished(contact_ids: list[int]):
     """Each person's oldest message not yet settled: only that one may go next."""
     return (select(func.min(OutboxItem.id)).join(Message)
@@ -157,7 +151,7 @@ def _claim(session, contact_ids: list[int], worker_id: str) -> list[tuple[Outbox
     """pending -> sending for each person's next message, in one statement that two workers
     cannot both win, naming this process (delivery/liveness.py); the rows come back loaded,
     oldest first."""
-    outbox = _table(OutboxItem)
+    outbox = table_of(OutboxItem)
     now = utcnow()
     claimed = session.connection().execute(
         update(outbox).where(outbox.c.id.in_(_first_unfinished(contact_ids)), outbox.c.state == "pending",
@@ -266,7 +260,7 @@ def _failed(runtime, claim: _Claimed, error: Exception) -> str | Retry:
 def _give_back(session, untried: list[_Claimed]) -> None:
     """Rows claimed but never sent (a failure came first): pending again, the attempt not counted."""
     if untried:
-        outbox = _table(OutboxItem)
+        outbox = table_of(OutboxItem)
         session.connection().execute(
             update(outbox).where(outbox.c.id.in_([claim.outbox_id for claim in untried]), outbox.c.state == "sending")
             .values(state="pending", attempts=outbox.c.attempts - 1))
@@ -295,7 +289,7 @@ def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
         return
     now = utcnow()
     connection = session.connection()
-    outbox, messages = _table(OutboxItem), _table(Message)
+    outbox, messages = table_of(OutboxItem), table_of(Message)
     early = connection.execute(delete(EarlyStatus).where(EarlyStatus.provider_sid.in_(
         [sent.provider_sid for _, sent in done])).returning(EarlyStatus.provider_sid, EarlyStatus.status,
                                                             EarlyStatus.error_code)).all()

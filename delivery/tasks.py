@@ -1,4 +1,4 @@
-"""The queue jobs, declared on the broker the runtime was given.
+"""The queue jobs, declared on brokers made per runtime.
 
 Actors are made per runtime rather than at import, so one process can hold a Redis-backed
 runtime (production, CI) or an in-process one (`make run`, tests) without global state.
@@ -15,15 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError
+from redis import Redis
 from redis.exceptions import RedisError
 
 from delivery.liveness import BEAT_SECONDS, beat, new_worker_id, settle_dead_claims
+from delivery.send import BACKOFF_MS, MAX_BACKOFF_MS, deliver_batch, deliver_contact, stale_work
+
+if TYPE_CHECKING:
+    from store.conversation import Services
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +64,28 @@ class _Queued:
 
 
 class Tasks:
-    def __init__(self, runtime, broker: dramatiq.Broker, redis):
-        from delivery.send import BACKOFF_MS, MAX_BACKOFF_MS, deliver_batch, deliver_contact, stale_work
-        from inbox.process import process_contact
-        from privacy.retention import purge_once_a_day
-        from vouchers.schedule import remind_once_a_day, run_when_due
+    """The three queues and the worker pools that work them in this process.
 
-        self.broker = broker
+    Bulk sends have a broker object of their own (the same Redis, or a second in-process
+    queue), because a dramatiq Worker joins its broker as a middleware: two pools on one broker
+    would add that middleware twice. What the jobs do beyond delivery (processing an inbound
+    message, the scheduled work) is handed in by the composition root, so this module needs
+    nothing above the infrastructure.
+    """
+
+    def __init__(self, runtime: Services, redis_url: str, redis: Redis, *, process: Callable[[int], object],
+                 scheduled: dict[str, Callable[[], object]]):
+        self.broker = make_broker(redis_url)
+        self.bulk_broker = make_broker(redis_url)
         self.redis = redis
         self.worker_id = new_worker_id()  # names this process's claims (delivery/liveness.py)
         self._beat = lambda: beat(runtime, self.worker_id)
         self._settle_dead = lambda: settle_dead_claims(runtime)
-        retries = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": BACKOFF_MS,
-                   "max_backoff": MAX_BACKOFF_MS}
+        retries: dict[str, Any] = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": BACKOFF_MS,
+                                   "max_backoff": MAX_BACKOFF_MS}
+
         def process_contact_job(contact_id: int) -> None:
-            process_contact(runtime, contact_id)
+            process(contact_id)
 
         def deliver_job(contact_id: int) -> None:
             deliver_contact(runtime, contact_id)
@@ -80,21 +94,19 @@ class Tasks:
             deliver_batch(runtime, contact_ids)
 
         self.process_contact = _Queued(dramatiq.actor(actor_name="process_contact", queue_name=INBOUND,
-                                                      broker=broker, **retries)(process_contact_job))
-        self.deliver = _Queued(dramatiq.actor(actor_name="deliver", queue_name=REPLIES, broker=broker,
+                                                      broker=self.broker, **retries)(process_contact_job))
+        self.deliver = _Queued(dramatiq.actor(actor_name="deliver", queue_name=REPLIES, broker=self.broker,
                                               **retries)(deliver_job))
         # Voucher notices, invitations and reminders: many people per job, on a queue worked by
         # threads of its own, so a batch of 40,000 never stands between a person and the answer
         # to what they just wrote.
-        self.deliver_bulk = _Queued(dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK, broker=broker,
-                                                   **retries)(deliver_bulk_job))
+        self.deliver_bulk = _Queued(dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK,
+                                                   broker=self.bulk_broker, **retries)(deliver_bulk_job))
         self.batch_size = runtime.settings.delivery.bulk_batch
         self._stale_work = lambda everything: stale_work(runtime, everything)
         self._queue_was_down = False
-        # Scheduled work: each runs at most once per day or week across all workers.
-        self._scheduled = {"privacy purge": lambda: purge_once_a_day(runtime),
-                           "weekly voucher cycle": lambda: run_when_due(runtime),
-                           "reminders": lambda: remind_once_a_day(runtime)}
+        # Scheduled work (jobs/scheduled.py): each runs at most once per day or week across all workers.
+        self._scheduled = scheduled
         self._workers: list[dramatiq.Worker] = []
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -127,7 +139,8 @@ class Tasks:
             log.exception("could not record this worker as alive")
         self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES}, worker_threads=threads,
                                          worker_timeout=100),
-                         dramatiq.Worker(self.broker, queues={BULK}, worker_threads=bulk_threads, worker_timeout=100)]
+                         dramatiq.Worker(self.bulk_broker, queues={BULK}, worker_threads=bulk_threads,
+                                         worker_timeout=100)]
         for worker in self._workers:
             worker.start()
         self._stopping.clear()
@@ -182,6 +195,12 @@ class Tasks:
             stopper.start()
         for stopper in stoppers:
             stopper.join()
+        for worker in self._workers:
+            # A dramatiq Worker joins its broker as a middleware and never leaves: without this
+            # a stopped pool would still be told of new queues, and the next start would warn
+            # that the middleware is there twice.
+            middleware = worker.broker.middleware
+            middleware[:] = [m for m in middleware if getattr(m, "worker", None) is not worker]
         self._workers = []
 
     def drain(self, timeout_ms: int = 30_000) -> None:
@@ -190,10 +209,11 @@ class Tasks:
         while True:
             for queue in QUEUES:
                 timeout = max(1, int((deadline - time.monotonic()) * 1000))
-                if isinstance(self.broker, RedisBroker):
-                    self.broker.join(queue, interval=10, timeout=timeout)
+                broker = self._broker_of(queue)
+                if isinstance(broker, RedisBroker):
+                    broker.join(queue, interval=10, timeout=timeout)
                 else:
-                    self.broker.join(queue, timeout=timeout)
+                    broker.join(queue, timeout=timeout)
             for worker in self._workers:
                 worker.join()
             if not any(self.waiting(queue) for queue in QUEUES):
@@ -203,10 +223,19 @@ class Tasks:
 
     def waiting(self, queue: str) -> int:
         """Jobs in a queue not yet finished (on Redis: not yet taken by a worker)."""
-        if isinstance(self.broker, StubBroker):
-            return self.broker.queues[queue].unfinished_tasks + self.broker.queues[dq_name(queue)].unfinished_tasks
-        assert isinstance(self.broker, RedisBroker)
-        return int(self.broker.do_qsize(queue))
+        broker = self._broker_of(queue)
+        if isinstance(broker, StubBroker):
+            return broker.queues[queue].unfinished_tasks + broker.queues[dq_name(queue)].unfinished_tasks
+        assert isinstance(broker, RedisBroker)
+        return int(broker.do_qsize(queue))
+
+    def _broker_of(self, queue: str) -> dramatiq.Broker:
+        return self.bulk_broker if queue == BULK else self.broker
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.broker.close()
+        self.bulk_broker.close()
 
 
 def make_broker(redis_url: str) -> dramatiq.Broker:

@@ -3,11 +3,12 @@ urgent word puts the conversation in the helpdesk queue, and the person is told 
 expect: a wait while helpers are working, or when they are."""
 from __future__ import annotations
 
-from bot.actions import ACTIONS, ActionContext
+from bot.actions import ActionContext, Actions, Choices
 from bot.i18n import N_
 from bot.messages import Reply
 from handoff.hours import describe, is_open
 from handoff.tickets import open_ticket
+from store.conversation import Conversation
 from store.models import utcnow
 
 TOLD_OPEN = N_("I have asked a person from our team to help you. They will answer here, in this chat, usually "
@@ -23,8 +24,7 @@ HELPLINES = {  # helpdesk.urgent_helplines names a line per topic
 URGENT = "urgent"
 
 
-@ACTIONS.register("handoff")
-def handoff(context: ActionContext) -> str:
+def handoff(context: ActionContext[Conversation]) -> str:
     conversation = context.host
     helpdesk = conversation.runtime.settings.helpdesk
     reason = str(context.value or "asked")
@@ -40,10 +40,14 @@ def handoff(context: ActionContext) -> str:
     return "ok"
 
 
-def _tell_urgent(context: ActionContext, helplines) -> None:
+def _tell_urgent(context: ActionContext[Conversation], helplines) -> None:
     """112 and the helplines the program names, in one message: the first thing the person reads."""
     translate = context.host.runtime.translator.text
     language = context.profile.language
     lines = [translate(TOLD_URGENT, language)]
     lines += [translate(HELPLINES[line.topic], language, name=line.name, number=line.number) for line in helplines]
     context.turn.replies.append(Reply(text="\n\n".join(lines)))
+
+
+def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
+    actions.add("handoff", handoff)

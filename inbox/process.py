@@ -10,7 +10,6 @@ work twice; losing it, or Redis altogether, changes nothing about where a person
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -21,22 +20,12 @@ from bot.messages import Incoming
 from delivery.outbox import queue_replies
 from privacy.erase import erase
 from store import conversations
+from store.conversation import Conversation
 from store.models import Contact, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
 SET_ASIDE = N_("Sorry, something went wrong with your last message. Please send it again in other words, or write "
                "HUMAN to talk to a person.")
-
-
-@dataclass
-class Conversation:
-    """What actions may reach during a turn: the open transaction and the person."""
-
-    session: object
-    contact: Contact
-    runtime: object
-    erase: bool = False
-    after_commit: list = field(default_factory=list)
 
 
 def incoming_from(message: Message) -> Incoming:

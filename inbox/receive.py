@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.twilio_payload import Received
 from delivery.window import release_held
+from store.db import table_of
 from store.models import Contact, Message, utcnow
 from store.personal import data_keys, lookup_key, lookup_keys, seal
 from store.sealing import contact_key
@@ -50,7 +51,7 @@ def _adopt(connection, key: str, previous: list[str]) -> None:
     already has the current hash. Only runs while a rotation is under way."""
     if not previous:
         return
-    table = Contact.__table__
+    table = table_of(Contact)
     current = table.alias("current_key")
     connection.execute(update(table).where(table.c.phone_key.in_(previous),
                                            ~exists().where(current.c.phone_key == key))

@@ -9,10 +9,11 @@ from __future__ import annotations
 from babel import Locale, UnknownLocaleError
 from sqlalchemy import func, select
 
-from bot.actions import ACTIONS, ActionContext
+from bot.actions import ActionContext, Actions, Choices
 from bot.i18n import N_
 from bot.messages import Reply
 from registration.lifecycle import registration_for
+from store.conversation import Conversation
 from store.models import Message
 
 HEADER = N_("This is what we keep about you:")
@@ -50,8 +51,7 @@ def language_name(code: str, shown_in: str) -> str:
         return code
 
 
-@ACTIONS.register("privacy_report")
-def privacy_report(context: ActionContext) -> str:
+def privacy_report(context: ActionContext[Conversation]) -> str:
     conversation = context.host
     runtime, session, contact = conversation.runtime, conversation.session, conversation.contact
     settings = runtime.settings
@@ -84,3 +84,7 @@ def privacy_report(context: ActionContext) -> str:
     # One message rather than one per line; built here because the lines depend on the data.
     context.turn.replies.append(Reply(text="\n\n".join(paragraphs)))
     return "ok"
+
+
+def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
+    actions.add("privacy_report", privacy_report)

@@ -17,7 +17,7 @@
   brings back no one.
 
 `flask privacy purge` runs this; so do the workers, once a day across all of them
-(`purge_once_a_day`, guarded by a Redis key).
+(jobs/scheduled.py, guarded by a Redis key).
 """
 from __future__ import annotations
 
@@ -152,17 +152,3 @@ def _erase_now(runtime, contact_id: int, inactive_since: datetime) -> bool:
         session.commit()
     return True
 
-
-def purge_once_a_day(runtime) -> dict[str, int] | None:
-    """The workers' daily purge: the first worker to ask on a (UTC) day runs it. If it fails,
-    the mark is removed so the next sweep tries again."""
-    mark = f"dda:privacy:purged:{utcnow().date().isoformat()}"
-    if not runtime.redis.set(mark, "1", nx=True, ex=2 * 24 * 3600):
-        return None
-    try:
-        counts = purge(runtime)
-    except Exception:
-        runtime.redis.delete(mark)
-        raise
-    log.info("daily privacy purge: %s", ", ".join(f"{what} {count}" for what, count in counts.items()))
-    return counts

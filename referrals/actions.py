@@ -6,11 +6,12 @@ Change region…) come from the gettext catalogs.
 """
 from __future__ import annotations
 
-from bot.actions import ACTIONS, CHOICES, ActionContext
+from bot.actions import ActionContext, Actions, Choices
 from bot.i18n import N_
 from bot.messages import Location, Option, Reply
 from referrals.card import national_summary, offer_card
 from referrals.content import Content
+from store.conversation import Conversation
 from store.models import ReferralFeedback
 
 CHANGE_REGION = N_("Change region")
@@ -23,20 +24,19 @@ NATIONAL_INTRO = N_("These organisations help people anywhere in the Netherlands
 SLOTS = ("region", "category", "subcategory", "offer", "question")
 
 
-def _content(context: ActionContext) -> Content:
+def _content(context: ActionContext[Conversation]) -> Content:
     return context.host.runtime.referrals.current()
 
 
-def _language(context: ActionContext) -> str | None:
+def _language(context: ActionContext[Conversation]) -> str | None:
     return context.profile.language
 
 
-def _translated(context: ActionContext, source: str) -> str:
+def _translated(context: ActionContext[Conversation], source: str) -> str:
     return context.host.runtime.translator.text(source, _language(context))
 
 
-@ACTIONS.register("referral_begin")
-def referral_begin(context: ActionContext) -> str:
+def referral_begin(context: ActionContext[Conversation]) -> str:
     """A fresh search: the category the person's words asked for, the region they chose before.
     Outcomes: unavailable (no content), no_region, ok."""
     content = _content(context)
@@ -56,14 +56,12 @@ def referral_begin(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("referral_remember_region")
-def referral_remember_region(context: ActionContext) -> str:
+def referral_remember_region(context: ActionContext[Conversation]) -> str:
     context.host.contact.region = context.slots.get("region")
     return "ok"
 
 
-@ACTIONS.register("referral_rights")
-def referral_rights(context: ActionContext) -> str:
+def referral_rights(context: ActionContext[Conversation]) -> str:
     """Rights first: what the person is entitled to, before where to go."""
     category = _content(context).category(context.slots.get("category"))
     if category is None:
@@ -73,8 +71,7 @@ def referral_rights(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("referral_card")
-def referral_card(context: ActionContext) -> str:
+def referral_card(context: ActionContext[Conversation]) -> str:
     offer = _content(context).offer(context.slots.get("offer"))
     if offer is None:
         return "gone"
@@ -86,8 +83,7 @@ def referral_card(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("referral_national")
-def referral_national(context: ActionContext) -> str:
+def referral_national(context: ActionContext[Conversation]) -> str:
     """For a person whose region is not listed: the help that works anywhere, in one message.
     Outcomes: ok, or none when the content has no national help (the person is offered a human)."""
     offers = _content(context).national_offers()
@@ -97,8 +93,7 @@ def referral_national(context: ActionContext) -> str:
     return "ok" if offers else "none"
 
 
-@ACTIONS.register("referral_feedback")
-def referral_feedback(context: ActionContext) -> str:
+def referral_feedback(context: ActionContext[Conversation]) -> str:
     offer = context.slots.get("offer")
     if not offer:
         return "gone"
@@ -107,8 +102,7 @@ def referral_feedback(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("referral_answer")
-def referral_answer(context: ActionContext) -> str:
+def referral_answer(context: ActionContext[Conversation]) -> str:
     category = _content(context).category(context.slots.get("category"))
     index = str(context.slots.get("question") or "")
     if category is None or not index.isdigit() or int(index) >= len(category.questions):
@@ -118,8 +112,7 @@ def referral_answer(context: ActionContext) -> str:
 
 
 # -- the lists a person chooses from --------------------------------------------------------
-@CHOICES.register("referral_regions")
-def referral_regions(context: ActionContext) -> list[Option]:
+def referral_regions(context: ActionContext[Conversation]) -> list[Option]:
     language = _language(context)
     content = _content(context)
     regions = sorted(content.regions, key=lambda r: r.name.get(language).casefold())
@@ -127,8 +120,7 @@ def referral_regions(context: ActionContext) -> list[Option]:
             Option(NOT_LISTED_ID, _translated(context, NOT_LISTED))]
 
 
-@CHOICES.register("referral_categories")
-def referral_categories(context: ActionContext) -> list[Option]:
+def referral_categories(context: ActionContext[Conversation]) -> list[Option]:
     content, language = _content(context), _language(context)
     region = context.slots.get("region")
     choices = [Option(c.id, c.name.get(language)) for c in content.categories]
@@ -137,8 +129,7 @@ def referral_categories(context: ActionContext) -> list[Option]:
     return choices
 
 
-@CHOICES.register("referral_subcategories")
-def referral_subcategories(context: ActionContext) -> list[Option]:
+def referral_subcategories(context: ActionContext[Conversation]) -> list[Option]:
     category = _content(context).category(context.slots.get("category"))
     if category is None:
         return []
@@ -148,8 +139,7 @@ def referral_subcategories(context: ActionContext) -> list[Option]:
     return choices
 
 
-@CHOICES.register("referral_offers")
-def referral_offers(context: ActionContext) -> list[Option]:
+def referral_offers(context: ActionContext[Conversation]) -> list[Option]:
     slots, language = context.slots, _language(context)
     region = slots.get("region")
     offers = _content(context).offers_for(region, slots.get("category"), slots.get("subcategory"))
@@ -157,9 +147,23 @@ def referral_offers(context: ActionContext) -> list[Option]:
             for offer in sorted(offers, key=lambda o: (o.region != region, o.menu_title(language).casefold()))]
 
 
-@CHOICES.register("referral_questions")
-def referral_questions(context: ActionContext) -> list[Option]:
+def referral_questions(context: ActionContext[Conversation]) -> list[Option]:
     category = _content(context).category(context.slots.get("category"))
     if category is None:
         return []
     return [Option(str(index), q.question.get(_language(context))) for index, q in enumerate(category.questions)]
+
+
+def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
+    actions.add("referral_begin", referral_begin)
+    actions.add("referral_remember_region", referral_remember_region)
+    actions.add("referral_rights", referral_rights)
+    actions.add("referral_card", referral_card)
+    actions.add("referral_national", referral_national)
+    actions.add("referral_feedback", referral_feedback)
+    actions.add("referral_answer", referral_answer)
+    choices.add("referral_regions", referral_regions)
+    choices.add("referral_categories", referral_categories)
+    choices.add("referral_subcategories", referral_subcategories)
+    choices.add("referral_offers", referral_offers)
+    choices.add("referral_questions", referral_questions)

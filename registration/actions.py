@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions import ACTIONS, ActionContext
+from bot.actions import ActionContext, Actions, Choices
 from registration.lifecycle import change_status, new_join_code, registration_for
+from store.conversation import Conversation
 from store.models import Message, Registration, utcnow
 
 DONE = {"registered", "verified", "included", "paused"}
 
 
-def _load(context: ActionContext, registration: Registration) -> None:
+def _load(context: ActionContext[Conversation], registration: Registration) -> None:
     slots = context.slots
     slots["consented"] = bool(registration.consent_at) or None
     slots["reg_name"] = registration.name
@@ -24,8 +25,7 @@ def _load(context: ActionContext, registration: Registration) -> None:
     slots["reg_partner_known"] = bool(partner) or None
 
 
-@ACTIONS.register("registration_start")
-def registration_start(context: ActionContext) -> str:
+def registration_start(context: ActionContext[Conversation]) -> str:
     """Outcomes: continue, done (already registered), declined, closed (not invited and
     registration is by referral only)."""
     conversation = context.host
@@ -58,16 +58,14 @@ def registration_start(context: ActionContext) -> str:
     return "continue"
 
 
-@ACTIONS.register("registration_consent")
-def registration_consent(context: ActionContext) -> str:
+def registration_consent(context: ActionContext[Conversation]) -> str:
     registration = registration_for(context.host.session, context.host.contact.id)
     registration.consent_at = utcnow()
     context.slots["consented"] = True
     return "ok"
 
 
-@ACTIONS.register("registration_no_consent")
-def registration_no_consent(context: ActionContext) -> str:
+def registration_no_consent(context: ActionContext[Conversation]) -> str:
     """Nothing is stored but the wish not to be contacted."""
     conversation = context.host
     session, contact = conversation.session, conversation.contact
@@ -82,8 +80,7 @@ def registration_no_consent(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("registration_save")
-def registration_save(context: ActionContext) -> str:
+def registration_save(context: ActionContext[Conversation]) -> str:
     registration = registration_for(context.host.session, context.host.contact.id)
     slots = context.slots
     if slots.get("reg_name"):
@@ -97,9 +94,16 @@ def registration_save(context: ActionContext) -> str:
     return "ok"
 
 
-@ACTIONS.register("registration_complete")
-def registration_complete(context: ActionContext) -> str:
+def registration_complete(context: ActionContext[Conversation]) -> str:
     registration = registration_for(context.host.session, context.host.contact.id)
     change_status(context.host.session, registration, "registered", actor="person",
                   reason="completed registration in the chat")
     return "ok"
+
+
+def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
+    actions.add("registration_start", registration_start)
+    actions.add("registration_consent", registration_consent)
+    actions.add("registration_no_consent", registration_no_consent)
+    actions.add("registration_save", registration_save)
+    actions.add("registration_complete", registration_complete)

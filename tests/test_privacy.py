@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Text, func, select, type_coerce, update
 from sqlalchemy.engine import Engine
 
-from privacy.retention import purge_once_a_day
+from jobs.scheduled import purge_once_a_day
 from privacy.rotate import personal_tables
 from settings import SettingsError
 from store import models, personal

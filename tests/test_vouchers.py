@@ -226,7 +226,7 @@ def test_stats_are_aggregates_without_personal_data(runner, runtime, whatsapp, c
 def test_the_weekly_cycle_runs_once_when_due(runner, runtime, whatsapp):
     from datetime import datetime
 
-    from vouchers.schedule import run_when_due
+    from jobs.scheduled import run_when_due
 
     include(whatsapp, runner, runtime)
     sunday = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -1,16 +1,17 @@
 """What the chat can ask about vouchers: send the waiting ones, resend, balance, where, how."""
 from __future__ import annotations
 
-from bot.actions import ACTIONS, ActionContext
+from bot.actions import ActionContext, Actions, Choices
 from bot.formats import long_date, money
 from bot.i18n import N_
+from store.conversation import Conversation
 from vouchers.delivery import voucher_replies, with_balance
 
 BALANCE_LINE = N_("Voucher of {amount}: {left} left, valid until {date}.")
 NO_BALANCE = N_("You have no voucher with money left at the moment.")
 
 
-def _send(context: ActionContext, *, unclaimed_only: bool) -> str:
+def _send(context: ActionContext[Conversation], *, unclaimed_only: bool) -> str:
     host = context.host
     vouchers = with_balance(host.session, host.runtime, host.contact.id, unclaimed_only=unclaimed_only)
     if not vouchers:
@@ -19,20 +20,17 @@ def _send(context: ActionContext, *, unclaimed_only: bool) -> str:
     return "sent"
 
 
-@ACTIONS.register("vouchers_send_unclaimed")
-def vouchers_send_unclaimed(context: ActionContext) -> str:
+def vouchers_send_unclaimed(context: ActionContext[Conversation]) -> str:
     """The tap on "your voucher is ready", or a clear yes. Outcome: sent, or none."""
     return _send(context, unclaimed_only=True)
 
 
-@ACTIONS.register("vouchers_resend")
-def vouchers_resend(context: ActionContext) -> str:
+def vouchers_resend(context: ActionContext[Conversation]) -> str:
     """Lost the picture: every voucher with money left, received before or not."""
     return _send(context, unclaimed_only=False)
 
 
-@ACTIONS.register("vouchers_balance")
-def vouchers_balance(context: ActionContext) -> str:
+def vouchers_balance(context: ActionContext[Conversation]) -> str:
     host = context.host
     runtime, session = host.runtime, host.session
     locale = context.profile.language or runtime.settings.languages.source
@@ -45,3 +43,9 @@ def vouchers_balance(context: ActionContext) -> str:
         context.say(BALANCE_LINE, amount=money(voucher.amount_cents, voucher.currency, locale),
                     left=money(left, voucher.currency, locale), date=long_date(voucher.valid_until, locale))
     return "ok"
+
+
+def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
+    actions.add("vouchers_send_unclaimed", vouchers_send_unclaimed)
+    actions.add("vouchers_resend", vouchers_resend)
+    actions.add("vouchers_balance", vouchers_balance)
