@@ -65,7 +65,7 @@ def _statements(dialect: str) -> tuple:
     """Built once per dialect with bound parameters, so SQLAlchemy compiles them once."""
     if dialect not in _STATEMENTS:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = Contact.__table__
+        table = table_of(Contact)
         touch = update(table).where(table.c.phone_key == bindparam("key")).values(
             last_inbound_at=bindparam("now")).returning(table.c.id, table.c.data_key_id)
         contact = insert(Contact).values(
