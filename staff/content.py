@@ -1,10 +1,11 @@
-"""Referral content for editors: is what is in the files live, what is wrong with it, and which
-offers people found helpful. Publishing here is the same as `flask content reload`."""
+"""Referral content for editors: is what is in the files live, what is wrong with it, which
+translations are missing or wait for a speaker's review, and which offers people found helpful.
+Publishing here is the same as `flask content reload`."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from referrals.check import ContentError
+from referrals.check import ContentError, drafts, missing
 from referrals.feedback import Counts, counts
 from referrals.release import check_files, latest_release, publish
 from staff.auth import current_user, role_required
@@ -35,7 +36,7 @@ def index():
                                                 "by": release.published_by, "fingerprint": release.fingerprint}
     categories = {c.id: c for c in live_content.categories}
     regions = []
-    for region in live_content.regions:
+    for region in [*live_content.regions, *([live_content.national] if live_content.national else [])]:
         rows = []
         for offer in sorted((o for o in live_content.offers if o.region == region.id),
                             key=lambda o: (o.category, o.subcategory, o.menu_title("en"))):
@@ -46,8 +47,12 @@ def index():
                          "answers": answers.get(offer.id, Counts())})
         regions.append({"region": region, "rows": rows})
     unpublished = draft is not None and (release is None or release["fingerprint"] != draft.fingerprint)
+    codes = runtime.settings.languages.all
+    untranslated = missing(draft, codes) if draft is not None else {}
+    review = drafts(runtime.settings.content.referrals)
+    languages = [{"code": code, "missing": untranslated.get(code), "review": review.get(code, 0)} for code in codes]
     return render_template("staff/content.html", release=release, problems=problems, draft=draft,
-                           unpublished=unpublished, regions=regions,
+                           unpublished=unpublished, regions=regions, languages=languages,
                            needs_a_look=sum(1 for c in answers.values() if c.needs_a_look))
 
 

@@ -368,6 +368,15 @@ def test_publishing_reaches_running_processes_and_invalid_content_never_goes_liv
         assert session.scalar(select(func.count()).select_from(ContentRelease)) == 2
 
 
+def test_editors_see_per_language_what_is_missing_or_waits_for_review(client, runner):
+    signed_in(client, runner, role="editor", email="editor@example.org")
+    page = client.get("/staff/content/").get_data(as_text=True)
+    row = page.split('id="language-ti"')[1].split("</tr>")[0]
+    cells = [cell.split(">")[1].split("<")[0] for cell in row.split('<td class="num"')[1:]]
+    assert cells[0] == "0" and int(cells[1]) > 100  # complete, drafted without a native speaker
+    assert "Het Juridisch Loket" in page  # national offers get "was it helpful?" counts too
+
+
 def test_staff_publish_button_and_roles(app, client, runner, runtime, content):
     agent = app.test_client()
     signed_in(agent, runner, role="agent", email="agent@example.org")
