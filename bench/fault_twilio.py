@@ -1,7 +1,8 @@
 """A mock of Twilio for the fault benchmark (bench/faults.py), closer to Twilio than
 bench/mock_twilio.py where faults need it: every message it accepts is called back to its
 StatusCallback URL ("sent", signed like Twilio's), and the Messages list answers from what it
-has, so a row a killed worker left in doubt is settled the way production settles it.
+has, so a row a killed worker left in doubt is settled the way production settles it. Menus'
+contents (Content API) are accepted; a menu's text is in its variables.
 
 `python -m bench.fault_twilio PORT AUTH_TOKEN`. GET /log?since=N answers the messages accepted
 from the N-th on (to, body, outbox row, time received), for the benchmark to read replies from.
@@ -47,11 +48,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
+        data = self.rfile.read(length).decode()
+        if urlsplit(self.path).path.startswith("/v1/Content"):  # a menu's buttons or list, made once
+            self._answer(201, {"sid": "HX" + uuid.uuid4().hex} | json.loads(data or "{}"))
+            return
+        form = {key: values[0] for key, values in parse_qs(data).items()}
         sid = "SM" + uuid.uuid4().hex
         callback = form.get("StatusCallback", "")
         found = OUTBOX.search(callback)
-        record = {"sid": sid, "to": form.get("To", ""), "from": form.get("From", ""), "body": form.get("Body", ""),
+        text = form.get("Body") or " ".join(json.loads(form.get("ContentVariables") or "{}").values())
+        record = {"sid": sid, "to": form.get("To", ""), "from": form.get("From", ""), "body": text,
                   "outbox": int(found.group(1)) if found else None, "at": time.time()}
         with lock:
             log.append(record)

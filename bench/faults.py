@@ -108,13 +108,15 @@ class Person:
 
 
 class Inbox:
-    """What the mock Twilio received, per recipient, read once every 50 ms."""
+    """What the mock Twilio received, per recipient, read once every 50 ms. Each person waits
+    on an event of their own, so hundreds of waiting people cost the machine nothing."""
 
     def __init__(self, mock_url: str):
         self.url, self.seen = mock_url, 0
         self.by_phone: dict[str, list[dict]] = {}
         self.all: list[dict] = []
-        self.changed = threading.Condition()
+        self.lock = threading.Lock()
+        self.events: dict[str, threading.Event] = {}
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.thread.start()
@@ -126,29 +128,34 @@ class Inbox:
                     new = json.loads(answer.read())
             except OSError:
                 continue
-            if new:
-                with self.changed:
-                    for record in new:
-                        self.by_phone.setdefault(record["to"].removeprefix("whatsapp:"), []).append(record)
-                        self.all.append(record)
-                    self.seen += len(new)
-                    self.changed.notify_all()
+            with self.lock:
+                for record in new:
+                    phone = record["to"].removeprefix("whatsapp:")
+                    self.by_phone.setdefault(phone, []).append(record)
+                    self.all.append(record)
+                    self._event(phone).set()
+                self.seen += len(new)
+
+    def _event(self, phone: str) -> threading.Event:
+        return self.events.setdefault(phone, threading.Event())
 
     def wait_for(self, phone: str, since: int, expect: str, until: float) -> tuple[dict | None, bool]:
         """The first message from index `since` on containing `expect` (None by `until`), and
         whether anything else came first."""
-        with self.changed:
-            while True:
+        while True:
+            with self.lock:
+                event = self._event(phone)
+                event.clear()
                 received = [r for r in self.by_phone.get(phone, [])[since:] if r["body"] != NOTICE]
-                for record in received:
-                    if expect.casefold() in record["body"].casefold():
-                        return record, False
-                if time.time() >= until:
-                    return None, bool(received)
-                self.changed.wait(min(1.0, until - time.time()))
+            for record in received:
+                if expect.casefold() in record["body"].casefold():
+                    return record, False
+            if time.time() >= until:
+                return None, bool(received)
+            event.wait(min(1.0, until - time.time()))
 
     def count(self, phone: str) -> int:
-        with self.changed:
+        with self.lock:
             return len(self.by_phone.get(phone, []))
 
     def stop(self) -> None:
@@ -472,25 +479,28 @@ def _contacts(runtime, phones: list[str]) -> list[int]:
     """Everyone who gets the bulk notice, in WhatsApp's 24-hour window (people in the
     conversations among them, found by their number when they write)."""
     from store.models import Contact, utcnow
-    from store.personal import lookup_key
+    from store.personal import lookup_key, seal
 
     secret = runtime.settings.secrets.encryption_key
     now = utcnow()
+    keys = runtime.data_keys.create(len(phones))
     with runtime.session() as session:
         ids = list(session.scalars(insert(Contact).returning(Contact.id), [
-            {"phone_key": lookup_key(secret, phone), "phone": phone, "opted_out": False, "created_at": now,
-             "last_inbound_at": now} for phone in phones]))
+            {"phone_key": lookup_key(secret, phone), "phone": seal(phone, key), "data_key_id": key, "opted_out": False,
+             "created_at": now, "last_inbound_at": now} for phone, key in zip(phones, keys, strict=True)]))
         session.commit()
     return ids
 
 
 def _queue_notices(runtime, contact_ids: list[int]) -> None:
-    from store.models import Message, OutboxItem, utcnow
+    from store.models import Contact, Message, OutboxItem, utcnow
+    from store.personal import seal
 
     now = utcnow()
     with runtime.session() as session:
+        key_of = dict(session.execute(select(Contact.id, Contact.data_key_id).where(Contact.id.in_(contact_ids))).all())
         message_ids = session.scalars(insert(Message).returning(Message.id), [
-            {"contact_id": cid, "direction": "out", "kind": "text", "body": NOTICE, "sender": "bot",
+            {"contact_id": cid, "direction": "out", "kind": "text", "body": seal(NOTICE, key_of[cid]), "sender": "bot",
              "status": "pending", "created_at": now, "updated_at": now} for cid in contact_ids]).all()
         session.execute(insert(OutboxItem), [{"message_id": mid, "queue": "bulk", "state": "pending", "attempts": 0,
                                               "created_at": now} for mid in message_ids])
