@@ -99,7 +99,7 @@ def test_changing_language_switches_every_text(whatsapp, runtime):
     replies = whatsapp.conversation("6")  # Nederlands
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "nl"
-    assert replies[-1] != "What can I do for you? Reply with a number.\n\n1. Talk to a person"
+    assert replies[-1].startswith("Wat kan ik voor je doen?\n\n☰ Kies")
 
 
 def test_messages_from_two_people_do_not_mix(whatsapp):
