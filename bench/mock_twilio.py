@@ -1,5 +1,6 @@
 """A mock of Twilio's Messages API for the delivery benchmarks, fast enough not to be what is
-measured: asyncio, keep-alive, no framework. It answers every create with 201 and a new sid,
+measured: asyncio, keep-alive, no framework. It answers every create with 201 and a new sid
+(a Content API create with an HX sid, not counted as a send),
 and counts sends per outbox row (from the StatusCallback URL), so a benchmark can check that
 nothing was sent twice.
 
@@ -48,7 +49,9 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             body = await reader.readexactly(length) if length else b""
-            if head.startswith(b"POST"):
+            if head.startswith(b"POST /v1/Content"):  # a menu's buttons or list, made once: not a send
+                writer.write(_answer("201 Created", json.dumps({"sid": "HX" + uuid.uuid4().hex}).encode()))
+            elif head.startswith(b"POST"):
                 writer.write(_created(body))
             elif head.startswith(b"GET /stats"):
                 writer.write(_answer("200 OK", json.dumps(stats).encode()))

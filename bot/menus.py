@@ -46,7 +46,7 @@ def layout(body: str, options: list[dict]) -> Layout | None:
     """The interactive form of a menu (options as {payload, label, short?}), or None for
     numbered text: no body, a body too long, or more than ten options.
 
-    Buttons when there are at most three and every title fits; otherwise a list, whose row
+    Buttons when there are at most three, every title fits and no two are the same; otherwise a list, whose row
     shows the short label (or the label) and, when that is not the whole label, the label as
     its description. A label a list cannot hold is cut with "…" and written out in the
     description: `flask flows check` keeps the flows' own labels within the limits, so this
@@ -55,7 +55,8 @@ def layout(body: str, options: list[dict]) -> Layout | None:
     if not options or not body or len(body) > BODY or len(options) > MAX_ROWS:
         return None
     titles = [(option.get("short") or option["label"]).strip() for option in options]
-    if len(options) <= MAX_BUTTONS and all(0 < len(title) <= BUTTON_TITLE for title in titles):
+    if len(options) <= MAX_BUTTONS and all(0 < len(title) <= BUTTON_TITLE for title in titles) \
+            and len(set(titles)) == len(titles):  # WhatsApp refuses two buttons with one title
         return Layout("buttons", body, tuple(Item(o["payload"], t) for o, t in zip(options, titles, strict=True)))
     items = []
     for option, title in zip(options, titles, strict=True):

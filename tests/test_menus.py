@@ -214,3 +214,31 @@ def test_simulator_shows_buttons_and_lists_and_a_tap_sends_the_payload(client, r
     assert confirm["kind"] == "buttons" and [item["title"] for item in confirm["items"]] == \
         ["نعم، احذف الكل", "لا، احتفظ بها"]
     assert twilio.requests == [] and twilio.contents == {}  # a local phone: nothing left the service
+
+
+# -- the form of a menu (bot/menus.py) ----------------------------------------------------------
+def test_a_long_name_from_content_is_cut_on_its_row_and_shown_whole_below():
+    from bot.menus import layout
+
+    name = "Huisartsenpraktijk Amsterdam-Noord, inloopspreekuur"
+    menu = layout("These places can help.", [{"payload": "pick.a", "label": name},
+                                             {"payload": "pick.b", "label": "Practice 2"}])
+    assert menu.kind == "list"  # too long for a button, so a list even with two choices
+    first, second = menu.items
+    assert len(first.title) == 24 and first.title.endswith("…") and first.description == name
+    assert (second.title, second.description) == ("Practice 2", "")
+
+
+def test_two_buttons_with_one_title_become_a_list():
+    from bot.menus import layout
+
+    same = [{"payload": "pick.1", "label": "Huisarts"}, {"payload": "pick.2", "label": "Huisarts"}]
+    assert layout("Which one?", same).kind == "list"
+
+
+def test_numbered_text_when_a_menu_cannot_be_buttons_or_a_list():
+    from bot.menus import layout
+
+    eleven = [{"payload": str(n), "label": f"Choice {n}"} for n in range(11)]
+    assert layout("Choose", eleven) is None
+    assert layout("x" * 1025, eleven[:2]) is None and layout("", eleven[:2]) is None
