@@ -45,6 +45,7 @@ from sqlalchemy import bindparam, case, delete, func, or_, select, update
 
 from channels.base import Channel, MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
+from delivery.media_links import signed_url
 from delivery.rate_limit import Slots
 from delivery.status import advance, apply_early_status, delivered
 from delivery.window import ask_to_open, outside_window
@@ -274,7 +275,9 @@ def _load(session, outbox_id: int) -> tuple[OutboxItem, Message, Contact]:
 
 def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Outgoing:
     key = callback_key(runtime.settings.secrets.secret_key, outbox_id)
-    return Outgoing(to=contact.phone, body=message.body, media_url=message.media_url,
+    secrets, connections = runtime.settings.secrets, runtime.settings.connections
+    media_url = signed_url(secrets.secret_key, connections.public_base_url, message.media_url)
+    return Outgoing(to=contact.phone, body=message.body, media_url=media_url,
                     content_sid=message.content_sid, content_variables=message.content_variables,
                     location=message.location, sms=message.kind == "sms",
                     options=tuple(message.options) if message.options else None,

@@ -76,7 +76,8 @@ def _statements(dialect: str) -> tuple:
                                                 set_={"last_inbound_at": contact.excluded.last_inbound_at})
         message = insert(Message).values(
             contact_id=bindparam("contact_id"), direction="in", provider_sid=bindparam("sid"),
-            kind=bindparam("kind"), body=bindparam("body", type_=Message.body.type), payload=bindparam("payload"),
+            kind=bindparam("kind"), body=bindparam("body", type_=Message.body.type),
+            payload=bindparam("payload", type_=Message.payload.type),
             media_types=bindparam("media_types", type_=Message.media_types.type), sender="person",
             status="received", created_at=bindparam("now"), updated_at=bindparam("now"))
         message = message.on_conflict_do_nothing(index_elements=["provider_sid"])
@@ -111,7 +112,8 @@ def receive(runtime, received: Received) -> Stored:
         body = seal(received.body, data_key) if received.body else None
         message_id = connection.execute(insert_message, {
             "contact_id": contact_id, "sid": received.sid, "kind": received.kind, "body": body,
-            "payload": received.payload, "media_types": list(received.media_types) or None, "now": now}).scalar()
+            "payload": seal(received.payload, data_key) if received.payload else None,
+            "media_types": list(received.media_types) or None, "now": now}).scalar()
         # The person wrote, so the 24-hour window is open: what was held for them goes now.
         released = release_held(connection, contact_id) if message_id is not None else 0
         connection.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store import sealing
-from store.personal import PersonalText
+from store.personal import PersonalJSON, PersonalText
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -40,7 +40,7 @@ class Contact(Base):
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="whatsapp", server_default="whatsapp")  # or local
     unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # WhatsApp said: no such user
-    region: Mapped[str | None] = mapped_column(String(64))  # where the person looks for help (referral content)
+    region: Mapped[str | None] = mapped_column(PersonalText)  # where the person looks for help (referral content)
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -65,14 +65,14 @@ class Message(Base):
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template, sms
     body: Mapped[str | None] = mapped_column(PersonalText)
-    payload: Mapped[str | None] = mapped_column(String(256))
+    payload: Mapped[str | None] = mapped_column(PersonalText)  # the button or list row a person tapped
     media_types: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
     media_url: Mapped[str | None] = mapped_column(String(2048))
     content_sid: Mapped[str | None] = mapped_column(String(64))
     content_variables: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
-    options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    options: Mapped[list | None] = mapped_column(PersonalJSON)
     language: Mapped[str | None] = mapped_column(String(8))  # a menu's: its buttons speak the language of its text
-    location: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # a map pin: latitude, longitude, label
+    location: Mapped[dict | None] = mapped_column(PersonalJSON)  # a map pin: latitude, longitude, label
     tag: Mapped[str | None] = mapped_column(String(64), index=True)  # what the message carries, e.g. voucher:42
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
     author: Mapped[str | None] = mapped_column(String(254))  # the agent's email, for agent messages

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -222,6 +223,45 @@ class PersonalText(TypeDecorator):
             return None
         plain = decrypt(value)
         return None if plain is None else Personal(plain)
+
+
+class SealedList(list):
+    """A personal list (the menu options a person was shown) on its way to the database."""
+
+    key_id: str
+
+
+class SealedDict(dict):
+    """A personal mapping (a map pin sent to a person) on its way to the database."""
+
+    key_id: str
+
+
+def seal_json(value: list | dict, key_id: str) -> SealedList | SealedDict:
+    sealed: SealedList | SealedDict = SealedList(value) if isinstance(value, list) else SealedDict(value)
+    sealed.key_id = key_id
+    return sealed
+
+
+class PersonalJSON(PersonalText):
+    """A list or mapping about a person (what they were offered, where a pin pointed), kept
+    as JSON text encrypted like any personal text: which options or places a person was sent
+    says what they were looking for."""
+
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, SealedList | SealedDict):
+            raise KeyringError("a personal list or mapping was written without naming its person (seal_json)")
+        return encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")), value.key_id)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        plain = decrypt(value)
+        return None if plain is None else json.loads(plain)
 
 
 def lookup_key(secret: str, value: str) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql.elements import ColumnElement
 
-from store.personal import KeyringError, PersonalText, data_keys, seal
+from store.personal import KeyringError, PersonalJSON, PersonalText, data_keys, seal, seal_json
 
 _REMEMBERED = "dda_contact_keys"  # in Connection.info, for one transaction
 _contacts: list[Table] = []  # the contacts table, given by `install`
@@ -88,13 +88,16 @@ def _seal_row(mapper, connection, target, inserting: bool) -> None:
     if not names:
         return
     state = inspect(target)
-    to_seal = [name for name in names if isinstance(state.dict.get(name), str)
+    json_names = {mapper.get_property_by_column(column).key for column in personal_columns(mapper.local_table)
+                  if isinstance(column.type, PersonalJSON)}
+    to_seal = [name for name in names if isinstance(state.dict.get(name), list | dict if name in json_names else str)
                and (inserting or state.attrs[name].history.has_changes())]
     if not to_seal:
         return
     key_id = _owner_key(connection, mapper, target)
     for name in to_seal:
-        state.dict[name] = seal(state.dict[name], key_id)
+        value = state.dict[name]
+        state.dict[name] = seal_json(value, key_id) if name in json_names else seal(value, key_id)
 
 
 def _before_insert(mapper, connection, target) -> None:

@@ -16,7 +16,7 @@ from store.models import AuditEntry, EarlyStatus, LedgerVoucher, StaffSession, u
 from tests.conftest import ENVIRONMENT
 from tests.test_settings import settings_with
 from tests.test_staff import PASSWORD, create_user, csrf, login, signed_in
-from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
+from tests.test_vouchers import PERIOD, PHONE, include, redeem, run, vouchers
 
 # --- secrets and files ---------------------------------------------------------------------------
 
@@ -357,3 +357,34 @@ def test_odd_inbound_fields_get_a_4xx_and_nothing_is_lost(whatsapp, twilio, extr
 def test_odd_status_callbacks_get_a_4xx(whatsapp, form, expected):
     assert whatsapp.post("/twilio/status", form).status_code == expected
     assert whatsapp.post("/twilio/status?outbox=%C2%B2&key=x", form | {"ErrorCode": ""}).status_code in (204, 400)
+
+
+# --- nothing personal in clear --------------------------------------------------------------------
+
+def test_options_pins_region_taps_and_voucher_links_are_not_in_clear(whatsapp, runner, runtime, twilio):
+    """What a person was offered, where a pin pointed, their region and what they tapped say what
+    they were looking for; a voucher link opens their voucher. None of it is readable in the
+    database, and the link is not stored at all."""
+    from sqlalchemy import text
+
+    from store.models import Contact, Message
+
+    include(whatsapp, runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--period", PERIOD)
+    whatsapp.send("Talk to a person", MessageType="button", ButtonPayload="cmd.menu", ButtonText="Menu")
+    with runtime.session() as session:
+        contact = session.scalar(select(Contact))
+        contact.region = "amsterdam"
+        session.add(Message(contact_id=contact.id, direction="out", kind="text", body="a pin", sender="bot",
+                            status="sent", location={"latitude": 52.3731, "longitude": 4.8922, "label": "Dokter"}))
+        session.commit()
+        raw = session.execute(text("SELECT options, location, payload, media_url FROM messages")).all()
+        region = session.execute(text("SELECT region FROM contacts WHERE id = :id"), {"id": contact.id}).scalar()
+        assert session.scalar(select(Contact.region).where(Contact.id == contact.id)) == "amsterdam"  # read back
+        assert any(m.location and m.location["label"] == "Dokter" for m in session.scalars(select(Message)))
+        assert any(m.options for m in session.scalars(select(Message)))
+    assert any(m.get("MediaUrl", "").startswith("https://") for m in twilio.sent(PHONE))  # sent as a link
+    stored = " ".join(str(value) for row in raw for value in row if value) + f" {region}"
+    for clear in ("amsterdam", "Dokter", "52.3731", "cmd.menu", "https://", "Register", "label"):
+        assert clear not in stored, clear
+    assert "media:vouchers/" in stored  # the outbox keeps a reference, never a link

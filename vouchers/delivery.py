@@ -20,7 +20,7 @@ from delivery.outbox import queue_replies
 from handoff.tickets import open_ticket
 from registration.lifecycle import in_window, runtime_placeholders
 from store.models import Contact, Message, OutboxItem, Voucher, utcnow
-from vouchers.media import image_url
+from vouchers.media import image_reference
 
 VOUCHER_TEXT = N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
                   "Show the barcode at the till. If the picture does not open, the cashier can type the code.")
@@ -38,7 +38,7 @@ def voucher_reply(runtime, voucher: Voucher, contact: Contact) -> Reply:
     text = runtime.translator.text(VOUCHER_TEXT, locale, amount=money(voucher.amount_cents, voucher.currency, locale),
                                    date=long_date(voucher.valid_until, locale), code=voucher.code, pin=voucher.pin,
                                    **runtime_placeholders(runtime))
-    return Reply(text=text, media_url=image_url(runtime, voucher.id), tag=f"voucher:{voucher.id}")
+    return Reply(text=text, media_url=image_reference(voucher.id), tag=f"voucher:{voucher.id}")
 
 
 def with_balance(session, runtime, contact_id: int, *, unclaimed_only: bool) -> list[Voucher]:

@@ -1,34 +1,29 @@
 """Voucher images at signed, expiring URLs, rendered when fetched and never stored.
 
 Twilio fetches the media URL to deliver it, so it must be public; the signature makes it
-unguessable and the expiry makes an old link useless.
+unguessable and the expiry makes an old link useless. The link itself is made when the message
+is sent (delivery/media_links.py); what the outbox keeps is `image_reference`.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from delivery.media_links import opened, reference
 from store.models import Voucher
 
 blueprint = Blueprint("voucher_media", __name__, url_prefix="/media")
-SALT = "voucher-image"
 
 
-def _signer(runtime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(runtime.settings.secrets.secret_key, salt=SALT)
-
-
-def image_url(runtime, voucher_id: int) -> str:
-    token = _signer(runtime).dumps(voucher_id)
-    return f"{runtime.settings.connections.public_base_url}/media/vouchers/{token}.png"
+def image_reference(voucher_id: int) -> str:
+    return reference("vouchers", voucher_id)
 
 
 @blueprint.get("/vouchers/<token>.png")
 def voucher_image(token: str):
     runtime = current_app.extensions["dda"]
-    try:
-        voucher_id = _signer(runtime).loads(token, max_age=runtime.settings.vouchers.image_link_hours * 3600)
-    except BadSignature:
+    voucher_id = opened(runtime.settings.secrets.secret_key, "vouchers", token,
+                        runtime.settings.vouchers.image_link_hours * 3600)
+    if voucher_id is None:
         abort(404)
     with runtime.session() as session:
         voucher = session.get(Voucher, voucher_id)
