@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from dramatiq.common import compute_backoff
@@ -375,6 +375,8 @@ class StaleWork:
     deliver: list[int]  # on the reply path (it reconciles)
     deliver_bulk: list[int]
     process: list[int]  # inbound messages not yet answered
+    # after a lost queue: retries whose delayed job went with it (person, bulk, ms until due)
+    later: list[tuple[int, bool, int]] = field(default_factory=list)
 
 
 def stale_work(runtime, everything: bool = False) -> StaleWork:
@@ -399,5 +401,10 @@ def stale_work(runtime, everything: bool = False) -> StaleWork:
             (OutboxItem.state == "uncertain") & OutboxItem.due_at.is_(None) & (last_try < grace))).distinct()).all()
         contacts = list(session.scalars(select(Message.contact_id).where(
             Message.direction == "in", Message.processed_at.is_(None), Message.created_at <= cutoff).distinct()))
+        retries = session.execute(select(Message.contact_id, OutboxItem.queue == "bulk", func.min(OutboxItem.due_at))
+                                  .join(OutboxItem).where(OutboxItem.state == "pending", OutboxItem.due_at > now)
+                                  .group_by(Message.contact_id, OutboxItem.queue)).all() if everything else []
     return StaleWork(deliver=[contact for contact, is_bulk in rows if not is_bulk],
-                     deliver_bulk=[contact for contact, is_bulk in rows if is_bulk], process=contacts)
+                     deliver_bulk=[contact for contact, is_bulk in rows if is_bulk], process=contacts,
+                     later=[(contact, is_bulk, int((_aware(due) - now).total_seconds() * 1000) + DUE_MARGIN_MS)
+                            for contact, is_bulk, due in retries])

@@ -120,7 +120,12 @@ class Tasks:
         self.send_bulk(stale.deliver_bulk)
         for contact_id in stale.process:
             self.process_contact.send(contact_id)
-        return len(stale.deliver) + len(stale.deliver_bulk) + len(stale.process)
+        for contact_id, bulk, delay_ms in stale.later:
+            if bulk:
+                self.deliver_bulk.send_with_options(args=([contact_id],), delay=delay_ms)
+            else:
+                self.deliver.send_with_options(args=(contact_id,), delay=delay_ms)
+        return len(stale.deliver) + len(stale.deliver_bulk) + len(stale.process) + len(stale.later)
 
     def send_bulk(self, contact_ids) -> None:
         """Queue delivery of what waits in the outbox for these people, in batch jobs."""

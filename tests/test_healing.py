@@ -196,3 +196,22 @@ def test_conversation_state_is_kept_encrypted(whatsapp, runtime):
     with runtime.db.connect() as connection:
         stored = connection.execute(text("SELECT state FROM conversation_states")).scalar_one()
     assert "Jean-Pierre" not in stored and "register" not in stored
+
+
+def test_a_retry_waiting_for_its_backoff_is_not_lost_with_redis(outage_app, private_redis, twilio):
+    """A send failed a moment ago and is due again in two seconds; its delayed job goes with a
+    Redis restart. The row is sent when due, not minutes later, and not before."""
+    runtime = outage_app.extensions["dda"]
+    now = utcnow()
+    due = now + timedelta(seconds=2)
+    with runtime.session() as session:
+        _, (message,) = person_with_replies(session, runtime, "backoff", "+31612000010", ("again",), now)
+        session.execute(insert(OutboxItem), [{"message_id": message, "queue": "replies", "state": "pending",
+                                              "attempts": 1, "attempted_at": now, "due_at": due,
+                                              "last_error": "ConnectionError", "created_at": now}])
+        session.commit()
+    private_redis.stop()
+    private_redis.start()
+    wait_until(lambda: twilio.bodies("+31612000010"), 10, "the retry sent once due")
+    assert twilio.sent("+31612000010")[0]["Body"] == "again"
+    assert twilio.requests[0]["at"] >= due
