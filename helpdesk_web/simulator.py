@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from channels.twilio_payload import BadRequest, read_inbound
@@ -34,6 +34,13 @@ class Refused(ValueError):
 
 def _runtime():
     return current_app.extensions["dda"]
+
+
+@blueprint.before_request
+def _only_where_enabled():
+    """A test phone inside a production service could write as anyone: off unless asked for."""
+    if not _runtime().settings.simulator_on:
+        abort(404)
 
 
 def simulated_phone(raw: str | None) -> str:

@@ -193,6 +193,12 @@ class Content(_Section):
         return path
 
 
+class Simulator(_Section):
+    # The phone simulator at /simulator. Unset: on with the local channel (no Twilio), off in
+    # production, where a test phone has no business.
+    enabled: bool | None = None
+
+
 class Connections(_Section):
     database_url: str = Field(min_length=1)
     # Where the per-person data keys live (store/data_keys.py): apart from the database and its
@@ -306,6 +312,7 @@ class Settings(_Section):
     delivery: Delivery = Delivery()
     privacy: Privacy = Privacy()
     content: Content = Content()
+    simulator: Simulator = Simulator()
     connections: Connections
     secrets: Secrets
 
@@ -326,6 +333,10 @@ class Settings(_Section):
     @property
     def uses_twilio(self) -> bool:
         return bool(self.secrets.twilio_auth_token)
+
+    @property
+    def simulator_on(self) -> bool:
+        return self.simulator.enabled if self.simulator.enabled is not None else not self.uses_twilio
 
     @property
     def uses_redis(self) -> bool:

@@ -265,6 +265,13 @@ def runtime(app):
 
 
 @pytest.fixture
+def simulator_on(runtime, monkeypatch):
+    """The phone simulator on. The suite's app speaks to Twilio, so it has the simulator off, as a
+    production service does."""
+    monkeypatch.setattr(runtime.settings.simulator, "enabled", True)
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

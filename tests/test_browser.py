@@ -29,6 +29,13 @@ expect = sync_api.expect
 expect.set_options(timeout=TIMEOUT_MS)
 
 
+@pytest.fixture(autouse=True)
+def _simulator_for_every_test(request):
+    """Every test here may open the phone simulator, which the suite's app has off by default."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("simulator_on")
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:

@@ -23,6 +23,13 @@ TEMPLATE_SID = "HX" + "7" * 32
 
 # --- helpers --------------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _simulator_for_every_test(request):
+    """Every test here may open the phone simulator, which the suite's app has off by default."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("simulator_on")
+
+
 def add_user(runtime, email, role) -> int:
     with runtime.session() as session:
         user = StaffUser(email=email, password_hash=hash_password(PASSWORD), role=role, active=True)

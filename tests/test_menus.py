@@ -187,7 +187,7 @@ def test_sync_after_sending_reuses_what_was_made_on_demand(whatsapp, runner, twi
 
 
 # -- the simulator shows what WhatsApp shows ----------------------------------------------------
-def test_simulator_shows_buttons_and_lists_and_a_tap_sends_the_payload(client, runtime, twilio):
+def test_simulator_shows_buttons_and_lists_and_a_tap_sends_the_payload(client, runtime, twilio, simulator_on):
     from tests.test_helpdesk_web import chat, sign_in, simulate
 
     sign_in(client, runtime, "editor")

@@ -388,3 +388,11 @@ def test_options_pins_region_taps_and_voucher_links_are_not_in_clear(whatsapp, r
     for clear in ("amsterdam", "Dokter", "52.3731", "cmd.menu", "https://", "Register", "label"):
         assert clear not in stored, clear
     assert "media:vouchers/" in stored  # the outbox keeps a reference, never a link
+
+
+# --- the phone simulator --------------------------------------------------------------------------
+
+def test_the_simulator_is_off_where_the_service_speaks_to_twilio(client, runner):
+    signed_in(client, runner, "admin")
+    assert client.get("/simulator/").status_code == 404
+    assert client.post("/simulator/send", json={"text": "hi"}).status_code in (400, 404)
