@@ -22,6 +22,7 @@ from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import CATALOGS, Translator
 from bot.menus import LIST_BUTTON
 from channels.local import LocalChannel
+from delivery.hooks import DeliveryHooks
 from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks
 from inbox.process import process_contact
@@ -34,6 +35,7 @@ from store import personal
 from store.conversation import Conversation
 from store.db import make_engine, make_sessionmaker
 from store.locks import Locks
+from vouchers.delivery import mark_claimed
 from vouchers.provider import LocalLedger
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,9 @@ class Runtime:
             if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.referrals = ReferralContent(settings, self.session)
+        # Delivery knows messages, not vouchers: a voucher counts as claimed once its message is delivered.
+        self.delivery_hooks = DeliveryHooks()
+        self.delivery_hooks.on_delivered("voucher", mark_claimed)
         self.tasks = Tasks(self, settings.connections.redis_url, self.redis,
                            process=lambda contact_id: process_contact(self, contact_id),
                            scheduled=scheduled_jobs(self))
@@ -85,7 +90,7 @@ class Runtime:
         nlu = self.settings.nlu
         return Engine(flows, self.translator, self.actions, choices=self.choices,
                       fallback_limit=self.settings.conversation.fallback_limit,
-                      placeholders=placeholders(self.settings), understand=self.nlu,
+                      placeholders=self.settings.placeholders(), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
                       suggestion_threshold=nlu.suggestion_threshold, urgent_threshold=nlu.urgent_threshold)
 
@@ -136,16 +141,11 @@ def content_fingerprint(settings: Settings) -> tuple:
     return tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files if path.exists())
 
 
-def placeholders(settings: Settings) -> dict[str, str]:
-    return {"program": settings.program.name, "organisation": settings.program.organisation,
-            "stores": settings.vouchers.stores}
-
-
 def load_checked_flows(settings: Settings, actions: Actions[Conversation],
                        choices: Choices[Conversation]) -> FlowSet:
     from translations.catalogs import known_texts
 
-    translator, values = Translator(), placeholders(settings)
+    translator, values = Translator(), settings.placeholders()
     return load_flows(settings.content.flows, actions.names(), choices=choices.names(), known_texts=known_texts(),
                       intents=INTENTS,
                       placeholders=values, languages=settings.languages.all,

@@ -54,7 +54,7 @@ def people_option(default: int) -> int:
 def _config(folder: Path, rate: int) -> Path:
     settings = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     settings["delivery"]["rate_per_second"] = rate
-    settings["registration"]["templates"]["voucher_ready"] = {language: TEMPLATE for language in
+    settings["templates"]["voucher_ready"] = {language: TEMPLATE for language in
                                                               settings["languages"]["program"]}
     path = folder / "config.yml"
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")

@@ -45,9 +45,10 @@ from sqlalchemy import bindparam, case, delete, func, or_, select, update
 
 from channels.base import Channel, MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
+from delivery.hooks import DeliveryHooks
 from delivery.media_links import signed_url
 from delivery.rate_limit import Slots
-from delivery.status import advance, apply_early_status, delivered
+from delivery.status import advance, apply_early_status
 from delivery.window import ask_to_open, outside_window
 from store.db import table_of
 from store.models import Contact, EarlyStatus, Message, OutboxItem, utcnow
@@ -219,7 +220,7 @@ def _deliver_claimed(runtime, session, rows, *, bulk: bool) -> tuple[list[str], 
                 outcomes.append(outcome)
     finally:
         _give_back(session, ready[tried:])
-        _record_sent(session, done)
+        _record_sent(session, done, runtime.delivery_hooks)
         session.commit()
         for claim, _ in done:
             if claim.erased:
@@ -285,7 +286,7 @@ def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Ou
                     callback_query=f"outbox={outbox_id}&key={key}")
 
 
-def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
+def _record_sent(session, done: list[tuple[_Claimed, Sent]], hooks: DeliveryHooks) -> None:
     """`adopt` for many rows at once, in Core statements without the ORM's flush: this runs at
     the full send rate. A status callback that came before its row was recorded is taken too."""
     if not done:
@@ -306,15 +307,15 @@ def _record_sent(session, done: list[tuple[_Claimed, Sent]]) -> None:
     for sid, status, error_code in early:  # rare: Twilio called back before messages.create returned
         message = session.scalar(select(Message).where(Message.provider_sid == sid))
         advance(message, status, error_code)
-        delivered(session, message)
+        hooks.delivered(session, message)
 
 
-def adopt(session, item: OutboxItem, message: Message, sent: Sent) -> None:
+def adopt(session, item: OutboxItem, message: Message, sent: Sent, hooks: DeliveryHooks) -> None:
     """The row's message is at Twilio under `sent.provider_sid`."""
     item.state, item.sent_at = "sent", utcnow()
     message.provider_sid = message.provider_sid or sent.provider_sid
     advance(message, sent.status, None)
-    apply_early_status(session, message)
+    apply_early_status(session, message, hooks)
 
 
 def reconcile(runtime, outbox_id: int) -> bool:
@@ -348,7 +349,7 @@ def reconcile(runtime, outbox_id: int) -> bool:
             session.commit()
             log.info("outbox %s: Twilio does not have it; sending again", outbox_id)
             return True
-        adopt(session, item, message, found)
+        adopt(session, item, message, found, runtime.delivery_hooks)
         session.commit()
         log.info("outbox %s: found at Twilio, adopted", outbox_id)
         return True

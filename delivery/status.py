@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from delivery.failures import apply_failure
+from delivery.hooks import DeliveryHooks
 from store.models import EarlyStatus, Message, OutboxItem, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def settle(runtime, outbox_id: int, sid: str) -> bool:
             session.rollback()
             return False
         message.provider_sid = message.provider_sid or sid
-        apply_early_status(session, message)
+        apply_early_status(session, message, runtime.delivery_hooks)
         session.commit()
         log.info("outbox %s: its status callback settled it", outbox_id)
         runtime.tasks.deliver.send(message.contact_id)  # the person's later messages waited behind it
@@ -61,7 +62,7 @@ def record_status(runtime, sid: str, status: str, error_code: str | None, outbox
         message = session.scalar(select(Message).where(Message.provider_sid == sid))
         if message is not None:
             changed = advance(message, status, error_code)
-            delivered(session, message)
+            runtime.delivery_hooks.delivered(session, message)
             follow_up = apply_failure(session, runtime, message, error_code) \
                 if changed and status in ("failed", "undelivered") else None
             session.commit()
@@ -82,18 +83,9 @@ def record_status(runtime, sid: str, status: str, error_code: str | None, outbox
         return "kept for later"
 
 
-def apply_early_status(session, message: Message) -> None:
+def apply_early_status(session, message: Message, hooks: DeliveryHooks) -> None:
     early = session.get(EarlyStatus, message.provider_sid)
     if early is not None:
         advance(message, early.status, early.error_code)
         session.delete(early)
-    delivered(session, message)
-
-
-def delivered(session, message: Message) -> None:
-    """What a confirmed delivery means for what the message carried: a voucher counts as
-    claimed only once WhatsApp says the person has it."""
-    if message.status in ("delivered", "read") and message.tag and message.tag.startswith("voucher:"):
-        from vouchers.delivery import mark_claimed
-
-        mark_claimed(session, int(message.tag.split(":", 1)[1]))
+    hooks.delivered(session, message)

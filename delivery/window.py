@@ -16,7 +16,7 @@ import logging
 from sqlalchemy import bindparam, select, update
 
 from bot.i18n import N_
-from registration.lifecycle import in_window
+from delivery.notices import Notice, free_text_reaches, send_notice
 from store.models import Contact, Message, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -24,15 +24,9 @@ WAITING_TAG = "delivery:message_waiting"
 WAITING = N_("You have a new message from {program}. Tap the button to read it.")
 
 
-def needs_window(runtime, contact: Contact, message: Message) -> bool:
-    """Free text on WhatsApp through Twilio: templates and SMS go out at any time, and the local
-    channel (simulator, `flask chat`) has no window."""
-    return (message.content_sid is None and message.kind != "sms" and runtime.settings.uses_twilio
-            and runtime.channel_for(contact) is runtime.channel)
-
-
 def outside_window(runtime, contact: Contact, message: Message) -> bool:
-    return needs_window(runtime, contact, message) and not in_window(contact)
+    """Free text that WhatsApp would refuse now (templates and SMS go out at any time)."""
+    return message.content_sid is None and message.kind != "sms" and not free_text_reaches(runtime.settings, contact)
 
 
 def ask_to_open(session, runtime, contact: Contact) -> bool:
@@ -44,18 +38,12 @@ def ask_to_open(session, runtime, contact: Contact) -> bool:
         already = already.where(Message.created_at > since)
     if session.scalar(already.limit(1)) is not None:
         return False
-    from registration.lifecycle import runtime_placeholders
-
-    language = contact.language or runtime.settings.languages.source
-    content_sid = runtime.settings.registration.templates.get("message_waiting", {}).get(language)
-    if not content_sid:
-        log.warning("no approved message_waiting template for %s: held messages wait until the person writes",
-                    language)
+    routed, waiting = send_notice(session, runtime.settings, runtime.translator, contact,
+                                  Notice(text=WAITING, template="message_waiting", tag=WAITING_TAG, queue="replies"),
+                                  window_closed=True)
+    if waiting is None:
+        log.warning("%s: held messages wait until the person writes", routed.why_not)
         return False
-    body = runtime.translator.text(WAITING, language, **runtime_placeholders(runtime))
-    waiting = Message(contact_id=contact.id, direction="out", kind="template", body=body, content_sid=content_sid,
-                      sender="bot", status="pending", tag=WAITING_TAG)
-    session.add_all([waiting, OutboxItem(message=waiting, queue="replies")])
     return True
 
 

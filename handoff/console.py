@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.i18n import N_
 from bot.messages import Reply
+from delivery.notices import free_text_reaches, route
 from delivery.outbox import queue_replies
-from registration.lifecycle import in_window, runtime_placeholders
 from store import conversations
 from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, utcnow
 
@@ -40,7 +40,7 @@ def reply(session, runtime, ticket: Ticket, user: StaffUser, text: str) -> str:
     if ticket.status != "open":
         raise ConsoleError("this ticket is closed")
     contact = ticket.contact
-    if not in_window(contact) and contact.channel != "local":
+    if not free_text_reaches(runtime.settings, contact):
         raise ConsoleError("the 24-hour window is closed: send an approved template instead")
     if ticket.assigned_to_id is None:
         claim(session, ticket, user)
@@ -68,27 +68,21 @@ def close(session, runtime, ticket: Ticket, user: StaffUser, outcome: str) -> No
         raise ConsoleError("this ticket is closed already")
     close_ticket(session, ticket, outcome)
     contact = ticket.contact
-    if not contact.opted_out and (in_window(contact) or contact.channel == "local"):
+    if not contact.opted_out and free_text_reaches(runtime.settings, contact):
         language = contact.language or runtime.settings.languages.source
-        text = runtime.translator.text(BACK_TO_BOT, language, **runtime_placeholders(runtime))
+        text = runtime.translator.text(BACK_TO_BOT, language, **runtime.settings.placeholders())
         queue_replies(session, runtime.settings, contact, [Reply(text=text)])
     conversations.forget(session, contact.id)
-
-
-def window_open(contact) -> bool:
-    """Free text may go out: inside WhatsApp's 24-hour window, or always to a local test number,
-    which never reaches WhatsApp."""
-    return contact.channel == "local" or in_window(contact)
 
 
 def templates_for(runtime, contact) -> dict[str, str]:
     """Approved templates (name -> Content SID) in the person's language: all a helper may send
     once the 24-hour window has closed."""
-    language = contact.language or runtime.settings.languages.source
     found = {}
-    for name, sids in sorted(runtime.settings.registration.templates.items()):
-        if (sids or {}).get(language):
-            found[name] = sids[language]
+    for name in sorted(runtime.settings.templates):
+        routed = route(runtime.settings, contact, name, window_closed=True)
+        if routed.content_sid:
+            found[name] = routed.content_sid
     return found
 
 
@@ -117,7 +111,7 @@ def send_template(session, runtime, ticket: Ticket, user: StaffUser, name: str) 
 def canned_replies(runtime, language: str | None) -> list[tuple[str, str]]:
     """(English, in the person's language) for each canned reply."""
     language = language or runtime.settings.languages.source
-    return [(text, runtime.translator.text(text, language, **runtime_placeholders(runtime))) for text in CANNED]
+    return [(text, runtime.translator.text(text, language, **runtime.settings.placeholders())) for text in CANNED]
 
 
 CANNED = (

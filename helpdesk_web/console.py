@@ -11,6 +11,7 @@ from babel.numbers import format_currency
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from delivery.notices import free_text_reaches
 from handoff import console
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
@@ -87,7 +88,7 @@ def _ticket_state(session, ticket: Ticket) -> dict:
     emails = _emails(session, [ticket.assigned_to_id])
     return {"id": ticket.id, "status": ticket.status, "outcome": ticket.outcome or "",
             "assigned_to": emails.get(ticket.assigned_to_id, ""),
-            "window_open": console.window_open(ticket.contact),
+            "window_open": free_text_reaches(current_app.extensions["dda"].settings, ticket.contact),
             "language": ticket.contact.language or ""}
 
 

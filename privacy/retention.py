@@ -125,11 +125,9 @@ def erase_old_texts(runtime, before: datetime) -> int:
 def _warn(session, runtime, registration: Registration, days: int) -> str:
     contact = registration.contact
     language = contact.language or runtime.settings.languages.source
-    from runtime import placeholders
-
     # Translated here because the text has a value notify_person does not fill in; it then
     # passes through notify_person's translation unchanged (no catalog has it as a source).
-    text = runtime.translator.text(WARNING, language, days=days, **placeholders(runtime.settings))
+    text = runtime.translator.text(WARNING, language, days=days, **runtime.settings.placeholders())
     outcome = notify_person(session, runtime, contact, text, template="inactivity_warning",
                             variables={"1": str(days)})
     session.add(RegistrationEvent(registration=registration, from_status=registration.status,

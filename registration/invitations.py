@@ -8,7 +8,8 @@ from urllib.parse import quote
 from sqlalchemy import or_, select
 
 from bot.i18n import N_
-from registration.lifecycle import change_status, runtime_placeholders
+from delivery.notices import Notice, send_notice
+from registration.lifecycle import change_status
 from store.models import Invitation, Message, OutboxItem, Registration, utcnow
 
 INVITATION = N_("Hello. An organisation that helps you asked us to invite you to {program}, for a weekly "
@@ -34,22 +35,22 @@ def invite(session, runtime, registration: Registration, actor: str) -> str:
     contact = registration.contact
     if contact.opted_out or contact.unreachable_at:
         return "skipped: opted out or unreachable"
-    language = contact.language or settings.languages.source
     number = settings.connections.twilio_whatsapp_number or "+10000000000"
     link = join_link(number, registration.join_code)
-    body = runtime.translator.text(INVITATION, language, link=link, **runtime_placeholders(runtime))
     channel = settings.registration.invitation.channel
     if channel == "sms":
+        language = contact.language or settings.languages.source
+        body = runtime.translator.text(INVITATION, language, link=link, **settings.placeholders())
         message = Message(contact_id=contact.id, direction="out", kind="sms", body=body, sender="bot",
                           status="pending")
+        session.add_all([message, OutboxItem(message=message, queue="bulk")])
     else:
-        content_sid = settings.registration.templates.get("invitation", {}).get(language)
-        if settings.uses_twilio and not content_sid:
-            return f"skipped: no approved invitation template for {language}"
-        message = Message(contact_id=contact.id, direction="out", kind="template" if content_sid else "text",
-                          body=body, content_sid=content_sid, content_variables={"1": link} if content_sid else None,
-                          sender="bot", status="pending")
-    session.add_all([message, OutboxItem(message=message, queue="bulk")])
+        routed, sent = send_notice(session, settings, runtime.translator, contact,
+                                   Notice(text=INVITATION, template="invitation", values={"link": link},
+                                          variables={"1": link}))
+        if sent is None:
+            return f"skipped: {routed.why_not}"
+        message = sent
     session.flush()
     session.add(Invitation(registration_id=registration.id, message_id=message.id, channel=channel))
     registration.invited_at = utcnow()

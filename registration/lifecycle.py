@@ -1,19 +1,17 @@
 """The statuses a registration moves through, and the only allowed moves between them.
 
-Every change is recorded (who, when, why) and can tell the person in their language: as a
-free text inside WhatsApp's 24-hour window, as the approved template outside it.
+Every change is recorded (who, when, why) and can tell the person in their language
+(delivery/notices.py decides free text or the approved template).
 """
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.i18n import N_
-from bot.messages import Reply
-from delivery.outbox import queue_replies
-from store.models import Contact, Message, OutboxItem, Registration, RegistrationEvent, utcnow
+from delivery.notices import Notice, send_notice
+from store.models import Contact, Registration, RegistrationEvent
 
 STATUSES = ("imported", "invited", "registering", "registered", "verified", "included",
             "paused", "declined", "ended", "deleted")
@@ -38,7 +36,6 @@ NOTICES = {
                    "to a person about it."),
     "ended": N_("Your place in the program has ended. Thank you. Write HUMAN if you have questions."),
 }
-WINDOW = timedelta(hours=24)
 
 
 class TransitionError(ValueError):
@@ -48,15 +45,6 @@ class TransitionError(ValueError):
 def new_join_code() -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
     return "".join(secrets.choice(alphabet) for _ in range(10))  # 32^10: no collision in practice
-
-
-def in_window(contact: Contact) -> bool:
-    last = contact.last_inbound_at
-    if last is None:
-        return False
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=utcnow().tzinfo)
-    return utcnow() - last < WINDOW
 
 
 def change_status(session, registration: Registration, to: str, *, actor: str, reason: str,
@@ -78,30 +66,15 @@ def change_status(session, registration: Registration, to: str, *, actor: str, r
     return event
 
 
-def notify_person(session, runtime, contact: Contact, text: str, *, template: str, variables=None) -> str:
-    """Tell a person something in their language: free text within the 24-hour window, the
-    approved template outside it; without a template for their language, nothing is sent."""
+def notify_person(session, runtime, contact: Contact, text: str, *, template: str,
+                  variables: dict[str, str] | None = None) -> str:
+    """Tell a person something in their language, as delivery/notices.py decides: free text
+    within the 24-hour window, the approved template outside it, or nothing until they write."""
     if contact.opted_out or contact.erased_at or contact.unreachable_at:
         return "not sent: opted out"
-    language = contact.language or runtime.settings.languages.source
-    body = runtime.translator.text(text, language, **runtime_placeholders(runtime))
-    if in_window(contact):
-        queue_replies(session, runtime.settings, contact, [Reply(text=body)], queue="bulk")
-        return "sent as text"
-    templates = runtime.settings.registration.templates.get(template, {})
-    content_sid = templates.get(language) or None
-    if not content_sid:
-        return f"not sent: no approved {template} template for {language}"
-    message = Message(contact_id=contact.id, direction="out", kind="template", body=body, content_sid=content_sid,
-                      content_variables=variables, sender="bot", status="pending")
-    session.add_all([message, OutboxItem(message=message, queue="bulk")])
-    return "sent as template"
-
-
-def runtime_placeholders(runtime) -> dict:
-    from runtime import placeholders
-
-    return placeholders(runtime.settings)
+    routed, _ = send_notice(session, runtime.settings, runtime.translator, contact,
+                            Notice(text=text, template=template, variables=variables))
+    return f"not sent: {routed.why_not}" if routed.how == "hold" else f"sent as {routed.how}"
 
 
 def registration_for(session, contact_id: int) -> Registration | None:

@@ -112,8 +112,6 @@ class Registration(_Section):
     remind_after_hours: int = Field(default=24, ge=1)
     expire_after_days: int = Field(default=7, ge=1)
     invitation: Invitation = Invitation()
-    # Twilio Content SIDs of approved WhatsApp templates, per template and language.
-    templates: dict[str, dict[str, str]] = {}
 
 
 class Helpline(_Section):
@@ -313,6 +311,9 @@ class Settings(_Section):
     privacy: Privacy = Privacy()
     content: Content = Content()
     simulator: Simulator = Simulator()
+    # Twilio Content SIDs of approved WhatsApp templates, per template and language: what may go
+    # out once the 24-hour window has closed (delivery/notices.py decides).
+    templates: dict[str, dict[str, str]] = {}
     connections: Connections
     secrets: Secrets
 
@@ -329,6 +330,11 @@ class Settings(_Section):
         if self.delivery.reply_reserve >= self.delivery.rate_per_second:
             raise ValueError("delivery.reply_reserve must leave bulk sends part of delivery.rate_per_second")
         return self
+
+    def placeholders(self) -> dict[str, str]:
+        """The program's values any text may use: {program}, {organisation}, {stores}."""
+        return {"program": self.program.name, "organisation": self.program.organisation,
+                "stores": self.vouchers.stores}
 
     @property
     def uses_twilio(self) -> bool:

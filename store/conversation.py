@@ -18,6 +18,7 @@ from store.models import Contact
 if TYPE_CHECKING:
     from bot.engine import Engine
     from channels.base import Channel
+    from delivery.hooks import DeliveryHooks
     from delivery.rate_limit import RateLimiter
     from delivery.tasks import Tasks
     from referrals.release import ReferralContent
@@ -39,6 +40,7 @@ class Services(Protocol):
     def vouchers(self) -> VoucherProvider: ...
     referrals: ReferralContent
     rate_limiter: RateLimiter | None
+    delivery_hooks: DeliveryHooks
     bot: Engine[Conversation]
 
     def channel_for(self, contact: Contact) -> Channel: ...

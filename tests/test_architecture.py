@@ -12,14 +12,6 @@ NOT_SERVICE = {"tests", "migrations", "node_modules", "var"}
 DOMAIN = {"registration", "vouchers", "handoff", "referrals", "privacy"}
 # Only the composition root and the edges may build on the whole runtime.
 MAY_IMPORT_RUNTIME = {"webhook", "cli", "channels", "staff", "helpdesk_web", "bench"}
-# Imports that still go the wrong way, each to be removed (the test fails once one is gone, so
-# the list only shrinks); nothing may be added to it.
-KNOWN = {
-    ("delivery.status", "vouchers.delivery"),
-    ("delivery.window", "registration.lifecycle"),
-    ("privacy.retention", "runtime"),
-    ("registration.lifecycle", "runtime"),
-}
 
 
 def modules() -> dict[str, Path]:
@@ -117,14 +109,13 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_the_project_has_no_import_cycle():
-    graph = {name: {t for t in targets if (name, t) not in KNOWN} for name, targets in GRAPH.items()}
-    assert cycles(graph) == []
+    assert cycles(GRAPH) == []
 
 
 def test_delivery_bot_and_nlu_import_no_domain_package():
     wrong = sorted((name, target) for name, targets in GRAPH.items() for target in targets
                    if top(name) in ("delivery", "bot", "nlu") and top(target) in DOMAIN)
-    assert set(wrong) - KNOWN == set()
+    assert wrong == []
 
 
 def test_bot_and_nlu_import_nothing_of_the_service():
@@ -136,12 +127,7 @@ def test_bot_and_nlu_import_nothing_of_the_service():
 def test_only_the_composition_root_and_the_edges_import_runtime():
     wrong = sorted((name, "runtime") for name, targets in GRAPH.items()
                    if "runtime" in targets and top(name) not in MAY_IMPORT_RUNTIME)
-    assert set(wrong) - KNOWN == set()
-
-
-def test_every_known_wrong_import_still_exists():
-    """Once a wrong import is gone, it leaves KNOWN too, so it cannot come back unnoticed."""
-    assert {(name, target) for name, target in KNOWN if target not in GRAPH.get(name, set())} == set()
+    assert wrong == []
 
 
 def test_the_checks_see_a_domain_import_in_delivery(tmp_path):

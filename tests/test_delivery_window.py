@@ -31,7 +31,7 @@ def queue(runtime, contact_id: int, *texts: str, queue: str = "bulk") -> None:
 
 
 def test_outside_the_window_free_text_waits_and_the_template_goes_once(runtime, twilio, whatsapp):
-    runtime.settings.registration.templates = {"message_waiting": {"en": WAITING_SID}}
+    runtime.settings.templates = {"message_waiting": {"en": WAITING_SID}}
     contact_id = written_days_ago(runtime, 2)
     queue(runtime, contact_id, "your voucher", "where to use it")
     queue(runtime, contact_id, "a reminder")
@@ -73,7 +73,7 @@ def test_without_an_approved_template_the_message_still_waits_not_fails(runtime,
 
 
 def test_a_63016_refusal_is_held_like_any_message_outside_the_window(runtime, twilio, whatsapp):
-    runtime.settings.registration.templates = {"message_waiting": {"en": WAITING_SID}}
+    runtime.settings.templates = {"message_waiting": {"en": WAITING_SID}}
     contact_id = written_days_ago(runtime, 0.5)  # we think the window is open; WhatsApp does not
     twilio.fail_next(400, 63016)
     queue(runtime, contact_id, "refused once")

@@ -231,8 +231,8 @@ def test_only_supervisors_transfer_and_agents_keep_to_their_own_tickets(whatsapp
 
 
 def test_outside_the_window_only_approved_templates_can_be_sent(whatsapp, client, runtime):
-    runtime.settings.registration.templates["status_verified"] = {"en": TEMPLATE_SID}
-    runtime.settings.registration.templates["invitation"] = {"nl": "HX" + "8" * 32}  # not their language
+    runtime.settings.templates["status_verified"] = {"en": TEMPLATE_SID}
+    runtime.settings.templates["invitation"] = {"nl": "HX" + "8" * 32}  # not their language
     sign_in(client, runtime)
     ticket = waiting_ticket(whatsapp, runtime)
     with runtime.session() as session:
@@ -255,7 +255,7 @@ def test_outside_the_window_only_approved_templates_can_be_sent(whatsapp, client
 
 
 def test_send_template_refuses_a_closed_ticket_and_an_opted_out_person(whatsapp, runtime):
-    runtime.settings.registration.templates["status_verified"] = {"en": TEMPLATE_SID}
+    runtime.settings.templates["status_verified"] = {"en": TEMPLATE_SID}
     ticket = waiting_ticket(whatsapp, runtime)
     user_id = add_user(runtime, "a@example.org", "agent")
     with runtime.session() as session:

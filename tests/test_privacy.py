@@ -282,7 +282,7 @@ def test_purge_erases_old_message_texts_and_keeps_the_rows(runner, runtime, what
 
 def test_an_inactive_registration_is_warned_once_then_erased(runner, runtime, whatsapp, twilio):
     register(whatsapp)
-    runtime.settings.registration.templates = {"inactivity_warning": {"en": TEMPLATE}}
+    runtime.settings.templates = {"inactivity_warning": {"en": TEMPLATE}}
     age(runtime, Contact, 400)
     age(runtime, Registration, 400)
     result = run(runner, runtime, "privacy", "purge")

@@ -72,7 +72,7 @@ def test_import_refuses_a_file_without_phone_column(runner, tmp_path):
 
 def test_invitation_carries_a_join_link_and_is_not_repeated(runner, runtime, twilio, tmp_path):
     runner.invoke(args=["contacts", "import", str(write_csv(tmp_path, [f"{NL_PHONE},nl,A1"])), "--partner", "P"])
-    runtime.settings.registration.templates = {"invitation": {"nl": "HX" + "1" * 32}}
+    runtime.settings.templates = {"invitation": {"nl": "HX" + "1" * 32}}
     result = run(runner, runtime, "contacts", "invite")
     assert "invited: 1" in result.output
     sent = twilio.sent(NL_PHONE)
@@ -200,7 +200,7 @@ def test_status_change_outside_the_window_needs_a_template(runner, runtime, what
     before = len(twilio.sent(NL_PHONE))
     run(runner, runtime, "registrations", "set-status", "--phone", NL_PHONE, "--status", "verified", "--reason", "ok")
     assert len(twilio.sent(NL_PHONE)) == before  # no approved template configured: nothing sent
-    runtime.settings.registration.templates = {"status_included": {"en": "HX" + "2" * 32}}
+    runtime.settings.templates = {"status_included": {"en": "HX" + "2" * 32}}
     run(runner, runtime, "registrations", "set-status", "--phone", NL_PHONE, "--status", "included", "--reason", "ok")
     assert twilio.sent(NL_PHONE)[-1]["ContentSid"] == "HX" + "2" * 32
 

@@ -340,7 +340,7 @@ def test_bulk_verify_records_who_and_why(client, runner, runtime):
 
 def test_bulk_change_tells_the_people_it_can_after_the_commit(client, runner, runtime, twilio):
     signed_in(client, runner)
-    runtime.settings.registration.templates["status_verified"] = {"en": "HX" + "1" * 32}  # English only
+    runtime.settings.templates["status_verified"] = {"en": "HX" + "1" * 32}  # English only
     import_csv(runtime, PEOPLE_A)
     ids = registration_ids(runtime)
     english, arabic = ids["+31612000001"], ids["+31612000002"]
@@ -470,7 +470,7 @@ def test_invite_now_invites_the_imported_and_shows_counts(client, runner, runtim
     # The test service uses Twilio without approved templates: the invitation is skipped, and said so.
     assert "skipped: no approved invitation template for en" in response.text
     assert "<td>1</td>" in response.text
-    runtime.settings.registration.templates["invitation"] = {"en": "HX" + "0" * 32}  # this app's settings only
+    runtime.settings.templates["invitation"] = {"en": "HX" + "0" * 32}  # this app's settings only
     response = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import")})
     assert "<td>invited</td><td>1</td>" in response.text
     with runtime.session() as session:

@@ -103,7 +103,7 @@ def test_failure_codes_change_what_the_service_does_next(whatsapp, runtime, code
 
 
 def test_outside_the_window_the_message_waits_behind_the_approved_template(whatsapp, runtime, twilio):
-    runtime.settings.registration.templates = {"message_waiting": {"en": "HX" + "6" * 32}}
+    runtime.settings.templates = {"message_waiting": {"en": "HX" + "6" * 32}}
     whatsapp.send("hello")
     sid = whatsapp.twilio.sent(PHONE)[-1]["Sid"]
     before = len(twilio.sent(PHONE))

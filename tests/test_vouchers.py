@@ -101,7 +101,7 @@ def test_inside_the_window_the_voucher_comes_at_once_as_image_and_text(runner, r
 def test_outside_the_window_a_notice_then_the_tap_sends_every_unclaimed_voucher(runner, runtime, whatsapp, twilio):
     include(whatsapp, runner, runtime)
     outside_window(runtime)
-    runtime.settings.registration.templates = {"voucher_ready": {"en": "HX" + "3" * 32}}
+    runtime.settings.templates = {"voucher_ready": {"en": "HX" + "3" * 32}}
     for week in ("2026-W47", "2026-W48", "2026-W49", "2026-W50"):
         run(runner, runtime, "vouchers", "issue", "--period", week)
     notices = [m for m in twilio.sent(PHONE) if m.get("ContentSid") == "HX" + "3" * 32]
@@ -118,7 +118,7 @@ def test_outside_the_window_a_notice_then_the_tap_sends_every_unclaimed_voucher(
 def test_any_text_is_not_a_yes_but_a_clear_yes_in_another_language_is(runner, runtime, whatsapp, twilio):
     include(whatsapp, runner, runtime, language_choice="6")  # Nederlands
     outside_window(runtime)
-    runtime.settings.registration.templates = {"voucher_ready": {"nl": "HX" + "4" * 32}}
+    runtime.settings.templates = {"voucher_ready": {"nl": "HX" + "4" * 32}}
     run(runner, runtime, "vouchers", "issue", "--period", PERIOD)
     before = len(twilio.sent(PHONE))
     whatsapp.send("wat is het weer morgen", phone=PHONE)
@@ -198,7 +198,7 @@ def test_image_links_are_signed(client, runner, runtime, whatsapp, twilio):
 def test_unclaimed_vouchers_get_reminders_then_the_helpdesk(runner, runtime, whatsapp, twilio):
     include(whatsapp, runner, runtime)
     outside_window(runtime)
-    runtime.settings.registration.templates = {"voucher_ready": {"en": "HX" + "5" * 32}}
+    runtime.settings.templates = {"voucher_ready": {"en": "HX" + "5" * 32}}
     run(runner, runtime, "vouchers", "issue", "--period", PERIOD)
     assert "reminded: 0" in run(runner, runtime, "vouchers", "remind").output  # the notice has only just gone
     with runtime.session() as session:
@@ -264,7 +264,7 @@ def test_a_cycle_larger_than_a_chunk_reaches_everyone_once(runner, runtime, twil
                 contact.last_inbound_at = utcnow() - timedelta(days=2)
             session.add(Registration(contact=contact, status="included", join_code=f"J{n:05d}"))
         session.commit()
-    runtime.settings.registration.templates = {"voucher_ready": {"en": "HX" + "4" * 32}}
+    runtime.settings.templates = {"voucher_ready": {"en": "HX" + "4" * 32}}
     output = run(runner, runtime, "vouchers", "issue", "--period", PERIOD).output
     assert "voucher sent: 3" in output and "notice sent: 2" in output
     for n, phone in enumerate(phones):

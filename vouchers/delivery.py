@@ -16,10 +16,10 @@ from sqlalchemy.orm import selectinload
 from bot.formats import long_date, money
 from bot.i18n import N_
 from bot.messages import Reply
+from delivery.notices import Notice, route, send_notice
 from delivery.outbox import queue_replies
 from handoff.tickets import open_ticket
-from registration.lifecycle import in_window, runtime_placeholders
-from store.models import Contact, Message, OutboxItem, Voucher, utcnow
+from store.models import Contact, Voucher, utcnow
 from vouchers.media import image_reference
 
 VOUCHER_TEXT = N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
@@ -37,7 +37,7 @@ def voucher_reply(runtime, voucher: Voucher, contact: Contact) -> Reply:
     locale = _locale(contact, runtime)
     text = runtime.translator.text(VOUCHER_TEXT, locale, amount=money(voucher.amount_cents, voucher.currency, locale),
                                    date=long_date(voucher.valid_until, locale), code=voucher.code, pin=voucher.pin,
-                                   **runtime_placeholders(runtime))
+                                   **runtime.settings.placeholders())
     return Reply(text=text, media_url=image_reference(voucher.id), tag=f"voucher:{voucher.id}")
 
 
@@ -58,17 +58,12 @@ def voucher_replies(runtime, contact: Contact, vouchers: list[Voucher]) -> list[
 
 
 def _ready_notice(session, runtime, contact: Contact, voucher: Voucher, text: str) -> str:
-    locale = _locale(contact, runtime)
-    amount = money(voucher.amount_cents, voucher.currency, locale)
-    body = runtime.translator.text(text, locale, amount=amount, **runtime_placeholders(runtime))
-    content_sid = runtime.settings.registration.templates.get("voucher_ready", {}).get(locale)
-    if runtime.settings.uses_twilio and not content_sid:
-        return "not sent: no approved voucher_ready template"
-    message = Message(contact_id=contact.id, direction="out", kind="template" if content_sid else "text", body=body,
-                      content_sid=content_sid, content_variables={"1": amount} if content_sid else None,
-                      options=[{"payload": CLAIM_PAYLOAD, "label": "YES"}], sender="bot", status="pending")
-    session.add_all([message, OutboxItem(message=message, queue="bulk")])
-    return "notice sent"
+    """"Your voucher is ready" (or the reminder), with the button that sends it."""
+    amount = money(voucher.amount_cents, voucher.currency, _locale(contact, runtime))
+    routed, message = send_notice(session, runtime.settings, runtime.translator, contact,
+                                  Notice(text=text, template="voucher_ready", values={"amount": amount},
+                                         variables={"1": amount}, options=[{"payload": CLAIM_PAYLOAD, "label": "YES"}]))
+    return "notice sent" if message is not None else f"not sent: {routed.why_not}"
 
 
 CHUNK = 500
@@ -108,7 +103,7 @@ def notify_new(runtime, period: str | None = None) -> dict[str, int]:
             contact = voucher.contact
             if contact.opted_out or contact.unreachable_at:
                 outcome = "not sent: opted out or unreachable"
-            elif in_window(contact):
+            elif route(runtime.settings, contact, "voucher_ready").how == "text":
                 queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, [voucher]),
                               queue="bulk", flush=False)
                 outcome = "voucher sent"
@@ -148,7 +143,8 @@ def remind_unclaimed(runtime) -> dict[str, int]:
     return counts
 
 
-def mark_claimed(session, voucher_id: int) -> None:
-    voucher = session.get(Voucher, voucher_id)
+def mark_claimed(session, voucher_id: int | str) -> None:
+    """A voucher message was delivered or read (delivery's hook for tags "voucher:<id>")."""
+    voucher = session.get(Voucher, int(voucher_id))
     if voucher is not None and voucher.claimed_at is None:
         voucher.claimed_at = voucher.delivered_at = utcnow()
