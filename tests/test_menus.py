@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from store.models import Contact, Message, WhatsAppContent
 
 PHONE = "+31612345678"
+LANGUAGES = "ar en es fr id nl pt tl uk fa ti so tr ru am".split()
 
 
 def chose_language(whatsapp, number: str = "2", phone: str = PHONE) -> None:
@@ -242,3 +243,20 @@ def test_numbered_text_when_a_menu_cannot_be_buttons_or_a_list():
     eleven = [{"payload": str(n), "label": f"Choice {n}"} for n in range(11)]
     assert layout("Choose", eleven) is None
     assert layout("x" * 1025, eleven[:2]) is None and layout("", eleven[:2]) is None
+
+
+def test_texts_from_code_on_buttons_and_rows_fit_in_every_language():
+    """Flows are checked by `flask flows check`; these texts come from code: the list's own button
+    (20 characters), "Something else" under "Did you mean" (a button, 20) and the rows the
+    referral lists add (24)."""
+    from bot.engine import MORE, SOMETHING_ELSE
+    from bot.i18n import Translator
+    from bot.menus import BUTTON_TITLE, LIST_BUTTON, ROW_TITLE
+    from referrals.actions import CHANGE_REGION, NOT_LISTED, QUESTIONS
+
+    translator = Translator()
+    limits = {LIST_BUTTON: BUTTON_TITLE, SOMETHING_ELSE: BUTTON_TITLE, MORE: ROW_TITLE, CHANGE_REGION: ROW_TITLE,
+              NOT_LISTED: ROW_TITLE, QUESTIONS: ROW_TITLE}
+    too_long = [(language, text) for text, limit in limits.items() for language in LANGUAGES
+                if len(translator.text(text, language)) > limit]
+    assert too_long == []
