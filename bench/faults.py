@@ -56,7 +56,8 @@ WORKERS = 2
 THREADS = 8
 BULK_THREADS = 2
 RATE, REPLY_RESERVE = 150, 80  # the bulk sends at up to 70/s, as on WhatsApp; replies are never starved
-WAIT_SECONDS = 90  # a turn without its answer by then counts as lost
+PATIENCE_SECONDS = 180  # a person waits this long for an answer, then stops writing
+SETTLE_SECONDS = 120  # after the last person, the service has this long to answer and send everything
 NOTICE = "Your voucher for this week is ready."
 GOAL_DURING_S, GOAL_AFTER_S = 10.0, 1.0
 
@@ -95,9 +96,8 @@ class Timeline:
 class Turn:
     text: str
     expect: str
+    since: int = 0  # how many messages the person had before this turn
     sent_at: float = 0.0
-    answered_at: float | None = None
-    other: bool = False  # something else came instead of the expected question
 
 
 @dataclass
@@ -201,7 +201,7 @@ def _run(count: int, timeline: Timeline) -> dict:
         faults = _faults(runtime, bulk_ids, workers, stack, env, redis_server, start, timeline)
         for thread in threads:
             thread.join()
-        settled = _settle(runtime, WAIT_SECONDS)
+        settled = _settle(runtime, SETTLE_SECONDS)
         time.sleep(2)  # the last messages reach the inbox
         return _measure(runtime, people, inbox, start, timeline, faults, settled, len(bulk_ids))
 
@@ -245,15 +245,12 @@ def _converse(person: Person, inbox: Inbox, public_url: str, start: float, timel
     for text, expect in SCRIPT:
         turn = Turn(text, expect)
         person.turns.append(turn)
-        before = inbox.count(person.phone)
+        turn.since = inbox.count(person.phone)
         turn.sent_at = time.time()
         person.webhook_errors += _post(public_url, person.phone, text)
-        record, other = inbox.wait_for(person.phone, before, expect, turn.sent_at + WAIT_SECONDS)
+        record, _ = inbox.wait_for(person.phone, turn.since, expect, turn.sent_at + PATIENCE_SECONDS)
         if record is None:
-            turn.other = other
-            return  # nobody would go on without an answer
-        turn.answered_at = record["at"]
-        turn.other = other
+            return  # nobody goes on without an answer
         time.sleep(rng.uniform(*timeline.think))
 
 
@@ -312,7 +309,7 @@ def _measure(runtime, people: list[Person], inbox: Inbox, start: float, timeline
         unprocessed = session.scalar(select(func.count()).select_from(Message).where(
             Message.direction == "in", Message.processed_at.is_(None)))
     times = Counter(record["outbox"] for record in inbox.all)
-    unanswered = sum(1 for person in people for turn in person.turns if turn.answered_at is None)
+    answered, unanswered, reset = _judge(people, inbox)
     never_started = sum(len(SCRIPT) - len(person.turns) for person in people)
     lost = len(rows - set(times)) + unanswered + unprocessed
     duplicated = sum(n - 1 for n in times.values() if n > 1)
@@ -320,29 +317,24 @@ def _measure(runtime, people: list[Person], inbox: Inbox, start: float, timeline
     for records in inbox.by_phone.values():
         order = [r["outbox"] for r in records if r["outbox"] is not None]
         reordered += sum(1 for a, b in zip(order, order[1:], strict=False) if b < a)
-    reset = sum(1 for person in people if any(turn.other for turn in person.turns))
     phases: dict[str, list[float]] = {"before": [], "during": [], "after": []}
-    kill = faults["worker_killed"]
-    for person in people:
-        for turn in person.turns:
-            if turn.answered_at is None:
-                continue
-            moment = turn.sent_at - start
-            phase = "before" if moment < kill else "during" if moment < timeline.healed else "after"
-            phases[phase].append(turn.answered_at - turn.sent_at)
-    p95 = {phase: round(_percentile(sorted(values), 95), 2) for phase, values in phases.items()}
     buckets: dict[int, list[float]] = {}
-    for person in people:
-        for turn in person.turns:
-            if turn.answered_at is not None:
-                buckets.setdefault(int((turn.sent_at - start) // 5) * 5, []).append(turn.answered_at - turn.sent_at)
+    kill = faults["worker_killed"]
+    for turn, seconds in answered:
+        moment = turn.sent_at - start
+        phase = "before" if moment < kill else "during" if moment < timeline.healed else "after"
+        phases[phase].append(seconds)
+        buckets.setdefault(int(moment // 5) * 5, []).append(seconds)
+    p95 = {phase: round(_percentile(sorted(values), 95), 2) for phase, values in phases.items()}
     timeline_p95 = {f"{at}s": round(_percentile(sorted(values), 95), 2) for at, values in sorted(buckets.items())}
     result = {
         "people": len(people), "turns": sum(len(person.turns) for person in people), "bulk_notices": bulk,
         "think_seconds": list(timeline.think), "faults_at_s": faults, "healed_at_s": timeline.healed,
         "lost": lost, "lost_detail": {"outbox_rows_never_sent": len(rows - set(times)), "unanswered_turns": unanswered,
-                                      "unprocessed_messages": unprocessed, "turns_never_reached": never_started,
-                                      "rows_unsent_at_end": unsent, "settled": settled},
+                                      "unprocessed_messages": unprocessed, "rows_unsent_at_end": unsent,
+                                      "settled": settled},
+        "turns_not_written": never_started, "answered_after_patience": sum(
+            1 for _, seconds in answered if seconds > PATIENCE_SECONDS),
         "duplicated": duplicated, "reordered": reordered, "conversations_reset": reset,
         "webhook_retries": sum(person.webhook_errors for person in people),
         "sent_without_outbox_row": times[None],
@@ -353,6 +345,29 @@ def _measure(runtime, people: list[Person], inbox: Inbox, start: float, timeline
     result["pass"] = (lost == 0 and duplicated == 0 and reordered == 0 and reset == 0 and never_started == 0
                       and p95["during"] <= GOAL_DURING_S and p95["after"] <= GOAL_AFTER_S)
     return result
+
+
+def _judge(people: list[Person], inbox: Inbox) -> tuple[list[tuple[Turn, float]], int, int]:
+    """Each turn by everything the person received after it, until their next message (or the
+    end, everything being sent by then): answered (with how long it took), unanswered (nothing
+    came), or set back (other messages came, never the flow's next question). Returns the
+    answered turns, how many went unanswered and how many people were set back."""
+    answered: list[tuple[Turn, float]] = []
+    unanswered = 0
+    reset: set[str] = set()
+    for person in people:
+        records = inbox.by_phone.get(person.phone, [])
+        for n, turn in enumerate(person.turns):
+            until = person.turns[n + 1].since if n + 1 < len(person.turns) else len(records)
+            received = [r for r in records[turn.since:until] if r["body"] != NOTICE]
+            match = next((r for r in received if turn.expect.casefold() in r["body"].casefold()), None)
+            if match is not None:
+                answered.append((turn, match["at"] - turn.sent_at))
+            elif received:
+                reset.add(person.phone)
+            else:
+                unanswered += 1
+    return answered, unanswered, len(reset)
 
 
 def _print(result: dict) -> None:
@@ -366,6 +381,9 @@ def _print(result: dict) -> None:
     print(line(f"lost {result['lost']}, sent twice {result['duplicated']}, reordered {result['reordered']}, "
                f"conversations reset {result['conversations_reset']}", "goal 0 / 0 / 0 / 0",
                not (result["lost"] or result["duplicated"] or result["reordered"] or result["conversations_reset"])))
+    if result["turns_not_written"] or result["answered_after_patience"]:
+        print(f"  {result['answered_after_patience']} answers came after {PATIENCE_SECONDS} s, when the person had "
+              f"stopped writing ({result['turns_not_written']} answers never written)")
     p95 = result["reply_p95_s"]
     print(line(f"reply p95 {p95['during']:.2f} s during the faults (max {result['reply_max_s']['during']:.1f} s)",
                f"goal <= {GOAL_DURING_S:.0f} s", p95["during"] <= GOAL_DURING_S))
