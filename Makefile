@@ -30,7 +30,7 @@ run: install
 	$(FLASK) seed demo
 	@echo
 	@echo "  Direct Digital Aid is starting on http://127.0.0.1:5000 (embedded: SQLite in var/, no Redis, no Twilio)."
-	@echo "  Chat with the bot from another terminal:  $(FLASK) chat --phone +31612345678"
+	@echo "  Chat with the bot from another terminal:  $(FLASK) chat --as ana"
 	@echo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 

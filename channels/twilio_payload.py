@@ -5,6 +5,7 @@ needs is kept: not the profile name, not the media itself.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -58,7 +59,7 @@ def read_error_code(form) -> str | None:
 @dataclass(frozen=True)
 class Received:
     sid: str
-    phone: str  # E.164
+    phone: str  # E.164, or a test person's sim: address
     kind: str   # text | button | list | location | media | audio | empty
     body: str
     payload: str | None
@@ -70,7 +71,7 @@ class Received:
 def phone_from_address(address: str, region: str = "NL") -> str:
     """'whatsapp:+31612345678' -> '+31612345678'; anything that is not a valid number is refused."""
     channel, _, number = address.partition(":")
-    if not number or channel not in ("whatsapp", "sms", "local"):
+    if not number or channel not in ("whatsapp", "sms"):
         raise BadRequest("sender address is not a WhatsApp number")
     try:
         parsed = phonenumbers.parse(number, region)
@@ -81,9 +82,28 @@ def phone_from_address(address: str, region: str = "NL") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def read_inbound(form, region: str, max_chars: int) -> Received:
+# Test people (the phone simulator, `flask chat`) write from their own address space, which no
+# WhatsApp number can ever be, so a test can never speak as, or be answered as, a real person.
+TEST_SENDER = re.compile(r"sim:[a-z0-9-]{1,32}")
+
+
+def test_sender(name: str) -> str:
+    """The address of a test person called `name` (letters, digits, dashes)."""
+    address = f"sim:{name.strip().lower()}"
+    if not TEST_SENDER.fullmatch(address):
+        raise BadRequest("a test person's name is 1 to 32 letters, digits or dashes")
+    return address
+
+
+def read_inbound(form, region: str, max_chars: int, *, from_test_person: bool = False) -> Received:
+    """`from_test_person`: the simulator and `flask chat`, whose senders are `sim:` addresses;
+    Twilio's webhook never accepts one."""
     sid = read_sid(form)
-    phone = phone_from_address(form.get("From", ""), region)
+    address = form.get("From", "")
+    if from_test_person != address.startswith("sim:"):
+        raise BadRequest("sender address is not a WhatsApp number" if not from_test_person
+                         else "a test person writes from a sim: address")
+    phone = test_sender(address[4:]) if from_test_person else phone_from_address(address, region)
     body = (form.get("Body") or "").replace("\x00", "")
     truncated = len(body) > max_chars
     body = body[:max_chars]
@@ -107,6 +127,6 @@ def read_inbound(form, region: str, max_chars: int) -> Received:
         kind = "audio" if audio else "media"
     else:
         kind = "empty"
-    channel = "local" if form.get("From", "").startswith("local:") else "whatsapp"
+    channel = "local" if from_test_person else "whatsapp"
     return Received(sid=sid, phone=phone, kind=kind, body=body, payload=payload,
                     media_types=media_types, truncated=truncated, channel=channel)

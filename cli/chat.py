@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from bot.menus import LIST_BUTTON, Layout, layout
 from bot.messages import prompt_of
-from channels.twilio_payload import BadRequest, read_inbound
+from channels.twilio_payload import BadRequest, read_inbound, test_sender
 from inbox.receive import receive
 
 
@@ -34,22 +34,23 @@ def shown(reply: dict, list_button: str) -> list[str]:
 
 
 @click.command("chat")
-@click.option("--phone", default="+31612345678", show_default=True, help="The test number you write from.")
+@click.option("--as", "name", default="terminal", show_default=True,
+              help="The test person you write as (letters, digits, dashes); a new name is a new person.")
 @with_appcontext
-def group(phone):
-    """Talk to the bot in this terminal, through the same pipeline as WhatsApp."""
+def group(name):
+    """Talk to the bot in this terminal, through the same pipeline as WhatsApp, as a test person
+    (a sim: address, never a phone number: no real person can be spoken for)."""
     runtime = current_app.extensions["dda"]
     settings = runtime.settings
     local = runtime.local_channel
     try:
-        phone = read_inbound({"MessageSid": "LOCALCHECK", "From": f"local:{phone}", "Body": "x"},
-                             settings.program.default_region, 10).phone
+        phone = test_sender(name)
     except BadRequest as error:
-        raise click.BadParameter(str(error), param_hint="--phone") from None
+        raise click.BadParameter(str(error), param_hint="--as") from None
     logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the log, belongs on this screen
     started = runtime.tasks.start_worker(threads=2)
-    click.echo(f"You are {phone}. Type a message and press Enter; numbers choose from a menu, /tap N taps "
-               "button or row N as on WhatsApp; Ctrl-D or /quit leaves.")
+    click.echo(f"You are the test person {phone}. Type a message and press Enter; numbers choose from a menu, "
+               "/tap N taps button or row N as on WhatsApp; Ctrl-D or /quit leaves.")
     menu: Layout | None = None
     try:
         while True:
@@ -59,7 +60,7 @@ def group(phone):
                 break
             if text.strip() == "/quit":
                 break
-            form = {"MessageSid": "LOCAL" + uuid.uuid4().hex, "From": f"local:{phone}", "Body": text}
+            form = {"MessageSid": "LOCAL" + uuid.uuid4().hex, "From": phone, "Body": text}
             command, _, number = text.strip().partition(" ")
             if command == "/tap":
                 if menu is None or not number.isdigit() or not 1 <= int(number) <= len(menu.items):
@@ -69,7 +70,8 @@ def group(phone):
                 tapped = {"ButtonPayload": item.id, "ButtonText": item.title} if menu.kind == "buttons" \
                     else {"ListId": item.id, "ListTitle": item.title}
                 form.update(Body=item.title, **tapped)
-            received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars)
+            received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars,
+                                    from_test_person=True)
             contact_id = receive(runtime, received).contact_id
             runtime.tasks.process_contact.send(contact_id)
             runtime.tasks.drain()

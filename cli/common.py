@@ -24,7 +24,7 @@ def contact_id_for(runtime, session, phone: str) -> int | None:
     """The contact a staff member means by `--phone`, written any way people write numbers;
     during a key rotation the number is found under the old key too."""
     try:
-        phone = phone_from_address(f"local:{phone}", runtime.settings.program.default_region)
+        phone = phone_from_address(f"whatsapp:{phone}", runtime.settings.program.default_region)
     except BadRequest as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
     return session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))

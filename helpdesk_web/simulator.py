@@ -1,16 +1,20 @@
 """A phone in the browser: staff write to the bot as a person would, and see what comes back.
 
-A message goes through the same pipeline as WhatsApp and `flask chat`: read_inbound (with a
-"local:" sender, so the contact is made with channel "local"), receive, the process_contact
-job. Replies are read back from the database rather than from the local channel, so a
-helper's answer from the console shows up here exactly as the person would get it. Nothing
-sent to a local contact leaves the service (Runtime.channel_for).
+A message goes through the same pipeline as WhatsApp and `flask chat`: read_inbound, receive,
+the process_contact job. The phone is a test person with a `sim:` address, which no WhatsApp
+number can ever be: nobody can use the simulator to read or write as a real person, and test
+people are marked as such everywhere and never get a voucher. Each browser session writes as
+its own test person (kept in the signed session, never in a URL). Replies are read back from
+the database rather than from the local channel, so a helper's answer from the console shows
+up here exactly as the person would get it. Nothing sent to a test person leaves the service
+(Runtime.channel_for).
 """
 from __future__ import annotations
 
+import secrets
 import uuid
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from channels.twilio_payload import BadRequest, read_inbound
@@ -22,14 +26,14 @@ from store.personal import lookup_keys
 
 # Everyone on the staff side but partner organisations, who only see the people they referred.
 ROLES = ("admin", "supervisor", "agent", "editor")
-DEFAULT_PHONE = "+31600000000"
 REFRESH_SECONDS = 2
+SESSION_KEY = "simulator_person"
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 
 class Refused(ValueError):
-    """The simulator cannot write from this number; the text says why, for the staff member."""
+    """The simulator cannot send this; the text says why, for the staff member."""
 
 
 def _runtime():
@@ -38,45 +42,37 @@ def _runtime():
 
 @blueprint.before_request
 def _only_where_enabled():
-    """A test phone inside a production service could write as anyone: off unless asked for."""
+    """A test phone inside a production service has no business there: off unless asked for."""
     if not _runtime().settings.simulator_on:
         abort(404)
 
 
-def simulated_phone(raw: str | None) -> str:
-    """The number in E.164, read exactly as `flask chat` reads it."""
-    settings = _runtime().settings
-    try:
-        return read_inbound({"MessageSid": "LOCALCHECK", "From": f"local:{(raw or '').strip()}", "Body": "x"},
-                            settings.program.default_region, 10).phone
-    except BadRequest as error:
-        raise Refused(f"{raw!r} is not a phone number we can use: {error}.") from None
+def test_person() -> str:
+    """The sim: address this browser session writes from, made on first use."""
+    address = session.get(SESSION_KEY)
+    if not isinstance(address, str) or not address.startswith("sim:"):
+        address = f"sim:{secrets.token_hex(5)}"
+        session[SESSION_KEY] = address
+    return address
 
 
-def _contact(session, phone: str) -> Contact | None:
-    return session.scalar(select(Contact).where(Contact.phone_key.in_(lookup_keys(phone))))
-
-
-def _check_local(contact: Contact | None) -> None:
-    """A number that already belongs to a person on WhatsApp stays theirs: writing from it here
-    would put test messages in their conversation and send the bot's answers to their phone.
-    Without Twilio every reply stays in this service anyway, so then any number will do."""
-    if contact is not None and contact.channel != "local" and _runtime().settings.uses_twilio:
-        raise Refused("This number belongs to a person on WhatsApp, not to a test phone. Choose another number.")
+def _contact(db, address: str) -> Contact | None:
+    return db.scalar(select(Contact).where(Contact.phone_key.in_(lookup_keys(address))))
 
 
 @blueprint.get("/")
 @role_required(*ROLES)
 def page():
-    error = None
-    try:
-        phone = simulated_phone(request.args.get("phone") or DEFAULT_PHONE)
-        with _runtime().session() as session:
-            _check_local(_contact(session, phone))
-    except Refused as refused:
-        phone, error = None, str(refused)
-    return render_template("helpdesk/simulator.html", phone=phone, typed=request.args.get("phone", ""),
-                           default_phone=DEFAULT_PHONE, error=error, refresh=REFRESH_SECONDS), 400 if error else 200
+    return render_template("helpdesk/simulator.html", person=test_person(), refresh=REFRESH_SECONDS)
+
+
+@blueprint.post("/new")
+@role_required(*ROLES)
+def new_person():
+    """Start again as a new test person, as if a stranger wrote for the first time."""
+    session.pop(SESSION_KEY, None)
+    test_person()
+    return redirect(url_for(".page"))
 
 
 def _payload() -> dict:
@@ -95,48 +91,45 @@ def send():
     settings = runtime.settings
     text = str(data.get("text") or "")
     payload = str(data.get("payload") or "")
+    address = test_person()
     try:
-        phone = simulated_phone(str(data.get("phone") or ""))
         if not text.strip() and not payload:
             raise Refused("Write a message first.")
-        with runtime.session() as session:
-            _check_local(_contact(session, phone))
-        form = {"MessageSid": "SIM" + uuid.uuid4().hex, "From": f"local:{phone}", "Body": text}
+        form = {"MessageSid": "SIM" + uuid.uuid4().hex, "From": address, "Body": text}
         if payload:  # a tap: a reply button, or a row of a list, as WhatsApp sends them
             label = str(data.get("label") or text)[:256]
-            form.update(ListId=payload[:256], ListTitle=label) if data.get("kind") == "list" else \
+            if data.get("kind") == "list":
+                form.update(ListId=payload[:256], ListTitle=label)
+            else:
                 form.update(ButtonPayload=payload[:256], ButtonText=label)
-        received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars)
+        received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars,
+                                from_test_person=True)
     except (Refused, BadRequest) as refused:
         if request.is_json:
             return jsonify(error=str(refused)), 400
-        return render_template("helpdesk/simulator.html", phone=None, typed=str(data.get("phone") or ""),
-                               default_phone=DEFAULT_PHONE, error=str(refused), refresh=REFRESH_SECONDS), 400
+        return render_template("helpdesk/simulator.html", person=address, error=str(refused),
+                               refresh=REFRESH_SECONDS), 400
     contact_id = receive(runtime, received).contact_id
     runtime.tasks.process_contact.send(contact_id)
     if request.is_json:
-        return jsonify(ok=True, phone=phone)
-    return redirect(url_for(".page", phone=phone))
+        return jsonify(ok=True)
+    return redirect(url_for(".page"))
 
 
 @blueprint.get("/messages")
 @role_required(*ROLES)
 def messages():
     runtime = _runtime()
-    try:
-        phone = simulated_phone(request.args.get("phone"))
-        with runtime.session() as session:
-            contact = _contact(session, phone)
-            _check_local(contact)
-            if contact is None:
-                return jsonify(phone=phone, language="", with_helper=False, messages=[])
-            with_helper = session.scalar(select(Ticket.id).where(Ticket.contact_id == contact.id,
-                                                                 Ticket.status == "open")) is not None
-            rows = conversation(session, contact.id)
-            language = contact.language or ""
-    except Refused as refused:
-        return jsonify(error=str(refused)), 400
+    address = test_person()
+    with runtime.session() as db:
+        contact = _contact(db, address)
+        if contact is None:
+            return jsonify(language="", with_helper=False, messages=[])
+        with_helper = db.scalar(select(Ticket.id).where(Ticket.contact_id == contact.id,
+                                                        Ticket.status == "open")) is not None
+        rows = conversation(db, contact.id)
+        language = contact.language or ""
     # The local channel also keeps each reply in a list for `flask chat`; nobody reads it for a
     # simulated phone, so empty it rather than let it grow until it expires.
-    runtime.local_channel.received(phone)
-    return jsonify(phone=phone, language=language, with_helper=with_helper, messages=rows)
+    runtime.local_channel.received(address)
+    return jsonify(language=language, with_helper=with_helper, messages=rows)

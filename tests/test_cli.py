@@ -5,14 +5,15 @@ from store.models import Contact
 
 
 def test_chat_talks_to_the_bot_through_the_pipeline(runner, runtime):
-    result = runner.invoke(args=["chat", "--phone", "+31 6 1234 5678"], input="hello\n2\nmenu\n/quit\n")
+    result = runner.invoke(args=["chat", "--as", "Ana"], input="hello\n2\nmenu\n/quit\n")
     assert result.exit_code == 0, result.output
-    assert "You are +31612345678" in result.output
+    assert "You are the test person sim:ana" in result.output
     assert "bot> Choose your language: reply with the number." in result.output
     assert "bot> Thank you. I will write to you in English." in result.output
     assert "bot> ☰ Choose\nbot>   1. Register for the program\nbot>   2. Talk to a person" in result.output
     with runtime.session() as session:
         assert session.scalar(select(Contact.language)) == "en"
+        assert session.scalar(select(Contact.channel)) == "local"  # a test person, marked as such
 
 
 def test_chat_shows_buttons_and_taps_them_as_whatsapp_does(runner, runtime):
@@ -25,10 +26,11 @@ def test_chat_shows_buttons_and_taps_them_as_whatsapp_does(runner, runtime):
         assert session.scalar(select(Contact.language)) == "es"
 
 
-def test_chat_refuses_a_malformed_number(runner):
-    result = runner.invoke(args=["chat", "--phone", "12"], input="/quit\n")
-    assert result.exit_code != 0
-    assert "--phone" in result.output
+def test_chat_refuses_a_name_that_is_no_test_person(runner):
+    for name in ("+31612345678", "ana maria", "x" * 40):
+        result = runner.invoke(args=["chat", "--as", name], input="/quit\n")
+        assert result.exit_code != 0
+        assert "--as" in result.output
 
 
 def test_seed_demo_twice_changes_nothing(runner, runtime):

@@ -105,10 +105,11 @@ def test_the_local_channel_keeps_numbered_text(whatsapp, runtime):
     from inbox.receive import receive
 
     for sid, text in (("LOCAL1", "hello"), ("LOCAL2", "2")):
-        received = read_inbound({"MessageSid": sid, "From": "local:+31600000009", "Body": text}, "NL", 1000)
+        received = read_inbound({"MessageSid": sid, "From": "sim:menus", "Body": text}, "NL", 1000,
+                                from_test_person=True)
         runtime.tasks.process_contact.send(receive(runtime, received).contact_id)
         whatsapp.wait()
-    replies = LocalChannel(runtime.redis).received("+31600000009")
+    replies = LocalChannel(runtime.redis).received("sim:menus")
     menu = replies[-1]
     assert menu["content_sid"] is None and "\n2. Talk to a person" in menu["body"]
     assert menu["options"][1] == {"payload": "main.menu.2", "label": "Talk to a person"}

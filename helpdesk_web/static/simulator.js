@@ -12,7 +12,6 @@
   var refresh = function () {};
 
   function send(fields) {
-    fields.phone = phone.dataset.phone;
     return fetch(phone.dataset.send, {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "Accept": "application/json",
