@@ -21,6 +21,7 @@ BENCHMARKS = {
     "delivery": delivery.run_pipeline,
     "weekly_cycle": delivery.run_cycle,
     "webhook_under_bulk": delivery.run_webhook_under_bulk,
+    "reply_latency": delivery.run_reply_latency,
     "faults": faults.run,
 }
 

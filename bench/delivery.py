@@ -93,7 +93,13 @@ class Mock:
                 time.sleep(0.05)
 
     def stats(self) -> dict:
-        with urllib.request.urlopen(f"{self.url}/stats", timeout=5) as answer:
+        return self._get("stats")
+
+    def arrivals(self) -> dict[str, list[float]]:
+        return self._get("arrivals")
+
+    def _get(self, what: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}/{what}", timeout=5) as answer:
             return json.loads(answer.read())
 
 
@@ -330,3 +336,118 @@ def _webhook_during_bulk(rate_limit: int | None) -> dict:
                      WEBHOOK_RATE, WEBHOOK_SECONDS).summary()
         sending = (mock.stats()["requests"] - before) / (time.monotonic() - started)
     return {"webhook": load, "bulk": bulk, "rate_limit": rate_limit, "sent_per_s": round(sending, 1)}
+
+
+REPLY_RATE = 30
+REPLY_SECONDS = 15
+REPLY_GOAL_P95_S = 1.0
+
+
+def run_reply_latency() -> bool:
+    """What a person feels: from a signed inbound message posted to the webhook to the bot's
+    reply handed to the Twilio mock, at 30 inbound messages a second, without and with a bulk
+    send at the default rate limit running at the same time. Everything as in production:
+    gunicorn, two `flask worker` processes, PostgreSQL, Redis. Each message comes from a new
+    number (a first contact: language detection, the classifier, the welcome), and its reply is
+    the first send to that number after it was posted. Goal: p95 within a second in both runs."""
+    runs = {"no_bulk": _reply_latency(None), "bulk_default_rate": _reply_latency(DEFAULT_RATE)}
+    ok = all(run["p95_s"] <= REPLY_GOAL_P95_S and run["unanswered"] == 0 for run in runs.values())
+    print(f"\nReply latency (signed inbound posted -> reply at the Twilio mock), {REPLY_RATE} messages/s for "
+          f"{REPLY_SECONDS} s, {WORKERS} workers")
+    for name, run in runs.items():
+        label = "no bulk send" if name == "no_bulk" else f"bulk at the default {DEFAULT_RATE}/s"
+        print(f"  {label:<28} p50 {run['p50_s']:5.2f} s  p95 {run['p95_s']:5.2f} s  p99 {run['p99_s']:5.2f} s, "
+              f"{run['unanswered']} of {run['messages']} without a reply")
+        print(_line(f"{label}: p95 {run['p95_s']:.2f} s, every message answered",
+                    f"goal <= {REPLY_GOAL_P95_S:g} s", run["p95_s"] <= REPLY_GOAL_P95_S and not run["unanswered"]))
+    _write("reply_latency", {**runs, "rate": REPLY_RATE, "seconds": REPLY_SECONDS,
+                             "goal_p95_s": REPLY_GOAL_P95_S, "pass": ok})
+    return ok
+
+
+def _reply_latency(rate_limit: int | None) -> dict:
+    bulk = people_option(PIPELINE_MESSAGES) if rate_limit else 0
+    _fresh()
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    with ExitStack() as stack:
+        mock, env, runtime = _services(stack, public_url, rate=rate_limit or DEFAULT_RATE)
+        _queue_texts(runtime, _people(runtime, bulk, in_window=True))
+        stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / "reply-webhook.log"))
+        _workers(stack, env)
+        time.sleep(6)  # the workers have started (and the bulk is sending)
+        posted = _post_first_messages(port, public_url, REPLY_RATE, REPLY_SECONDS)
+        deadline = time.monotonic() + 60
+        while True:
+            latencies, unanswered = _reply_times(posted, mock.arrivals())
+            if not unanswered or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    ordered = sorted(latencies)
+    from bench.load import _percentile
+
+    return {"messages": len(posted), "unanswered": len(unanswered), "bulk": bulk, "rate_limit": rate_limit,
+            **{f"p{p}_s": round(_percentile(ordered, p) / 1000, 3) for p in (50, 95, 99)},
+            "max_s": round(ordered[-1] / 1000, 3) if ordered else 0.0}
+
+
+def _post_first_messages(port: int, public_url: str, rate: float, seconds: float) -> dict[str, float]:
+    """Post signed messages from new numbers at `rate`; returns number -> when it was posted."""
+    import http.client
+    import threading
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    template = json.loads((ROOT / "tests" / "fixtures" / "inbound_text.json").read_text(encoding="utf-8"))
+    validator = RequestValidator(AUTH_TOKEN)
+    url = public_url + "/twilio/whatsapp"
+    total = int(rate * seconds)
+    posted: dict[str, float] = {}
+    slots = iter(range(total))
+    take = threading.Lock()
+    start = time.monotonic() + 0.1
+
+    def loop() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while True:
+            with take:
+                slot = next(slots, None)
+            if slot is None:
+                connection.close()
+                return
+            phone = f"+3162{slot:07d}"
+            sid = f"SM{slot:032x}"
+            params = template | {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
+                                 "From": f"whatsapp:{phone}", "WaId": phone[1:]}
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "X-Twilio-Signature": validator.compute_signature(url, params)}
+            wait = start + slot / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            posted[phone] = time.time()
+            try:
+                connection.request("POST", "/twilio/whatsapp", urlencode(params).encode(), headers)
+                connection.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    threads = [threading.Thread(target=loop) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return posted
+
+
+def _reply_times(posted: dict[str, float], arrivals: dict[str, list[float]]) -> tuple[list[float], list[str]]:
+    """Milliseconds from each post to the first send to that number after it; numbers without one."""
+    latencies, unanswered = [], []
+    for phone, at in posted.items():
+        after = [t for t in arrivals.get(f"whatsapp:{phone}", []) if t >= at]
+        if after:
+            latencies.append((min(after) - at) * 1000)
+        else:
+            unanswered.append(phone)
+    return latencies, unanswered

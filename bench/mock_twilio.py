@@ -14,10 +14,13 @@ import re
 import sys
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 OUTBOX = re.compile(rb"outbox%3D(\d+)")
+TO = re.compile(rb"(?:^|&)To=([^&]*)")
 stats = {"requests": 0, "duplicates": 0, "first": None, "last": None}
 seen: set[int] = set()
+arrivals: dict[str, list[float]] = {}  # To -> when each send to it arrived (wall clock), for reply latency
 
 
 def _answer(status: str, body: bytes) -> bytes:
@@ -36,6 +39,9 @@ def _created(body: bytes) -> bytes:
         if outbox in seen:
             stats["duplicates"] += 1
         seen.add(outbox)
+    to = TO.search(body)
+    if to:
+        arrivals.setdefault(unquote_plus(to.group(1).decode()), []).append(now)
     sid = "SM" + uuid.uuid4().hex
     return _answer("201 Created", json.dumps({"sid": sid, "status": "queued"}).encode())
 
@@ -53,11 +59,14 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(_answer("201 Created", json.dumps({"sid": "HX" + uuid.uuid4().hex}).encode()))
             elif head.startswith(b"POST"):
                 writer.write(_created(body))
+            elif head.startswith(b"GET /arrivals"):
+                writer.write(_answer("200 OK", json.dumps(arrivals).encode()))
             elif head.startswith(b"GET /stats"):
                 writer.write(_answer("200 OK", json.dumps(stats).encode()))
             elif head.startswith(b"GET /reset"):
                 stats.update(requests=0, duplicates=0, first=None, last=None)
                 seen.clear()
+                arrivals.clear()
                 writer.write(_answer("200 OK", b"{}"))
             else:
                 writer.write(_answer("200 OK", json.dumps({"messages": [], "next_page_uri": None}).encode()))

@@ -1,11 +1,19 @@
 """Storing an inbound message, once, on the request path. Processing happens elsewhere.
 
-This is the webhook's hot path, so it is two Core statements in one transaction: touch the
-contact (found by the keyed hash of the number; it returns the id of the person's data key) and
-insert the message, sealed with that key, unless its MessageSid is already known. The unique
-MessageSid makes a retried or concurrent delivery a no-op. Only someone new costs more: a data
-key is made in the keyring first, then the contact is inserted (a concurrent first message
-wins the insert, and the key made for the loser stays unused).
+This is the webhook's hot path: touch the contact (found by the keyed hash of the number; it
+returns the id of the person's data key), then insert the message, sealed with that key, unless
+its MessageSid is already known, and release what was held for the person (they wrote, so
+WhatsApp's window is open). The unique MessageSid makes a retried or concurrent delivery a no-op.
+Only someone new costs more: a data key is made in the keyring first, then the contact is
+inserted (a concurrent first message wins the insert, and the key made for the loser stays
+unused).
+
+On PostgreSQL each step commits on its own (autocommit) and the message and the release are one
+statement, so a known person costs two round trips; the message is stored before the webhook
+answers either way. SQLite (`make run`, tests) runs the same statements in one transaction. The
+statements are plain SQL with typed parameters so SQLAlchemy compiles them once: as dialect
+inserts (ON CONFLICT) they were compiled again on every request, which with the round trips
+(begin, touch, insert, release, commit) was most of the webhook's cost (README, Production).
 
 During a key rotation (DDA_PREVIOUS_ENCRYPTION_KEYS set) a known person may still be stored
 under an old key's hash. One keyed UPDATE first moves their row to the current hash (`_adopt`),
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.twilio_payload import Received
@@ -58,32 +66,30 @@ def _adopt(connection, key: str, previous: list[str]) -> None:
                        .values(phone_key=key))
 
 
-_STATEMENTS: dict[str, tuple] = {}
-
-
-def _statements(dialect: str) -> tuple:
-    """Built once per dialect with bound parameters, so SQLAlchemy compiles them once."""
-    if dialect not in _STATEMENTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = table_of(Contact)
-        touch = update(table).where(table.c.phone_key == bindparam("key")).values(
-            last_inbound_at=bindparam("now")).returning(table.c.id, table.c.data_key_id)
-        contact = insert(Contact).values(
-            phone_key=bindparam("key"), phone=bindparam("phone", type_=Contact.phone.type), opted_out=False,
-            channel=bindparam("channel"), data_key_id=bindparam("data_key"),
-            created_at=bindparam("now"), last_inbound_at=bindparam("now"))
-        contact = contact.on_conflict_do_update(index_elements=["phone_key"],
-                                                set_={"last_inbound_at": contact.excluded.last_inbound_at})
-        message = insert(Message).values(
-            contact_id=bindparam("contact_id"), direction="in", provider_sid=bindparam("sid"),
-            kind=bindparam("kind"), body=bindparam("body", type_=Message.body.type),
-            payload=bindparam("payload", type_=Message.payload.type),
-            media_types=bindparam("media_types", type_=Message.media_types.type), sender="person",
-            status="received", created_at=bindparam("now"), updated_at=bindparam("now"))
-        message = message.on_conflict_do_nothing(index_elements=["provider_sid"])
-        _STATEMENTS[dialect] = (touch, contact.returning(Contact.id, Contact.data_key_id),
-                                message.returning(Message.id))
-    return _STATEMENTS[dialect]
+_TOUCH = text("UPDATE contacts SET last_inbound_at = :now WHERE phone_key = :key RETURNING id, data_key_id")
+_INSERT_CONTACT = text("""
+    INSERT INTO contacts (phone_key, phone, opted_out, channel, data_key_id, created_at, last_inbound_at)
+    VALUES (:key, :phone, false, :channel, :data_key, :now, :now)
+    ON CONFLICT (phone_key) DO UPDATE SET last_inbound_at = excluded.last_inbound_at
+    RETURNING id, data_key_id""").bindparams(bindparam("phone", type_=Contact.phone.type))
+_MESSAGE_VALUES = """(contact_id, direction, provider_sid, kind, body, payload, media_types, sender, status,
+                      created_at, updated_at)
+    VALUES (:contact_id, 'in', :sid, :kind, :body, :payload, :media_types, 'person', 'received', :now, :now)
+    ON CONFLICT (provider_sid) DO NOTHING
+    RETURNING id"""
+_MESSAGE_TYPES = (bindparam("body", type_=Message.body.type), bindparam("media_types", type_=Message.media_types.type))
+_INSERT_MESSAGE = text(f"INSERT INTO messages {_MESSAGE_VALUES}").bindparams(*_MESSAGE_TYPES)
+# PostgreSQL: the message and the release in one statement, so both or neither commit. The
+# release reads the person's earlier messages: the new one is not in the statement's snapshot,
+# and nothing is held for it yet.
+_INSERT_MESSAGE_AND_RELEASE = text(f"""
+    WITH message AS (INSERT INTO messages {_MESSAGE_VALUES}),
+    released AS (
+        UPDATE outbox SET state = 'pending'
+        WHERE state = 'held' AND EXISTS (SELECT 1 FROM message)
+          AND message_id IN (SELECT id FROM messages WHERE contact_id = :contact_id)
+        RETURNING outbox.id)
+    SELECT (SELECT id FROM message), (SELECT count(*) FROM released)""").bindparams(*_MESSAGE_TYPES)
 
 
 class Stored(NamedTuple):
@@ -95,28 +101,32 @@ class Stored(NamedTuple):
 
 def receive(runtime, received: Received) -> Stored:
     """Store the message unless its MessageSid is known."""
-    now = utcnow()
+    values = {"now": utcnow(), "sid": received.sid, "kind": received.kind, "payload": received.payload,
+              "media_types": list(received.media_types) or None}
+    postgresql = runtime.db.dialect.name == "postgresql"
     with runtime.db.connect() as connection:
-        touch_contact, insert_contact, insert_message = _statements(connection.dialect.name)
         key, *previous = lookup_keys(received.phone)
-        _adopt(connection, key, previous)
-        found = connection.execute(touch_contact, {"key": key, "now": now}).one_or_none()
+        if previous:
+            _adopt(connection, key, previous)
+        if postgresql:
+            connection.commit()
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        found = connection.execute(_TOUCH, {"key": key, "now": values["now"]}).one_or_none()
         if found is None:
             data_key = data_keys().create()[0]
-            found = connection.execute(insert_contact, {
-                "key": key, "phone": seal(received.phone, data_key), "now": now, "channel": received.channel,
+            found = connection.execute(_INSERT_CONTACT, {
+                "key": key, "phone": seal(received.phone, data_key), "now": values["now"], "channel": received.channel,
                 "data_key": data_key}).one()
         contact_id, data_key = found
         if data_key is None:  # a contact from before data keys per person
             data_key = contact_key(connection, contact_id)
-        body = seal(received.body, data_key) if received.body else None
-        message_id = connection.execute(insert_message, {
-            "contact_id": contact_id, "sid": received.sid, "kind": received.kind, "body": body,
-            "payload": seal(received.payload, data_key) if received.payload else None,
-            "media_types": list(received.media_types) or None, "now": now}).scalar()
-        # The person wrote, so the 24-hour window is open: what was held for them goes now.
-        released = release_held(connection, contact_id) if message_id is not None else 0
-        connection.commit()
+        values |= {"contact_id": contact_id, "body": seal(received.body, data_key) if received.body else None}
+        if postgresql:
+            message_id, released = connection.execute(_INSERT_MESSAGE_AND_RELEASE, values).one()
+        else:
+            message_id = connection.execute(_INSERT_MESSAGE, values).scalar()
+            released = release_held(connection, contact_id) if message_id is not None else 0
+            connection.commit()
         if released:
             runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
