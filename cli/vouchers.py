@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cli.common import deliver_now
 from privacy.audit import record
-from store.models import Registration, Store, Voucher, utcnow
+from store.models import DEFAULT_KIND, Registration, Store, Voucher, utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import current_period, issue_period, period_start
 from vouchers.provider import hash_key
@@ -21,14 +21,19 @@ group = AppGroup("vouchers", help="The weekly voucher cycle, stores and figures.
 
 @group.command("add-store")
 @click.argument("name")
-def add_store(name):
-    """Add a supermarket and print its key for the till (shown once)."""
+@click.option("--kind", "kinds", multiple=True, default=[DEFAULT_KIND], show_default=True,
+              help="A kind of voucher its tills may spend (repeat for more).")
+def add_store(name, kinds):
+    """Add a store and print its key for the till (shown once)."""
     runtime = current_app.extensions["dda"]
     key = secrets.token_urlsafe(32)
+    kinds = sorted({kind.strip().lower() for kind in kinds if kind.strip()})
+    if not kinds or any(not kind.replace("-", "").isalnum() for kind in kinds):
+        raise click.BadParameter("kinds are words such as supermarket or pharmacy", param_hint="--kind")
     with runtime.session() as session:
         if session.scalar(select(Store).where(Store.name == name)):
             raise click.ClickException(f"a store named {name!r} exists already")
-        session.add(Store(name=name, key_hash=hash_key(key)))
+        session.add(Store(name=name, key_hash=hash_key(key), kinds=",".join(kinds)))
         session.commit()
     click.echo(key)
 

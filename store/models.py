@@ -278,6 +278,9 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+DEFAULT_KIND = "supermarket"  # the program's weekly voucher; more kinds come with config (vouchers.kinds)
+
+
 class Store(Base):
     """A supermarket (or chain) whose tills redeem vouchers; it authenticates with a key."""
 
@@ -286,7 +289,13 @@ class Store(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The kinds of voucher its tills may spend, comma-separated: a leaked key of a pharmacy
+    # cannot spend supermarket vouchers.
+    kinds: Mapped[str] = mapped_column(String(200), default=DEFAULT_KIND, server_default=DEFAULT_KIND)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def accepts(self, kind: str) -> bool:
+        return kind in self.kinds.split(",")
 
 
 class LedgerVoucher(Base):
@@ -303,6 +312,7 @@ class LedgerVoucher(Base):
     amount_cents: Mapped[int] = mapped_column(Integer)
     balance_cents: Mapped[int] = mapped_column(Integer)
     valid_until: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32), default=DEFAULT_KIND, server_default=DEFAULT_KIND)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the till refuses it from then
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

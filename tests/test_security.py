@@ -396,3 +396,13 @@ def test_the_simulator_is_off_where_the_service_speaks_to_twilio(client, runner)
     signed_in(client, runner, "admin")
     assert client.get("/simulator/").status_code == 404
     assert client.post("/simulator/send", json={"text": "hi"}).status_code in (400, 404)
+
+
+def test_a_store_key_spends_only_the_kinds_of_voucher_its_store_takes(client, runner, voucher, store_key):
+    pharmacy = runner.invoke(args=["vouchers", "add-store", "Apotheek West", "--kind", "pharmacy"])
+    assert pharmacy.exit_code == 0, pharmacy.output
+    refused = redeem(client, pharmacy.output.strip(), voucher.code, 100, "till-9")
+    assert refused.status_code == 403 and refused.json["error"] == "wrong_kind"
+    assert redeem(client, store_key, voucher.code, 100, "till-1").status_code == 200  # the supermarket's key
+    bad = runner.invoke(args=["vouchers", "add-store", "Odd", "--kind", "no such; kind"])
+    assert bad.exit_code != 0 and "--kind" in bad.output

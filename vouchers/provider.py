@@ -112,6 +112,8 @@ class LocalLedger:
             raise RedeemError(403, "wrong_pin", "the PIN does not belong to this voucher")
         if voucher.revoked_at is not None:
             raise RedeemError(410, "revoked", "this voucher was withdrawn by the program")
+        if not store.accepts(voucher.kind):
+            raise RedeemError(403, "wrong_kind", f"this store does not take {voucher.kind} vouchers")
         earlier = session.scalar(select(LedgerRedemption).where(LedgerRedemption.store_id == store.id,
                                                                 LedgerRedemption.transaction_id == transaction_id))
         if earlier is not None:
