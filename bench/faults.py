@@ -139,9 +139,8 @@ class Inbox:
     def _event(self, phone: str) -> threading.Event:
         return self.events.setdefault(phone, threading.Event())
 
-    def wait_for(self, phone: str, since: int, expect: str, until: float) -> tuple[dict | None, bool]:
-        """The first message from index `since` on containing `expect` (None by `until`), and
-        whether anything else came first."""
+    def wait_for(self, phone: str, since: int, expect: str, until: float) -> dict | None:
+        """The first message from index `since` on containing `expect`, or None by `until`."""
         while True:
             with self.lock:
                 event = self._event(phone)
@@ -149,9 +148,9 @@ class Inbox:
                 received = [r for r in self.by_phone.get(phone, [])[since:] if r["body"] != NOTICE]
             for record in received:
                 if expect.casefold() in record["body"].casefold():
-                    return record, False
+                    return record
             if time.time() >= until:
-                return None, bool(received)
+                return None
             event.wait(min(1.0, until - time.time()))
 
     def count(self, phone: str) -> int:
@@ -248,8 +247,7 @@ def _converse(person: Person, inbox: Inbox, public_url: str, start: float, timel
         turn.since = inbox.count(person.phone)
         turn.sent_at = time.time()
         person.webhook_errors += _post(public_url, person.phone, text)
-        record, _ = inbox.wait_for(person.phone, turn.since, expect, turn.sent_at + PATIENCE_SECONDS)
-        if record is None:
+        if inbox.wait_for(person.phone, turn.since, expect, turn.sent_at + PATIENCE_SECONDS) is None:
             return  # nobody goes on without an answer
         time.sleep(rng.uniform(*timeline.think))
 
