@@ -71,6 +71,9 @@ def inbound():
         log.info("inbound refused: %s", error)
         return Response(f"{error}\n", status=400)
     stored = receive(runtime, received)
+    if stored is None:
+        log.info("inbound replay of an erased person's message dropped")
+        return _twiml()
     if stored.waiting:  # a retry of a message still unprocessed may be one whose job was lost
         runtime.tasks.process_contact.send(stored.contact_id)
     log.info("inbound %s: kind=%s%s", "stored" if stored.new else "duplicate", received.kind,

@@ -10,6 +10,7 @@ def register(app) -> None:
         db,
         flows,
         helpdesk,
+        inbox,
         nlu,
         privacy,
         registrations,
@@ -21,7 +22,7 @@ def register(app) -> None:
         worker,
     )
 
-    for module in (chat, contacts, content, db, flows, helpdesk, nlu, privacy, registrations, seed, translations,
+    for module in (chat, contacts, content, db, flows, helpdesk, inbox, nlu, privacy, registrations, seed, translations,
                    users, vouchers, whatsapp, worker):
         app.cli.add_command(module.group)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 
 import click
 from flask import current_app
@@ -58,6 +59,10 @@ def issue(period, notify):
         notified = notify_new(runtime, period)
         deliver_now(runtime)
         click.echo(", ".join(f"{k}: {v}" for k, v in sorted(notified.items())) or "nobody to notify")
+    if counts["failed"]:
+        click.echo(f"failed for {counts['failed']} (registration ids in the log); run this again to retry them",
+                   err=True)
+        sys.exit(1)
 
 
 @group.command("remind")

@@ -38,6 +38,8 @@ class DatabaseCollector:
                                            func.min(OutboxItem.created_at))
                                     .where(OutboxItem.state.in_(WAITING))
                                     .group_by(OutboxItem.queue, OutboxItem.state)).all()
+            aside = session.scalar(select(func.count()).select_from(Message)
+                                   .where(Message.set_aside_at.is_not(None))) or 0
         now = utcnow()
         messages = CounterMetricFamily("dda_messages", "Messages kept, by direction and status",
                                        labels=["direction", "status"])
@@ -67,7 +69,10 @@ class DatabaseCollector:
                 jobs.add_metric([queue], self.runtime.tasks.waiting(queue))
             except Exception:  # noqa: BLE001  (the broker is down: the other metrics still count)
                 pass
-        yield from (messages, failed, queued, rows, oldest, jobs)
+        set_aside = GaugeMetricFamily("dda_inbound_set_aside", "Inbound messages set aside after failing "
+                                      "(flask inbox failed)")
+        set_aside.add_metric([], aside)
+        yield from (messages, failed, queued, rows, oldest, jobs, set_aside)
 
 
 def init_app(app, runtime) -> None:

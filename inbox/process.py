@@ -15,17 +15,15 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.engine import Profile, State
-from bot.i18n import N_
 from bot.messages import Incoming
 from delivery.outbox import queue_replies
+from inbox.poison import count_failure, retry_later, waiting
 from privacy.erase import erase
 from store import conversations
 from store.conversation import Conversation
 from store.models import Contact, Message, Ticket, utcnow
 
 log = logging.getLogger(__name__)
-SET_ASIDE = N_("Sorry, something went wrong with your last message. Please send it again in other words, or write "
-               "HUMAN to talk to a person.")
 
 
 def incoming_from(message: Message) -> Incoming:
@@ -44,7 +42,12 @@ def process_contact(runtime, contact_id: int) -> int:
     runtime.reload_if_changed()
     with runtime.locks.hold(contact_id) as renew:
         while True:
-            replies = _process_next(runtime, contact_id)
+            try:
+                replies = _process_next(runtime, contact_id)
+            except Exception as error:
+                if not count_failure(runtime, contact_id, error):
+                    raise retry_later(error) from None  # tried again, with the queue's backoff
+                continue
             if replies is None:
                 return done
             done += 1
@@ -56,9 +59,7 @@ def process_contact(runtime, contact_id: int) -> int:
 def _process_next(runtime, contact_id: int) -> int | None:
     """Process the oldest waiting message: the number of replies queued, or None if none waited."""
     with runtime.session() as session:
-        message = session.scalar(
-            select(Message).where(Message.contact_id == contact_id, Message.direction == "in",
-                                  Message.processed_at.is_(None)).order_by(Message.id).limit(1))
+        message = session.scalar(waiting(contact_id))
         if message is None:
             return None
         if not _claim(session, message):

@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.twilio_payload import Received
 from delivery.window import release_held
+from privacy.replays import is_forgotten
 from store.db import table_of
 from store.models import Contact, Message, utcnow
 from store.personal import data_keys, lookup_key, lookup_keys, seal
@@ -99,12 +100,15 @@ class Stored(NamedTuple):
     waiting: bool  # not processed yet (new, or a retry of one whose job was lost): queue it
 
 
-def receive(runtime, received: Received) -> Stored:
-    """Store the message unless its MessageSid is known."""
+def receive(runtime, received: Received) -> Stored | None:
+    """Store the message unless its MessageSid is known; None for a message of someone erased
+    (a replay), which is dropped without bringing the person back."""
     values = {"now": utcnow(), "sid": received.sid, "kind": received.kind, "payload": received.payload,
               "media_types": list(received.media_types) or None}
     postgresql = runtime.db.dialect.name == "postgresql"
     with runtime.db.connect() as connection:
+        if is_forgotten(connection, received.sid):
+            return None
         key, *previous = lookup_keys(received.phone)
         if previous:
             _adopt(connection, key, previous)

@@ -19,6 +19,7 @@ from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import current_period, issue_period
 
 log = logging.getLogger(__name__)
+RETRY_FAILED_SECONDS = 3600
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SECONDS = 24 * 3600
 
@@ -54,12 +55,16 @@ def run_when_due(runtime: Services, now: datetime | None = None) -> dict[str, An
         return None
     period = current_period(now.date())
 
+    mark = f"dda:vouchers:cycle:{period}"
+
     def cycle() -> dict[str, Any]:
         done = {"issued": issue_period(runtime, period), "notified": notify_new(runtime, period)}
+        if done["issued"]["failed"]:  # the people it failed for are tried again within the hour
+            runtime.redis.expire(mark, RETRY_FAILED_SECONDS)
         log.info("weekly voucher cycle %s: %s; %s", period, done["issued"], done["notified"])
         return done
 
-    return once(runtime, f"dda:vouchers:cycle:{period}", 8 * DAY_SECONDS, cycle)
+    return once(runtime, mark, 8 * DAY_SECONDS, cycle)
 
 
 def remind_once_a_day(runtime: Services) -> dict[str, Any] | None:

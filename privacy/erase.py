@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from privacy.replays import forget_message
 from store import conversations, models
 from store.models import Contact, Message, Registration, Ticket, utcnow
 
@@ -36,6 +37,8 @@ def erase(session, contact: Contact, *, keep=()) -> Erased:
     erased = Erased()
     for message in session.scalars(select(Message).where(Message.contact_id == contact.id)):
         if message.id not in keep:
+            if message.direction == "in" and message.provider_sid:
+                forget_message(session, message.provider_sid)
             session.delete(message)
             erased.messages += 1
     for ticket in session.scalars(select(Ticket).where(Ticket.contact_id == contact.id)):

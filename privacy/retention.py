@@ -28,6 +28,7 @@ from sqlalchemy import delete, exists, func, select, update
 
 from bot.i18n import N_
 from privacy.erase import erase
+from privacy.replays import purge_forgotten
 from registration.lifecycle import notify_person
 from store import conversations
 from store.models import Contact, EarlyStatus, Message, OutboxItem, Registration, RegistrationEvent, utcnow
@@ -56,12 +57,13 @@ def purge(runtime, now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     counts = {"message texts erased": 0, "warned": 0, "warnings not sent": 0, "registrations erased": 0,
               "contacts erased": 0, "erasures completed": 0, "conversations expired": 0,
-              "stray status callbacks removed": 0}
+              "stray status callbacks removed": 0, "replay guards expired": 0}
     counts["message texts erased"] = erase_old_texts(runtime, now - timedelta(days=settings.message_days))
     counts["stray status callbacks removed"] = remove_stray_statuses(runtime, now - STRAY_STATUS_AGE)
     with runtime.session() as session:
         counts["conversations expired"] = conversations.forget_untouched_since(
             session, now - timedelta(hours=runtime.settings.conversation.state_ttl_hours))
+        counts["replay guards expired"] = purge_forgotten(session, settings.replay_days)
         session.commit()
     inactive_since = now - settings.inactive_months * MONTH
     warned_contacts = []

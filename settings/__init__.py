@@ -78,6 +78,7 @@ class Conversation(_Section):
     state_ttl_hours: int = Field(default=168, ge=1)
     max_inbound_chars: int = Field(default=2000, ge=100)
     lock_timeout_seconds: int = Field(default=30, ge=1)
+    set_aside_after: int = Field(default=3, ge=1)  # failures before a message is set aside (flask inbox failed)
 
 
 class Rasa(_Section):
@@ -175,6 +176,7 @@ class Privacy(_Section):
     message_days: int = Field(default=30, ge=1)     # message texts are erased after this
     inactive_months: int = Field(default=12, ge=1)  # a registration this long without activity is warned…
     warning_days: int = Field(default=14, ge=1)     # …and erased this long after the warning
+    replay_days: int = Field(default=30, ge=1)      # an erased person's MessageSids are recognised this long
 
 
 class Content(_Section):

@@ -3,6 +3,7 @@ these classes must match them (a test compares the two).
 """
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
@@ -19,6 +20,12 @@ NAMING = {
 }
 
 
+# Ids of what concerns a person are never handed out twice: SQLite otherwise gives the highest
+# id again after that row is deleted (an erasure), and an old id would then name someone new.
+# PostgreSQL's sequences never go back.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -32,6 +39,7 @@ class Contact(Base):
 
     __tablename__ = "contacts"
     __personal_owner__ = "id"  # the person themselves: their PersonalText columns use data_key_id
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phone_key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -57,7 +65,8 @@ class Message(Base):
 
     __tablename__ = "messages"
     __personal_owner__ = "contact_id"
-    __table_args__ = (Index("ix_messages_contact_direction_processed", "contact_id", "direction", "processed_at"),)
+    __table_args__ = (Index("ix_messages_contact_direction_processed", "contact_id", "direction", "processed_at"),
+                      NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -81,6 +90,11 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An inbound message whose processing failed: how often, the last error's class (never its
+    # text), and when it was set aside so the person's later messages go on (inbox/poison.py).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure: Mapped[str | None] = mapped_column(String(64))
+    set_aside_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     contact: Mapped[Contact] = relationship(back_populates="messages")
     outbox: Mapped[OutboxItem | None] = relationship(back_populates="message", cascade="all, delete-orphan",
@@ -92,6 +106,7 @@ class OutboxItem(Base):
     crash can lose neither the state change nor the reply; delivery works through this table."""
 
     __tablename__ = "outbox"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
@@ -151,7 +166,7 @@ class Ticket(Base):
     """A conversation handed to the helpdesk."""
 
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("contact_id", "open_marker"),)
+    __table_args__ = (UniqueConstraint("contact_id", "open_marker"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
@@ -177,6 +192,7 @@ class TicketNote(Base):
 
     __tablename__ = "ticket_notes"
     __personal_owner__ = ("ticket_id", Ticket.contact_id)
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -200,6 +216,7 @@ class Registration(Base):
 
     __tablename__ = "registrations"
     __personal_owner__ = "contact_id"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), unique=True)
@@ -211,6 +228,9 @@ class Registration(Base):
     number_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    # What the voucher provider knows this person's vouchers by (period:issue_key): random and
+    # never re-used, so no one is handed a voucher meant for someone erased before them.
+    issue_key: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -227,6 +247,7 @@ class RegistrationEvent(Base):
     """Who changed a registration's status, when and why."""
 
     __tablename__ = "registration_events"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
@@ -243,6 +264,7 @@ class Invitation(Base):
     """One invitation sent to an imported person."""
 
     __tablename__ = "invitations"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"), index=True)
@@ -303,6 +325,7 @@ class LedgerVoucher(Base):
     keeps this on their side; the program only keeps `Voucher`."""
 
     __tablename__ = "ledger_vouchers"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(64), unique=True)
@@ -321,7 +344,7 @@ class LedgerRedemption(Base):
     """A spend at a till. The store's transaction id makes a retried request a no-op."""
 
     __tablename__ = "ledger_redemptions"
-    __table_args__ = (UniqueConstraint("store_id", "transaction_id"),)
+    __table_args__ = (UniqueConstraint("store_id", "transaction_id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     voucher_id: Mapped[int] = mapped_column(ForeignKey("ledger_vouchers.id"), index=True)
@@ -337,7 +360,7 @@ class Voucher(Base):
     enforced by the database. After erasure only the anonymous accounting remains."""
 
     __tablename__ = "vouchers"
-    __table_args__ = (UniqueConstraint("registration_id", "period"),)
+    __table_args__ = (UniqueConstraint("registration_id", "period"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
@@ -366,6 +389,7 @@ class AuditEntry(Base):
     never by personal data, so erasing a person leaves it intact."""
 
     __tablename__ = "audit_log"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -413,6 +437,16 @@ class WhatsAppContent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # buttons | list
     language: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ForgottenMessage(Base):
+    """The MessageSid of an erased person's message, as a keyed hash: Twilio re-sending it
+    within the deduplication window (privacy.replay_days) must not bring the person back."""
+
+    __tablename__ = "forgotten_messages"
+
+    sid_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 sealing.install(Base, Contact)
