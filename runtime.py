@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 import redis as redis_lib
+from sqlalchemy import exists, select
+from sqlalchemy.exc import SQLAlchemyError
 
 import bot.builtin_actions
 import handoff.actions
@@ -35,6 +37,7 @@ from store import personal
 from store.conversation import Conversation
 from store.db import make_engine, make_sessionmaker
 from store.locks import Locks
+from store.models import Contact
 from vouchers.delivery import mark_claimed
 from vouchers.provider import LocalLedger
 
@@ -64,6 +67,7 @@ class Runtime:
             log.warning("the keyring is a local file (DDA_KEYRING_URL unset); with more than one machine, "
                         "set DDA_KEYRING_URL to a separate small database")
         self.db = make_engine(settings.connections.database_url)
+        check_keyring(self.db, self.data_keys)
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)
         self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
@@ -133,6 +137,21 @@ class Runtime:
     def close(self) -> None:
         self.tasks.close()
         self.db.dispose()
+
+
+def check_keyring(db, data_keys) -> None:
+    """Stop at start-up, not at the first person's message, when the keyring is not the one
+    this database was written with; and note whether contacts from before per-person keys are
+    still there (then their old lookup hashes are looked for too)."""
+    try:
+        with db.connect() as connection:
+            sample = connection.scalar(select(Contact.data_key_id).where(Contact.data_key_id.is_not(None)).limit(1))
+            older = connection.scalar(select(exists().where(Contact.data_key_id.is_(None))))
+    except SQLAlchemyError:
+        return  # not migrated yet: `flask db upgrade` is about to run
+    personal.expect_old_lookup_hashes(bool(older))
+    if sample is not None:
+        data_keys.load([sample])
 
 
 def content_fingerprint(settings: Settings) -> tuple:

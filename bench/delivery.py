@@ -131,15 +131,16 @@ def _runtime(env: dict[str, str]):
 
 def _people(runtime, count: int, *, in_window: bool, included: bool = False) -> list[int]:
     from store.models import Contact, Registration, utcnow
+    from store.sealing import seal_rows
 
     now = utcnow()
     ids: list[int] = []
     with runtime.session() as session:
         for start in range(0, count, 5000):
-            ids += session.scalars(insert(Contact).returning(Contact.id), [
+            ids += session.scalars(insert(Contact).returning(Contact.id), seal_rows(session.connection(), Contact, [
                 {"phone_key": f"bench{n}", "phone": f"+316{30000000 + n}", "opted_out": False, "created_at": now,
                  "last_inbound_at": now if in_window else None, "language": "en"}
-                for n in range(start, min(count, start + 5000))]).all()
+                for n in range(start, min(count, start + 5000))])).all()
         if included:
             session.execute(insert(Registration), [{"contact_id": cid, "status": "included", "join_code": f"J{cid}",
                                                     "number_confirmed": True, "created_at": now, "updated_at": now}
@@ -150,14 +151,16 @@ def _people(runtime, count: int, *, in_window: bool, included: bool = False) -> 
 
 def _queue_texts(runtime, contact_ids: list[int]) -> None:
     from store.models import Message, OutboxItem, utcnow
+    from store.sealing import seal_rows
 
     now = utcnow()
     with runtime.session() as session:
         for start in range(0, len(contact_ids), 5000):
             chunk = contact_ids[start:start + 5000]
-            message_ids = session.scalars(insert(Message).returning(Message.id), [
+            message_ids = session.scalars(insert(Message).returning(Message.id), seal_rows(
+                session.connection(), Message, [
                 {"contact_id": cid, "direction": "out", "kind": "text", "body": "Your voucher is ready.",
-                 "sender": "bot", "status": "pending", "created_at": now, "updated_at": now} for cid in chunk]).all()
+                 "sender": "bot", "status": "pending", "created_at": now, "updated_at": now} for cid in chunk])).all()
             session.execute(insert(OutboxItem), [{"message_id": mid, "queue": "bulk", "state": "pending",
                                                   "attempts": 0, "created_at": now} for mid in message_ids])
         session.commit()

@@ -59,6 +59,7 @@ def on_each_database(measure) -> dict:
     personal data encrypted as in production. PostgreSQL is skipped on a machine without it."""
     import tempfile
 
+    from settings import default_keyring_url
     from store import personal
 
     personal.configure("bench-encryption-key-0123456789")
@@ -66,11 +67,13 @@ def on_each_database(measure) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.sqlite3"
         upgrade(url)
+        personal.open_data_keys(default_keyring_url(url))
         results["sqlite"] = measure(url)
     try:
         prepare_database(DATABASE_URL)
     except Exception as error:  # noqa: BLE001  (any reason PostgreSQL is not there)
         print(f"  (postgresql skipped: {type(error).__name__})")
         return results
+    personal.open_data_keys(default_keyring_url(DATABASE_URL))
     results["postgresql"] = measure(DATABASE_URL)
     return results

@@ -9,7 +9,8 @@ recomputes the phone lookup hashes. Meanwhile every process unwraps with either 
 
 The same pass moves a database written before data keys per person: a value still under the
 master-derived key (or in plain text, from before encryption at rest) is re-encrypted under
-its person's data key, made for them if they have none. That is the data migration that goes
+its person's data key, made for them if they have none, and each lookup hash is recomputed
+with the keyring's lookup secret. That is the data migration that goes
 with Alembic revision 0012; it is safe to repeat, and a value already under a data key is
 never touched again.
 
@@ -24,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, Text, func, select, type_coerce, update
+from sqlalchemy import Column, Table, Text, exists, func, select, type_coerce, update
 
-from store.models import Base
-from store.personal import data_keys, decrypt, encrypt, is_personal, keyring, lookup_key
+from store.models import Base, Contact
+from store.personal import data_keys, decrypt, encrypt, expect_old_lookup_hashes, is_personal, keyring, lookup_key
 from store.sealing import contact_key, owner_expression, personal_columns
 
 BATCH = 500
@@ -73,6 +74,8 @@ def rotate(engine, batch_size: int = BATCH, progress: Callable[[int], None] = la
     result.keys_rewrapped, result.keys_current = data_keys().rewrap(batch_size, progress)
     for table, columns in personal_tables():
         _rotate_table(engine, table, columns, batch_size, progress, result)
+    with engine.connect() as connection:
+        expect_old_lookup_hashes(bool(connection.scalar(select(exists().where(Contact.data_key_id.is_(None))))))
     return result
 
 

@@ -28,8 +28,10 @@ from collections.abc import Callable, Iterable
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, func, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 KEY_ID_LENGTH = 32  # hex characters: 128 random bits
+LOOKUP_KEY_ID = "lookup"  # the one shared secret of the keyring: part of the lookup hash's key
 
 metadata = MetaData()
 data_keys = Table(
@@ -60,6 +62,7 @@ class DataKeys:
         self.cache_size = cache_size
         self._cache: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._lookup: bytes | None = None
         metadata.create_all(engine)
 
     # --- making and opening keys ----------------------------------------------------------
@@ -116,6 +119,30 @@ class DataKeys:
                     raise UnknownDataKey("a data key cannot be unwrapped with DDA_ENCRYPTION_KEY or "
                                          "DDA_PREVIOUS_ENCRYPTION_KEYS") from None
                 self._remember(key_id, Fernet(key), now)
+
+    def lookup_secret(self) -> bytes:
+        """A random secret kept here, mixed into the key of the phone lookup hash, so that the
+        master key alone (with a copy of the database) cannot test numbers against the hashes.
+        Made on first use; wrapped, re-wrapped and backed up like the data keys."""
+        if self._lookup is None:
+            select_it = select(data_keys.c.wrapped).where(data_keys.c.id == LOOKUP_KEY_ID)
+            with self.engine.connect() as connection:
+                wrapped = connection.scalar(select_it)
+            if wrapped is None:
+                made = self._wrapping().encrypt(Fernet.generate_key()).decode("ascii")  # stored like a data key
+                try:
+                    with self.engine.begin() as connection:
+                        connection.execute(data_keys.insert(), {"id": LOOKUP_KEY_ID, "wrapped": made})
+                except IntegrityError:
+                    pass  # another process made it first: theirs is the one
+                with self.engine.connect() as connection:
+                    wrapped = connection.scalar(select_it)
+            try:
+                self._lookup = self._wrapping().decrypt(wrapped.encode("ascii"))
+            except InvalidToken:
+                raise UnknownDataKey("the keyring's lookup secret cannot be unwrapped with DDA_ENCRYPTION_KEY or "
+                                     "DDA_PREVIOUS_ENCRYPTION_KEYS") from None
+        return self._lookup
 
     def _remember(self, key_id: str, value: object, now: float) -> None:
         if len(self._cache) >= self.cache_size:

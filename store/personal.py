@@ -13,7 +13,8 @@ say whose it is before it is written: the ORM seals it from the row's owner
 that names no person is refused rather than encrypted under a key that cannot be destroyed.
 
 From the one operator secret DDA_ENCRYPTION_KEY, HKDF-SHA256 derives (with different `info`
-strings) the key that wraps the data keys in the keyring, the key of the lookup hash, and the
+strings) the key that wraps the data keys in the keyring, the key of the lookup hash (mixed
+with a secret kept in the keyring, so the master key alone cannot test numbers), and the
 key that encrypted values before data keys per person existed (still read, so an existing
 database keeps working until `flask privacy rotate-key` moves it). The secret itself is never
 used directly, so no key serves two purposes.
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 # changes every key, so they are versioned rather than edited.
 _SALT = b"direct-digital-aid/personal-data"
 _ENCRYPTION_INFO = b"dda personal-text fernet v1"
-_LOOKUP_INFO = b"dda phone lookup hmac-sha256 v1"
+_LOOKUP_INFO = b"dda phone lookup hmac-sha256 v1"  # master key alone: before the keyring
+_LOOKUP_INFO_V2 = b"dda phone lookup hmac-sha256 v2 with keyring secret"
 _WRAPPING_INFO = b"dda data-key wrapping fernet v1"
 
 # Every Fernet token starts with the version byte 0x80 and a timestamp whose high bytes are
@@ -266,12 +268,41 @@ class PersonalJSON(PersonalText):
 
 def lookup_key(secret: str, value: str) -> str:
     """The keyed hash that finds a person by number: HMAC-SHA256 under a key derived from
-    `secret` for this purpose alone (64 hex characters, the size of contacts.phone_key)."""
+    `secret` together with the keyring's lookup secret (64 hex characters, the size of
+    contacts.phone_key). Neither alone computes it: a copy of the database and the master key
+    cannot test phone numbers against the hashes without the keyring too."""
+    return hmac.new(_lookup_hmac_key(secret, data_keys().lookup_secret()), value.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=16)
+def _lookup_hmac_key(secret: str, keyring_secret: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=_LOOKUP_INFO_V2).derive(
+        secret.encode() + keyring_secret)
+
+
+def _master_only_lookup_key(secret: str, value: str) -> str:
+    """The hash as stored before the keyring existed (master key alone): only looked for while
+    `flask privacy rotate-key` has not yet moved every contact (see `expect_old_lookup_hashes`)."""
     return hmac.new(_derive(secret, _LOOKUP_INFO), value.encode(), hashlib.sha256).hexdigest()
+
+
+_old_lookup_hashes = False
+
+
+def expect_old_lookup_hashes(expected: bool) -> None:
+    """Whether contacts from before the keyring may still be stored under a master-only hash
+    (Runtime asks the database at start; the rotation says when it has moved them all)."""
+    global _old_lookup_hashes
+    _old_lookup_hashes = expected
 
 
 def lookup_keys(value: str) -> list[str]:
     """Every hash the number may be stored under: the current key's first, then each
-    previous key's. Outside a key rotation this is one hash. The one place that knows a
-    rotation may be under way; callers adopt the first hash (see inbox/receive.py)."""
-    return list(dict.fromkeys(lookup_key(secret, value) for secret in keyring().secrets))
+    previous key's, then (until the migration has run) the hashes from before the keyring.
+    Outside a key rotation this is one hash. The one place that knows a rotation may be under
+    way; callers adopt the first hash (see inbox/receive.py)."""
+    found = [lookup_key(secret, value) for secret in keyring().secrets]
+    if _old_lookup_hashes:
+        found += [_master_only_lookup_key(secret, value) for secret in keyring().secrets]
+    return list(dict.fromkeys(found))

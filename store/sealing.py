@@ -67,6 +67,27 @@ def owner_expression(model) -> ColumnElement:
     return select(remote).where(remote.table.c.id == table.c[local]).scalar_subquery()
 
 
+def seal_rows(connection, model, rows: list[dict]) -> list[dict]:
+    """Rows for a Core INSERT of `model` (bulk imports, benches, tests), each personal value
+    sealed with its person's key; new contacts get a data key each, made in one round trip."""
+    names = [column.key for column in personal_columns(model.__table__)]
+    owner = model.__personal_owner__
+    if owner == "id":
+        keys = data_keys().create(len(rows))
+        return [{**row, "data_key_id": key, **{name: seal(row[name], key) for name in names if row.get(name)}}
+                for row, key in zip(rows, keys, strict=True)]
+    sealed = []
+    for row in rows:
+        if isinstance(owner, str):
+            contact_id = row[owner]
+        else:
+            local, remote = owner
+            contact_id = connection.scalar(select(remote).where(remote.table.c.id == row[local]))
+        key = contact_key(connection, contact_id)
+        sealed.append({**row, **{name: seal(row[name], key) for name in names if row.get(name)}})
+    return sealed
+
+
 def _owner_key(connection, mapper, target) -> str:
     owner = mapper.class_.__personal_owner__
     if owner == "id":  # the contact row itself

@@ -21,7 +21,7 @@ from sqlalchemy import make_url, text
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from store.data_keys import data_keys
+from store.data_keys import LOOKUP_KEY_ID, data_keys
 from store.db import make_engine
 from store.migrate import upgrade
 from store.models import Base
@@ -252,8 +252,8 @@ def app(backend, request, twilio, monkeypatch):
     application = create_app(embedded_worker=False)
     application.config["TESTING"] = True
     runtime = application.extensions["dda"]
-    with runtime.data_keys.engine.begin() as connection:  # the keyring starts empty too
-        connection.execute(data_keys.delete())
+    with runtime.data_keys.engine.begin() as connection:  # the keyring starts empty too (but its lookup secret)
+        connection.execute(data_keys.delete().where(data_keys.c.id != LOOKUP_KEY_ID))
     runtime.tasks.start_worker(threads=3, sweep_every=3600)
     yield application
     runtime.close()

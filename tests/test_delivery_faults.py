@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from delivery.tasks import QUEUE_MARKER
 from store.migrate import upgrade
 from store.models import Contact, Message, OutboxItem, utcnow
-from store.personal import seal
+from store.sealing import seal_rows
 from tests.conftest import ENVIRONMENT, PUBLIC_URL, _empty_tables, fixture, sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,16 +162,14 @@ def make_runtime(services):
 def seed(runtime, people: int, each: int) -> list[int]:
     """`people` contacts who just wrote, each with `each` messages waiting; returns contact ids."""
     now = utcnow()
-    keys = runtime.data_keys.create(people)
     with runtime.session() as session:
-        ids = list(session.scalars(insert(Contact).returning(Contact.id), [
-            {"phone_key": f"fault{n}", "phone": seal(f"+3162{n:07d}", keys[n]), "data_key_id": keys[n],
-             "opted_out": False, "created_at": now, "last_inbound_at": now} for n in range(people)]))
-        key_of = dict(zip(ids, keys, strict=True))
-        message_ids = list(session.scalars(insert(Message).returning(Message.id), [
-            {"contact_id": cid, "direction": "out", "kind": "text", "body": seal(f"{cid}:{k}", key_of[cid]),
-             "sender": "bot", "status": "pending", "created_at": now, "updated_at": now}
-            for k in range(each) for cid in ids]))
+        ids = list(session.scalars(insert(Contact).returning(Contact.id), seal_rows(session.connection(), Contact, [
+            {"phone_key": f"fault{n}", "phone": f"+3162{n:07d}", "opted_out": False, "created_at": now,
+             "last_inbound_at": now} for n in range(people)])))
+        message_ids = list(session.scalars(insert(Message).returning(Message.id), seal_rows(
+            session.connection(), Message, [
+            {"contact_id": cid, "direction": "out", "kind": "text", "body": f"{cid}:{k}", "sender": "bot",
+             "status": "pending", "created_at": now, "updated_at": now} for k in range(each) for cid in ids])))
         session.execute(insert(OutboxItem), [{"message_id": mid, "queue": "bulk", "state": "pending", "attempts": 0,
                                               "created_at": now} for mid in sorted(message_ids)])
         session.commit()

@@ -19,7 +19,7 @@ from jobs.scheduled import purge_once_a_day
 from privacy.rotate import personal_tables
 from settings import SettingsError
 from store import models, personal
-from store.data_keys import DataKeys, UnknownDataKey, data_keys
+from store.data_keys import LOOKUP_KEY_ID, DataKeys, UnknownDataKey, data_keys
 from store.db import make_engine, make_sessionmaker
 from store.models import Contact, ConversationState, Message, Registration, RegistrationEvent, Ticket, utcnow
 from store.sealing import owner_expression
@@ -150,15 +150,19 @@ def test_every_table_with_personal_values_names_whose_they_are():
         assert owner_expression(model) is not None
 
 
-def test_the_lookup_hash_and_the_encryption_key_are_separate_keys():
+def test_the_lookup_hash_needs_the_keyring_and_is_apart_from_the_encryption_keys(runtime):
     derived_encryption = personal._derive(OLD_KEY, personal._ENCRYPTION_INFO)
-    derived_lookup = personal._derive(OLD_KEY, personal._LOOKUP_INFO)
+    derived_lookup = personal._lookup_hmac_key(OLD_KEY, runtime.data_keys.lookup_secret())
     derived_wrapping = personal._derive(OLD_KEY, personal._WRAPPING_INFO)
     assert len({derived_encryption, derived_lookup, derived_wrapping}) == 3
     assert OLD_KEY.encode() not in (derived_encryption, derived_lookup, derived_wrapping)
+    hashed = personal.lookup_key(OLD_KEY, PHONE)
+    assert len(hashed) == 64  # fits contacts.phone_key
+    # What someone with a copy of the database and DDA_ENCRYPTION_KEY, but not the keyring, could compute:
     plain_hmac = hmac.new(OLD_KEY.encode(), PHONE.encode(), hashlib.sha256).hexdigest()
-    assert personal.lookup_key(OLD_KEY, PHONE) != plain_hmac
-    assert len(personal.lookup_key(OLD_KEY, PHONE)) == 64  # fits contacts.phone_key
+    master_only = hmac.new(personal._derive(OLD_KEY, personal._LOOKUP_INFO), PHONE.encode(), hashlib.sha256)
+    assert hashed not in (plain_hmac, master_only.hexdigest())
+    assert personal._lookup_hmac_key(OLD_KEY, b"another keyring's secret") != derived_lookup
 
 
 def test_previous_keys_still_decrypt_and_still_find_people(runtime):
@@ -221,7 +225,7 @@ def test_rotate_key_moves_everything_to_the_new_key_while_the_service_runs(whats
         values = stored(new_runtime)
         kept = {where: value for where, value in before.items() if where[0] != "conversation_states"}  # "menu" moved it
         assert {where: values[where] for where in kept} == kept  # the values stay; their key is wrapped anew
-        assert {personal.key_id_of(value) for value in values.values()} == set(wrapped)  # one person, one key
+        assert {personal.key_id_of(value) for value in values.values()} == set(wrapped) - {LOOKUP_KEY_ID}  # one key
         after = wrapped_keys(new_runtime)
         assert set(after) == set(wrapped) and all(after[key] != wrapped[key] for key in wrapped)
         again = rotated.test_cli_runner().invoke(args=["privacy", "rotate-key"])
@@ -239,6 +243,8 @@ def test_rotate_key_moves_everything_to_the_new_key_while_the_service_runs(whats
             _fresh_data_keys(new_runtime).load(after)
     finally:
         new_runtime.close()
+        personal.configure(OLD_KEY, [NEW_KEY])  # back, for the tests after this one
+        runtime.data_keys.rewrap()
         personal.configure(OLD_KEY)
 
 
