@@ -70,11 +70,12 @@ def owner_expression(model) -> ColumnElement:
 def seal_rows(connection, model, rows: list[dict]) -> list[dict]:
     """Rows for a Core INSERT of `model` (bulk imports, benches, tests), each personal value
     sealed with its person's key; new contacts get a data key each, made in one round trip."""
-    names = [column.key for column in personal_columns(model.__table__)]
+    wrap = {column.key: seal_json if isinstance(column.type, PersonalJSON) else seal
+            for column in personal_columns(model.__table__)}
     owner = model.__personal_owner__
     if owner == "id":
         keys = data_keys().create(len(rows))
-        return [{**row, "data_key_id": key, **{name: seal(row[name], key) for name in names if row.get(name)}}
+        return [{**row, "data_key_id": key, **{name: wrap[name](row[name], key) for name in wrap if row.get(name)}}
                 for row, key in zip(rows, keys, strict=True)]
     sealed = []
     for row in rows:
@@ -84,7 +85,7 @@ def seal_rows(connection, model, rows: list[dict]) -> list[dict]:
             local, remote = owner
             contact_id = connection.scalar(select(remote).where(remote.table.c.id == row[local]))
         key = contact_key(connection, contact_id)
-        sealed.append({**row, **{name: seal(row[name], key) for name in names if row.get(name)}})
+        sealed.append({**row, **{name: wrap[name](row[name], key) for name in wrap if row.get(name)}})
     return sealed
 
 
