@@ -31,6 +31,13 @@ INTENT = "_intent"  # slot: the meaning that started this flow, for flows that s
 PICK = "pick."  # payload prefix of the options of a `choose` step
 SUGGESTING = "did_you_mean"
 OUT_OF_SCOPE = "out_of_scope"
+ANSWERS = ("affirm", "deny")  # a yes or a no means something only where a question waits for it
+SOCIAL = ("greet", "thanks", "goodbye")
+CONFIRMING = "_confirming"  # slot: an ask step's answer waits for "is this right?"
+CONFIRM_YES, CONFIRM_NO = "confirm.yes", "confirm.no"
+YES, NO = N_("Yes"), N_("No")
+NAME_SURE_WORDS = 3  # a name of more words than this is asked about; of more than NAME_MAX_WORDS refused
+NAME_MAX_WORDS = 6
 PENDING = "_pending"  # slot: a flow asked for before the language was known
 NOT_READABLE = {
     "media": N_("I can only read text messages. Please write your answer or choose a number."),
@@ -41,6 +48,7 @@ NOT_READABLE = {
 READABLE = ("text", "button", "list")
 WELCOME_FLOW = "welcome"
 MENU_FLOW = "main"
+WAITING_FLOW = "waiting"  # while a person from the team has the chat: tells the person their message arrived
 URGENT = "urgent"
 _NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -166,6 +174,8 @@ class Engine(Generic[H]):
         if message.trigger and self._allowed(self.flows.flows[message.trigger], turn.profile):
             return self._start(turn, message.trigger, message.host)
         answered = self._answer_while_away(turn, message.event, message.host)
+        if answered is None and turn.profile.in_handoff:
+            answered = self._while_waiting(turn, message)
         if answered is None:
             turn.handled_by = "silent"
             return turn
@@ -186,6 +196,10 @@ class Engine(Generic[H]):
         guessed = self.guess_language(event.text) if self.guess_language and event.text else None
         understood = None if trigger else self._confident(event, turn)
         pending = trigger or (self._intents.get(understood.intent) if understood else None)
+        if understood and pending and self._at_any_moment(pending):
+            if guessed:  # "please stop sending me messages" is answered at once, without the welcome
+                self._act(turn, "set_language", host, guessed)
+            return self._start(turn, pending, host, intent=understood.intent)
         if pending and pending != MENU_FLOW:
             turn.state.slots[PENDING] = pending
             if understood:
@@ -240,20 +254,43 @@ class Engine(Generic[H]):
         turn.state.slots[step.get("save")] = picked
         return self._continue(turn, step.get("next"), message.host)
 
+    def _answer_confirmed(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """The answer to "is this right?" about an unsure answer (a long name): yes goes on, no asks
+        the question again; anything else is a new answer to the question."""
+        step = self._waiting_step(turn.state)
+        if step is None or step.kind != "ask" or not turn.state.slots.pop(CONFIRMING, None):
+            return None
+        confirmed = self._confirmation(turn, message.event)
+        if confirmed is None:
+            return None
+        turn.state.fallbacks = 0
+        if confirmed:
+            return self._continue(turn, step.get("next"), message.host)
+        turn.state.slots.pop(step.get("save"), None)
+        self._prompt(turn, step, message.host)
+        return turn
+
     def _question_answered(self, turn: Turn, message: Received[H]) -> Turn | None:
-        """A valid answer to the question an `ask` step is waiting on; a message that confidently
-        asks for a flow allowed at any moment ("please delete everything about me") is not one."""
+        """A valid answer to the question an `ask` step is waiting on (as flows/README.md says);
+        a message that confidently asks for a flow allowed at any moment ("please delete everything
+        about me") is not one. An unsure answer is kept once the person confirms it."""
         step = self._waiting_step(turn.state)
         if step is None or step.kind != "ask" or not message.event.text.strip():
             return None
         critical = self._critical(message.event, turn) if message.trigger is None else None
         if critical:
             return self._start(turn, critical[0], message.host, intent=critical[1])
-        answer = self._validate(step, message.event.text)
-        if answer is None:
+        verdict, answer = self._validate(step, message.event.text, self._understand(message.event, turn))
+        if verdict == "no":
             return None
         turn.state.slots[step.get("save")] = answer
         turn.state.fallbacks = 0
+        if verdict == "unsure" and step.get("confirm"):
+            turn.state.slots[CONFIRMING] = True
+            turn.replies.append(Reply(text=self.text(turn, step.get("confirm")), options=[
+                Option(payload=CONFIRM_YES, label=self.text(turn, YES)),
+                Option(payload=CONFIRM_NO, label=self.text(turn, NO))]))
+            return turn
         return self._continue(turn, step.get("next"), message.host)
 
     def _flow_named(self, turn: Turn, message: Received[H]) -> Turn | None:
@@ -268,13 +305,18 @@ class Engine(Generic[H]):
         """Free text the classifier is confident about starts the flow for its intent."""
         understood = self._understand(message.event, turn)
         if understood and understood.confidence >= self.confidence_threshold:
+            if understood.intent in ANSWERS:
+                return self._yes_or_no(turn, understood.intent, message.host)
+            if understood.intent == OUT_OF_SCOPE and OUT_OF_SCOPE in self.flows.flows:
+                return self._out_of_scope(turn, message.host)
             flow = self._intents.get(understood.intent)
             if flow:
                 return self._start(turn, flow, message.host, intent=understood.intent)
         return None
 
     def _did_you_mean(self, turn: Turn, message: Received[H]) -> Turn | None:
-        """Unsure (and not out of scope): offer up to two likely flows and "Something else"."""
+        """Unsure (and not out of scope): offer up to two likely flows and "Something else", never
+        "I cannot help with that" or a yes/no flow."""
         understood = self._understand(message.event, turn)
         if understood is None or understood.confidence < self.suggestion_threshold:
             return None
@@ -282,7 +324,8 @@ class Engine(Generic[H]):
             return None
         candidates: dict[str, str] = {}
         for intent, confidence in understood.ranking[:3]:
-            if intent in self._intents and confidence >= self.suggestion_threshold:
+            if intent in self._intents and intent not in (*ANSWERS, OUT_OF_SCOPE) and \
+                    confidence >= self.suggestion_threshold:
                 candidates.setdefault(self._intents[intent], intent)
         if not candidates:
             return None
@@ -302,6 +345,7 @@ class Engine(Generic[H]):
         ("did you mean answered", _did_you_mean_answered),
         ("menu option", _menu_option),
         ("list choice", _list_choice),
+        ("answer confirmed", _answer_confirmed),
         ("question answered", _question_answered),
         ("flow named", _flow_named),
         ("earlier button", _earlier_button),
@@ -398,6 +442,66 @@ class Engine(Generic[H]):
         """Whether `flow` may run for a person who opted out or whose chat a helper has."""
         return flow.when_opted_out if profile.opted_out else flow.when_in_handoff
 
+    def _at_any_moment(self, flow: str) -> bool:
+        """Flows that work whatever is going on, even with a helper on the chat (stop, delete my
+        data, is this safe, danger): their meaning in free text counts like their keyword."""
+        return self.flows.flows[flow].interrupts and self.flows.flows[flow].when_in_handoff
+
+    def _while_waiting(self, turn: Turn, message: Received[H]) -> Turn | None:
+        """A helper has the chat: free text that means stop, delete my data or is this safe is
+        answered; anything else goes to the helper, and the `waiting` flow may tell the person it
+        arrived (once, and again after a quiet time). None: nothing to say."""
+        understood = self._confident(message.event, turn) if not message.tap else None
+        flow = self._intents.get(understood.intent) if understood else None
+        if understood and flow and self._at_any_moment(flow):
+            return self._start(turn, flow, message.host, intent=understood.intent)
+        if WAITING_FLOW not in self.flows.flows:
+            return None
+        where = turn.state.flow, turn.state.step
+        self._run(turn, WAITING_FLOW, self.flows.flows[WAITING_FLOW].start, message.host)
+        turn.state.flow, turn.state.step = where
+        return turn if turn.replies else None
+
+    def _yes_or_no(self, turn: Turn, intent: str, host: H) -> Turn:
+        """A yes or a no that no option took. It answers a question asked outside the chat (like
+        "your voucher is ready, answer YES") while that is still open; otherwise, with a question
+        waiting here (other than the menu's), it did not fit that question; with none, it starts a
+        flow that takes it without asking, or else gets the menu, counted as not understood."""
+        flow = self._intents.get(intent)
+        asked_by = self.flows.flows[flow].asked_by if flow else None
+        if flow and asked_by and self._act(turn, asked_by, host) == "open":
+            return self._start(turn, flow, host, intent=intent)
+        step = self._waiting_step(turn.state)
+        if step is not None and turn.state.flow != MENU_FLOW:
+            return self._not_understood(turn, host, step.get("invalid") if step.kind == "ask" else None)
+        if flow and asked_by is None:
+            return self._start(turn, flow, host, intent=intent)
+        return self._not_understood(turn, host, quiet=True)
+
+    def _out_of_scope(self, turn: Turn, host: H) -> Turn:
+        """Honest about what the bot cannot do, and counted as not understood: asking twice for
+        what it cannot do reaches a person."""
+        turn.state.fallbacks += 1
+        if turn.state.fallbacks >= self.fallback_limit:
+            return self._hand_over(turn, host)
+        fallbacks = turn.state.fallbacks
+        self._start(turn, OUT_OF_SCOPE, host, intent=OUT_OF_SCOPE)
+        turn.state.fallbacks = fallbacks
+        return turn
+
+    def _confirmation(self, turn: Turn, event: Incoming) -> bool | None:
+        """The answer to "is this right?": True, False, or None for something else (a new answer)."""
+        if event.payload in (CONFIRM_YES, CONFIRM_NO):
+            return event.payload == CONFIRM_YES
+        said = normalise(event.text or "")
+        for value, label, number in ((True, YES, "1"), (False, NO, "2")):
+            if said in (number, normalise(self.text(turn, label)), normalise(label)):
+                return value
+        understood = self._understand(event, turn) if len(said.split()) <= NAME_SURE_WORDS else None
+        if understood and understood.intent in ANSWERS and understood.confidence >= self.confidence_threshold:
+            return understood.intent == "affirm"
+        return None
+
     def _answer_while_away(self, turn: Turn, event: Incoming, host: H) -> Turn | None:
         """The answer to a question a flow allowed in this moment asked ("delete my data" during a
         handoff or after STOP: are you sure?), or None. Anything else goes to the helper (or
@@ -450,14 +554,28 @@ class Engine(Generic[H]):
                     return option
         return None
 
-    @staticmethod
-    def _validate(step: Step, text: str) -> str | int | None:
+    def _validate(self, step: Step, text: str, understood: Understanding | None) -> tuple[str, Any]:
+        """("yes", value), ("unsure", value) or ("no", None), as flows/README.md describes: a number
+        is digits; a text fits its length and is not a question that asks for something else; a
+        name also has no question mark, digits or links and is not a sentence, and a long one, or
+        one that reads like a greeting, is confirmed before it is kept."""
         answer = " ".join(text.split())
-        if step.get("expect", "text") == "number":
-            return int(answer) if answer.isdigit() else None
+        expect = step.get("expect", "text")
+        if expect == "number":
+            return ("yes", int(answer)) if answer.isdigit() else ("no", None)
         if len(answer) < int(step.get("min_length", 1)) or len(answer) > int(step.get("max_length", 200)):
-            return None
-        return answer
+            return "no", None
+        meaning = understood.intent if understood and understood.confidence >= self.confidence_threshold else None
+        request = meaning is not None and meaning not in (*SOCIAL, OUT_OF_SCOPE)
+        if expect == "text":
+            return ("no", None) if request and "?" in answer else ("yes", answer)
+        words = answer.split()
+        if request or "?" in answer or any(c.isdigit() for c in answer) or "@" in answer or "/" in answer \
+                or len(words) > NAME_MAX_WORDS:
+            return "no", None
+        if len(words) > NAME_SURE_WORDS or meaning in (*SOCIAL, OUT_OF_SCOPE):
+            return "unsure", answer
+        return "yes", answer
 
     # -- running steps ----------------------------------------------------------------------
     def _start(self, turn: Turn, flow: str, host: H, intent: str | None = None) -> Turn:
@@ -540,11 +658,13 @@ class Engine(Generic[H]):
         self._act(turn, "handoff", host, "fallback")
         return turn
 
-    def _not_understood(self, turn: Turn, host: H, text: str | None = None) -> Turn:
+    def _not_understood(self, turn: Turn, host: H, text: str | None = None, quiet: bool = False) -> Turn:
+        """`quiet`: the menu alone ("What can I do for you?"), without "Sorry, I did not understand"."""
         turn.state.fallbacks += 1
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
-        self._say(turn, text or NOT_UNDERSTOOD)
+        if not quiet:
+            self._say(turn, text or NOT_UNDERSTOOD)
         step = self._waiting_step(turn.state)
         if step is not None and self._prompt(turn, step, host, page=int(turn.state.slots.get("_page", 0))):
             return turn

@@ -20,7 +20,7 @@ from bot.menus import BODY, BUTTON_TITLE, ROW_TITLE, too_long
 STEP_KINDS = ("say", "ask", "menu", "choose", "branch", "action", "goto", "handoff", "set")
 STEP_KEYS = {
     "say": {"say", "next"},
-    "ask": {"ask", "save", "expect", "min_length", "max_length", "invalid", "next"},
+    "ask": {"ask", "save", "expect", "min_length", "max_length", "invalid", "confirm", "next"},
     "menu": {"menu", "options", "save", "next"},
     "choose": {"choose", "from", "save", "empty", "next"},
     "branch": {"branch", "else"},
@@ -29,11 +29,11 @@ STEP_KEYS = {
     "handoff": {"handoff", "say"},
     "set": {"set", "next"},
 }
-EXPECT = ("text", "number")
+EXPECT = ("text", "number", "name")
 OPTION_KEYS = {"label", "verbatim", "short", "payload", "goto", "value", "action", "intent"}
 CONDITION_KEYS = {"slot", "profile", "equals", "in", "present"}
 FLOW_KEYS = {"flow", "version", "title", "description", "start", "steps", "keywords", "prefixes", "contains",
-             "payloads", "intents",
+             "payloads", "intents", "asked_by",
              "global",
              "when_opted_out", "when_in_handoff"}
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -89,6 +89,7 @@ class Flow:
     payloads: list[str] = field(default_factory=list)
     intents: list[str] = field(default_factory=list)
     interrupts: bool = False
+    asked_by: str | None = None  # an action: is the yes/no question this flow answers still open?
     when_opted_out: bool = False
     when_in_handoff: bool = False
 
@@ -97,7 +98,7 @@ class Flow:
         if self.title:
             yield self.title, self.line, f"flow {self.name}: its title, offered in 'Did you mean'"
         for step in self.steps.values():
-            for key in ("say", "ask", "menu", "choose", "invalid"):
+            for key in ("say", "ask", "menu", "choose", "invalid", "confirm"):
                 if isinstance(step.get(key), str):
                     yield step.get(key), step.line, f"flow {self.name}, step {step.id}"
             for option in step.options:
@@ -208,6 +209,7 @@ def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
                 payloads=[str(p) for p in data.get("payloads") or []],
                 intents=[str(i) for i in data.get("intents") or []],
                 interrupts=bool(data.get("global", False)),
+                asked_by=str(data["asked_by"]) if data.get("asked_by") else None,
                 when_opted_out=bool(data.get("when_opted_out", False)),
                 when_in_handoff=bool(data.get("when_in_handoff", False)))
 
@@ -387,6 +389,8 @@ def _check_flow_links(flow: Flow, flow_set: FlowSet, actions: set[str], choices:
             problems.append(f"{flow.path}:{line}: unknown action {name!r} "
                             f"(known: {', '.join(sorted(actions))})")
 
+    if flow.asked_by:
+        action_ok(flow.asked_by, flow.line)
     for step in flow.steps.values():
         if "next" in step.data:
             target_ok(step.data["next"], step.line_of("next"), "next")

@@ -1,12 +1,14 @@
 """Whether the helpdesk is staffed now, so the person is told a real expectation."""
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_time, get_day_names
 from babel.lists import format_list
 
-from bot.formats import weekly_hours
+from bot.formats import native_digits, weekly_hours
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -35,6 +37,27 @@ def describe(hours: dict[str, str], language: str | None) -> str:
         else:
             rules.append(([number], [span]))
     return format_list(weekly_hours(rules, language), locale=(language or "en").replace("-", "_"))
+
+
+def next_opening(hours: dict[str, str], timezone: str, now: datetime) -> datetime | None:
+    """When the helpers next start work, in the program's time zone; None if they never do."""
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        span = hours.get(DAYS[day.weekday()])
+        if span:
+            opening = datetime.combine(day, _span(span)[0], tzinfo=zone)
+            if opening > local:
+                return opening
+    return None
+
+
+def weekday_and_time(moment: datetime, language: str | None) -> str:
+    """'maandag 09:00', 'Monday 9:00 AM', 'دوشنبه ۹:۰۰': a day and a time as the person's locale writes them."""
+    locale = Locale.parse((language or "en").replace("-", "_"))
+    day = get_day_names("wide", locale=locale)[moment.weekday()]
+    return native_digits(f"{day} {format_time(moment, 'short', tzinfo=moment.tzinfo, locale=locale)}", locale.language)
 
 
 def _span(text: str) -> tuple[time, time]:

@@ -73,33 +73,34 @@ class IntentClassifier:
 
     def predict(self, text: str, top: int = 5) -> Prediction:
         """The request wins over the greeting or thanks around it (nlu/politeness.py): when the
-        whole message reads as social or unsure, the message without its politeness is judged
-        too, and a request found there with enough confidence is the answer."""
+        whole message reads as social or unsure, its parts without the politeness are judged too
+        (in the same call), and the surest request among them, if sure enough, is the answer."""
         normalised = normalise(text)
-        whole = self._predict(normalised, top)
+        parts = self.politeness.requests(normalised)
+        whole, *judged = self._predict([normalised, *parts], top)
         if whole.intent not in SOCIAL and whole.confidence >= REQUEST_CONFIDENCE:
             return whole
-        core = self.politeness.core(normalised)
-        if core is None:
-            return whole
-        request = self._predict(core, top)
-        if request.intent not in SOCIAL and (request.confidence >= REQUEST_CONFIDENCE
-                                             or request.confidence > whole.confidence):
-            return request
+        requests = [p for p in judged if p.intent not in SOCIAL]
+        best = max(requests, key=lambda p: p.confidence, default=None)
+        if best is not None and (best.confidence >= REQUEST_CONFIDENCE or best.confidence > whole.confidence):
+            return best
         return whole
 
-    def _predict(self, normalised: str, top: int) -> Prediction:
+    def _predict(self, texts: list[str], top: int) -> list[Prediction]:
         """A message without a single word the training data knows is judged on letter groups
         alone, which can look sure of nonsense ("blorp" as health care): its confidence is
         capped below acting, so the bot asks "did you mean" rather than acting on a guess."""
-        probabilities = self.pipeline.predict_proba([normalised])[0]
-        ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda pair: -pair[1])[:top]
-        ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
-        confidence = ranking[0][1]
-        known = self._knows_a_word(normalised)
-        if not known:
-            confidence = min(confidence, UNKNOWN_WORDS_CONFIDENCE)
-        return Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking, knows_a_word=known)
+        predictions = []
+        for normalised, probabilities in zip(texts, self.pipeline.predict_proba(texts), strict=True):
+            ranked = sorted(zip(self.intents, probabilities, strict=True), key=lambda pair: -pair[1])[:top]
+            ranking = [(str(intent), round(float(p), 4)) for intent, p in ranked]
+            confidence = ranking[0][1]
+            known = self._knows_a_word(normalised)
+            if not known:
+                confidence = min(confidence, UNKNOWN_WORDS_CONFIDENCE)
+            predictions.append(Prediction(intent=ranking[0][0], confidence=confidence, ranking=ranking,
+                                          knows_a_word=known))
+        return predictions
 
     def _knows_a_word(self, normalised: str) -> bool:
         """Emoji and signs alone are not words: their symbols are what the data knows (🙏 is thanks)."""

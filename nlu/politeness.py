@@ -2,9 +2,10 @@
 
 "hallo, ik wil me aanmelden" or "magandang araw po, gusto ko pong magparehistro" hold two
 things, and a classifier that sees both splits its confidence between greet and the request,
-below what it needs to act. What the person wants is the request, so the message is judged a
-second time without the politeness at its start and end. The phrases are the training data's own
-short greet, thanks and goodbye examples, so every language (and a new one) brings its own.
+below what it needs to act. What the person wants is the request, so the message is also judged
+without the politeness at its start and end, and sentence by sentence. The phrases are the
+training data's own short greet, thanks and goodbye examples, so every language (and a new one)
+brings its own.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import re
 from collections.abc import Iterable
 
 SOCIAL = ("greet", "thanks", "goodbye")
-MAX_PHRASE_WORDS = 3
+MAX_PHRASE_WORDS = 4
 _WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[,.!?;:\n؟،።፣]+")
 
 
 class Politeness:
@@ -22,19 +24,34 @@ class Politeness:
         self.phrases = {tuple(words) for words in (_WORD.findall(p) for p in phrases)
                         if 0 < len(words) <= MAX_PHRASE_WORDS}
 
-    def core(self, normalised: str) -> str | None:
-        """The message without the politeness around it, or None when there is none to take away
-        or nothing else is left."""
-        spans = [(m.start(), m.end()) for m in _WORD.finditer(normalised)]
-        words = [normalised[start:end] for start, end in spans]
+    def requests(self, normalised: str) -> list[str]:
+        """The parts of the message that may hold the request: the message without the politeness
+        at its ends, and each of its sentences that is more than politeness. Empty when the message
+        is nothing but one request or nothing but politeness."""
+        found: list[str] = []
+        core = self._core(normalised)
+        if core and core != normalised:
+            found.append(core)
+        sentences = [part.strip() for part in _SENTENCE_END.split(normalised) if part.strip()]
+        if len(sentences) > 1:
+            for sentence in sentences:
+                kept = self._core(sentence)
+                if kept and kept not in found:
+                    found.append(kept)
+        return found
+
+    def _core(self, text: str) -> str | None:
+        """The text without the politeness phrases at its start and end; None if nothing else is left."""
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        words = [text[start:end] for start, end in spans]
         first, last = 0, len(words)
         while first < last and (taken := self._match(words[first:last])):
             first += taken
         while first < last and (taken := self._match(words[first:last][::-1], reverse=True)):
             last -= taken
-        if first == last or (first, last) == (0, len(words)):
+        if first == last:
             return None
-        return normalised[spans[first][0]:spans[last - 1][1]]
+        return text[spans[first][0]:spans[last - 1][1]]
 
     def _match(self, words: list[str], reverse: bool = False) -> int:
         """How many words at the start of `words` are a phrase (the longest that fits)."""

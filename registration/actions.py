@@ -66,7 +66,8 @@ def registration_consent(context: ActionContext[Conversation]) -> str:
 
 
 def registration_no_consent(context: ActionContext[Conversation]) -> str:
-    """Nothing is stored but the wish not to be contacted."""
+    """No registration and nothing of what was said so far; the conversation goes on, so
+    information, help and a person stay within reach without registering."""
     conversation = context.host
     session, contact = conversation.session, conversation.contact
     registration = registration_for(session, contact.id)
@@ -75,7 +76,6 @@ def registration_no_consent(context: ActionContext[Conversation]) -> str:
     for message in session.scalars(select(Message).where(Message.contact_id == contact.id,
                                                          Message.direction == "in")):
         message.body = None
-    context.profile.opted_out = True
     context.slots.clear()
     return "ok"
 

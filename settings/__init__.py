@@ -128,6 +128,7 @@ class Helpdesk(_Section):
     hours: dict[str, str] = {"mon": "09:00-17:00", "tue": "09:00-17:00", "wed": "09:00-17:00",
                              "thu": "09:00-17:00", "fri": "09:00-17:00"}
     expected_wait_minutes: int = Field(default=30, ge=1)
+    acknowledge_quiet_minutes: int = Field(default=60, ge=1)  # after this long without a word from the team
     urgent_helplines: list[Helpline] = []
 
     @field_validator("hours")
@@ -334,9 +335,9 @@ class Settings(_Section):
         return self
 
     def placeholders(self) -> dict[str, str]:
-        """The program's values any text may use: {program}, {organisation}, {stores}."""
+        """The program's values any text may use: {program}, {organisation}, {stores}, {message_days}."""
         return {"program": self.program.name, "organisation": self.program.organisation,
-                "stores": self.vouchers.stores}
+                "stores": self.vouchers.stores, "message_days": str(self.privacy.message_days)}
 
     @property
     def uses_twilio(self) -> bool:

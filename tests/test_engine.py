@@ -52,7 +52,8 @@ def regions(context: ActionContext[Person]) -> list[Option]:
 DOMAIN_ACTIONS = ("registration_start", "registration_consent", "registration_no_consent", "registration_save",
                   "registration_complete", "vouchers_send_unclaimed", "vouchers_resend", "vouchers_balance",
                   "privacy_report", "referral_begin", "referral_remember_region", "referral_rights", "referral_card",
-                  "referral_feedback", "referral_answer", "referral_national")
+                  "referral_feedback", "referral_answer", "referral_national", "vouchers_waiting",
+                  "handoff_acknowledge")
 DOMAIN_CHOICES = ("referral_categories", "referral_subcategories", "referral_offers", "referral_questions")
 # What the classifier would say, by message: (intent, confidence, the ranking after it).
 MEANINGS = {
@@ -67,6 +68,9 @@ MEANINGS = {
     "yes": ("affirm", UNSURE, []),
     "i am scared of him": ("human", 0.5, [("urgent", 0.35)]),
     "please delete everything about me": ("delete_data", CONFIDENT, []),
+    "please stop sending me messages": ("stop", CONFIDENT, []),
+    "is this safe, will the police see this?": ("safety", CONFIDENT, []),
+    "hello": ("greet", CONFIDENT, []),
 }
 LANGUAGES = {"hallo, ik wil me aanmelden": "nl", "bonjour je voudrais de l'aide": "fr"}
 
@@ -87,7 +91,7 @@ def engine() -> Engine[Person]:
     choices.add("referral_regions", regions)
     for name in DOMAIN_CHOICES:
         choices.add(name, lambda context: [])
-    placeholders = {"program": "Direct Digital Aid", "organisation": "DDA", "stores": "the shop"}
+    placeholders = {"program": "Direct Digital Aid", "organisation": "DDA", "stores": "the shop", "message_days": "30"}
     flows = load_flows(ROOT / "flows", actions.names(), choices=choices.names(), placeholders=placeholders)
     return Engine(flows, Translator(), actions, choices=choices, fallback_limit=2, placeholders=placeholders,
                   understand=understand, guess_language=LANGUAGES.get, confidence_threshold=0.5,
@@ -134,8 +138,8 @@ def chat(engine) -> Chat:
 def test_the_matchers_are_tried_in_the_documented_order():
     assert [name for name, _ in Engine.MATCHERS] == [
         "opted out or with a helper", "global keyword", "first contact", "unreadable", "did you mean answered",
-        "menu option", "list choice", "question answered", "flow named", "earlier button", "intent", "did you mean",
-        "fallback"]
+        "menu option", "list choice", "answer confirmed", "question answered", "flow named", "earlier button",
+        "intent", "did you mean", "fallback"]
 
 
 def test_a_turn_leaves_the_state_it_was_given_untouched(engine):
@@ -169,7 +173,15 @@ def test_after_stop_start_opts_in_again(engine):
 def test_with_a_helper_the_bot_does_not_answer(engine):
     chat = Chat(engine, in_handoff=True)
     assert chat.say("are you still there").handled_by == "silent"
-    assert chat.person.calls == []
+    assert chat.person.calls == [("handoff_acknowledge", None)]  # the host decides if "it arrived" is due
+
+
+def test_with_a_helper_stop_and_the_safety_question_in_free_text_still_work(engine):
+    chat = Chat(engine, in_handoff=True)
+    chat.say("is this safe, will the police see this?")
+    assert "never give it to the police" in chat.replies
+    chat.say("please stop sending me messages")
+    assert chat.profile.opted_out is True
 
 
 def test_with_a_helper_stop_still_works(engine):
@@ -345,7 +357,7 @@ def test_an_answer_is_saved_and_the_flow_goes_on(chat):
 def test_an_invalid_answer_gets_the_steps_own_explanation_and_the_question_again(chat):
     chat.state = State(flow="register", step="ask_name", slots={"consented": True})
     chat.say("A")
-    assert "at least two letters" in chat.replies and "What is your name?" in chat.replies
+    assert "Please write only your name" in chat.replies and "What is your name?" in chat.replies
     assert chat.at("register", "ask_name") and chat.state.fallbacks == 1
 
 
@@ -415,9 +427,72 @@ def test_did_you_mean_something_else_shows_the_menu(chat):
     assert chat.at(MENU_FLOW, "menu")
 
 
-def test_out_of_scope_is_not_offered_as_did_you_mean(chat):
+def test_out_of_scope_is_answered_honestly_never_as_did_you_mean(chat):
     chat.say("what is the weather")
-    assert "Did you mean" not in chat.replies and "did not understand" in chat.replies
+    assert "Did you mean" not in chat.replies and "I cannot help with that here" in chat.replies
+    assert "Talk to a person" in chat.replies and chat.at("out_of_scope")
+
+
+def test_out_of_scope_twice_reaches_a_person(chat):
+    chat.say("what is the weather")
+    chat.say("what is the weather")
+    assert chat.person.calls[-1] == ("handoff", "fallback")
+
+
+# -- yes and no ----------------------------------------------------------------------------
+
+def test_a_yes_with_no_question_waiting_gets_the_menu_and_counts_as_not_understood(chat):
+    chat.say("yes please")
+    assert chat.replies.startswith("What can I do for you?") and "did not understand" not in chat.replies
+    assert ("vouchers_send_unclaimed", None) not in chat.person.calls
+    chat.say("yes please")
+    assert chat.person.calls[-1] == ("handoff", "fallback")
+
+
+def test_a_yes_while_a_voucher_waits_for_one_sends_it(chat):
+    chat.person.outcomes["vouchers_waiting"] = "open"
+    chat.say("yes please")
+    assert ("vouchers_send_unclaimed", None) in chat.person.calls
+
+
+def test_a_yes_that_does_not_fit_the_question_asks_it_again(engine):
+    chat = Chat(engine, language=None)
+    chat.say("hi there")  # the language menu
+    chat.say("yes please")
+    assert "did not understand" in chat.replies and "Choose your language" in chat.replies
+
+
+# -- names ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["wait, can the police see this chat?", "+31 6 1234 5678",
+                                    "i do not know what you mean by that at all"])
+def test_what_is_not_a_name_is_not_saved_as_one(chat, answer):
+    chat.state = State(flow="register", step="ask_name", slots={"consented": True})
+    chat.say(answer)
+    assert "reg_name" not in chat.state.slots and chat.at("register", "ask_name")
+    assert "Please write only your name" in chat.replies
+
+
+def test_a_long_name_is_kept_only_once_confirmed(chat):
+    chat.state = State(flow="register", step="ask_name", slots={"consented": True})
+    chat.say("Amina Yusuf Hassan Ali")
+    assert "Should we call you Amina Yusuf Hassan Ali?" in chat.replies
+    assert ("registration_save", None) not in chat.person.calls
+    chat.tap("confirm.no", "No")
+    assert "What is your name?" in chat.replies and "reg_name" not in chat.state.slots
+    chat.say("Amina Yusuf Hassan Ali")
+    chat.tap("confirm.yes", "Yes")
+    assert chat.state.slots["reg_name"] == "Amina Yusuf Hassan Ali"
+    assert ("registration_save", None) in chat.person.calls
+
+
+# -- first contact -------------------------------------------------------------------------
+
+def test_stop_in_free_text_on_first_contact_opts_out_without_a_welcome(engine):
+    chat = Chat(engine, language=None)
+    chat.say("please stop sending me messages")
+    assert chat.profile.opted_out is True
+    assert "Choose your language" not in chat.replies and "START" in chat.replies
 
 
 # -- not understood and the fallback to a person -------------------------------------------

@@ -104,6 +104,37 @@ def test_held_out_accuracy_does_not_regress():
     assert all(row["accuracy"] >= 0.8 for row in evaluation["per_language"].values()), evaluation["per_language"]
 
 
+def test_a_greeting_or_thanks_around_a_request_never_hides_it():
+    """Messages written apart from the training data, each opening with a greeting or politeness
+    ("hallo, ik wil me aanmelden", "salam bghit nsjl"): the bot acts on the request."""
+    from nlu.classifier import REQUEST_CONFIDENCE, load_or_train
+    from nlu.evaluate import read_test_files
+
+    classifier = load_or_train()
+    examples = read_test_files([ROOT / "nlu" / "tests" / "greeting_first"]).examples
+    assert {e.language for e in examples} == set(PROGRAM) | {"fa", "ti", "so", "tr", "ru", "am"}
+    predictions = [(e, classifier.predict(e.text)) for e in examples]
+    missed = [(e.text, p.intent) for e, p in predictions if p.intent != e.intent or p.confidence < REQUEST_CONFIDENCE]
+    assert len(missed) <= len(examples) * 0.05, missed
+    for text in ("hallo, ik wil me aanmelden", "salam bghit nsjl", "hello, thanks, I need a doctor. thank you!"):
+        assert classifier.predict(text).intent != "greet"
+
+
+def test_what_the_service_cannot_do_rarely_starts_a_flow_even_in_words_nobody_trained_on():
+    """nlu/tests/unseen_out_of_scope/ was written apart from the training data, in other topics and
+    words; such a message must be recognised, or at least be too unsure to start a wrong flow."""
+    from nlu.classifier import REQUEST_CONFIDENCE, load_or_train
+    from nlu.evaluate import read_test_files
+
+    classifier = load_or_train()
+    examples = read_test_files([ROOT / "nlu" / "tests" / "unseen_out_of_scope"]).examples
+    wrong = [e.text for e in examples if (p := classifier.predict(e.text)).intent != "out_of_scope"
+             and p.confidence >= REQUEST_CONFIDENCE]
+    assert len(wrong) <= len(examples) * 0.2, wrong
+    for text in ("can you get me a residence permit", "how do i top up my credit"):
+        assert classifier.predict(text).intent == "out_of_scope"
+
+
 def test_training_is_cached_by_data_and_retrained_when_data_changes(tmp_path):
     from nlu.classifier import load_or_train
 

@@ -143,17 +143,19 @@ def test_leaving_half_way_and_coming_back_days_later_continues(whatsapp, runtime
     assert "Jean-Pierre" in whatsapp.conversation("Médecins du Monde", phone=FR_PHONE)[-1]
 
 
-def test_no_consent_keeps_nothing_but_the_opt_out(whatsapp, runtime):
+def test_no_consent_keeps_nothing_but_information_help_and_a_person_stay(whatsapp, runtime):
     whatsapp.send("hello")
     whatsapp.send("2")
     whatsapp.send("register")
-    assert "We keep nothing about you" in whatsapp.conversation("2")[-1]
+    replies = whatsapp.conversation("2")
+    assert "we keep nothing about you" in replies[-2]
+    assert replies[-1].startswith("What can I do for you?")
     assert registration_of(runtime, "+31612345678") is None
     with runtime.session() as session:
         contact = session.scalar(select(Contact))
-        assert contact.opted_out
+        assert not contact.opted_out
         assert all(m.body is None for m in contact.messages if m.direction == "in")
-    assert whatsapp.conversation("hello again") == []
+    assert "person from our team" in whatsapp.conversation("I want to talk to a person")[-1]
 
 
 def test_closed_registration_explains_how_to_get_referred(whatsapp, runtime):

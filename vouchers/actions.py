@@ -25,6 +25,13 @@ def vouchers_send_unclaimed(context: ActionContext[Conversation]) -> str:
     return _send(context, unclaimed_only=True)
 
 
+def vouchers_waiting(context: ActionContext[Conversation]) -> str:
+    """Whether "your voucher is ready, answer YES" is still an open question: open or closed."""
+    host = context.host
+    waiting = with_balance(host.session, host.runtime, host.contact.id, unclaimed_only=True)
+    return "open" if waiting else "closed"
+
+
 def vouchers_resend(context: ActionContext[Conversation]) -> str:
     """Lost the picture: every voucher with money left, received before or not."""
     return _send(context, unclaimed_only=False)
@@ -47,5 +54,6 @@ def vouchers_balance(context: ActionContext[Conversation]) -> str:
 
 def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
     actions.add("vouchers_send_unclaimed", vouchers_send_unclaimed)
+    actions.add("vouchers_waiting", vouchers_waiting)
     actions.add("vouchers_resend", vouchers_resend)
     actions.add("vouchers_balance", vouchers_balance)
