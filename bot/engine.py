@@ -128,7 +128,7 @@ class Engine(Generic[H]):
                  choices: Choices[H] | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
                  confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25,
-                 urgent_threshold: float = 0.3):
+                 urgent_threshold: float = 0.15):
         self.flows = flows
         self.translator = translator
         self.actions = actions
