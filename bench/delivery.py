@@ -319,20 +319,27 @@ def run_webhook_under_bulk() -> bool:
     return ok
 
 
+def _serving(stack: ExitStack, bulk: int, rate_limit: int | None, log: str) -> tuple[Mock, int, str]:
+    """Fresh data, the mock, the web (gunicorn) and the workers running, with `bulk` texts
+    queued at `rate_limit` (None: the default limit, nothing queued): (mock, port, public URL)."""
+    _fresh()
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    mock, env, runtime = _services(stack, public_url, rate=rate_limit or DEFAULT_RATE)
+    _queue_texts(runtime, _people(runtime, bulk, in_window=True))
+    stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / log))
+    _workers(stack, env)
+    time.sleep(6)  # the workers have started and are sending
+    return mock, port, public_url
+
+
 def _webhook_during_bulk(rate_limit: int | None) -> dict:
     """One run; `rate_limit` None for no bulk send at all."""
     from bench.webhook import signed_inbound
 
     bulk = people_option(PIPELINE_MESSAGES) if rate_limit else 0
-    _fresh()
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        mock, env, runtime = _services(stack, public_url, rate=rate_limit or DEFAULT_RATE)
-        _queue_texts(runtime, _people(runtime, bulk, in_window=True))
-        stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / "delivery-webhook.log"))
-        _workers(stack, env)
-        time.sleep(6)  # the workers have started and are sending
+        mock, port, public_url = _serving(stack, bulk, rate_limit, "delivery-webhook.log")
         before = mock.stats()["requests"]
         started = time.monotonic()
         load = paced(port, signed_inbound(public_url + "/twilio/whatsapp", AUTH_TOKEN, contacts=500),
@@ -370,15 +377,8 @@ def run_reply_latency() -> bool:
 
 def _reply_latency(rate_limit: int | None) -> dict:
     bulk = people_option(PIPELINE_MESSAGES) if rate_limit else 0
-    _fresh()
-    port = free_port()
-    public_url = f"http://127.0.0.1:{port}"
     with ExitStack() as stack:
-        mock, env, runtime = _services(stack, public_url, rate=rate_limit or DEFAULT_RATE)
-        _queue_texts(runtime, _people(runtime, bulk, in_window=True))
-        stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / "reply-webhook.log"))
-        _workers(stack, env)
-        time.sleep(6)  # the workers have started (and the bulk is sending)
+        mock, port, public_url = _serving(stack, bulk, rate_limit, "reply-webhook.log")
         posted = _post_first_messages(port, public_url, REPLY_RATE, REPLY_SECONDS)
         deadline = time.monotonic() + 60
         while True:
