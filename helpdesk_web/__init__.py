@@ -49,6 +49,10 @@ def _not_found(error):
 
 # Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
 from helpdesk_web import console, simulator  # noqa: E402
+from helpdesk_web.bidi import direction, isolated  # noqa: E402
+
+blueprint.add_app_template_filter(isolated, "isolated")
+blueprint.add_app_template_filter(direction, "direction")
 
 for _child in (console.blueprint, simulator.blueprint):
     blueprint.register_blueprint(_child)

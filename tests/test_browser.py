@@ -12,10 +12,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from staff.auth import WRONG, hash_password
-from store.models import StaffUser
+from store.models import Contact, StaffUser, Ticket
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
@@ -144,3 +145,66 @@ def test_refusals_show_in_the_browser(browser, live, users):
     response = page.goto("/helpdesk/")
     assert response.status == 200
     page.context.close()
+
+
+# --- right to left --------------------------------------------------------------------------
+
+ARABIC = "أحتاج مساعدة، رمز القسيمة ABC-123!"
+FARSI = "سلام، کد من 4821 کار نمی‌کند؟"
+
+# Where a paragraph's first and last written characters land on screen, and its direction.
+ENDS = """node => {
+  const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) if (walker.currentNode.data.trim()) texts.push(walker.currentNode);
+  const place = (text, at) => { const range = document.createRange(); range.setStart(text, at);
+    range.setEnd(text, at + 1); const box = range.getBoundingClientRect(); return {left: box.left, right: box.right}; };
+  const first = texts[0], last = texts[texts.length - 1];
+  return {direction: getComputedStyle(node).direction, first: place(first, first.data.search(/\\S/)),
+          last: place(last, last.data.trimEnd().length - 1)};
+}"""
+
+
+def reads_right_to_left(paragraph):
+    """Laid out right to left, the sentence starts at the right and its closing punctuation
+    (the '!' or '؟' typed last) sits at its left end, not stranded on the right."""
+    ends = paragraph.evaluate(ENDS)
+    assert ends["direction"] == "rtl", ends
+    assert ends["last"]["right"] <= ends["first"]["left"], ends
+
+
+def test_arabic_and_farsi_read_right_to_left_in_the_console_and_the_simulator(browser, live, users, whatsapp, runtime):
+    whatsapp.send(ARABIC, phone="+31612340001")
+    whatsapp.send("human", phone="+31612340001")
+    with runtime.session() as session:
+        arabic = session.scalar(select(Ticket).join(Contact).where(Contact.language == "ar"))
+        assert arabic is not None
+    helper = page_for(browser, live)
+    sign_in(helper, "agent@example.org")
+    helper.goto(f"/helpdesk/tickets/{arabic.id}")
+    chat = helper.locator("#conversation")
+    bubble = chat.locator(".message.in .text", has_text="ABC-123")
+    expect(bubble).to_have_count(1)
+    reads_right_to_left(bubble)
+    expect(bubble.locator("bdi")).to_have_text("ABC-123")  # the code keeps its own order
+    expect(chat).to_have_attribute("data-drawn", "1")  # redrawn by the page's script: still right to left
+    reads_right_to_left(chat.locator(".message.in .text", has_text="ABC-123"))
+    assert helper.locator("#reply-text").evaluate("box => getComputedStyle(box).direction") == "rtl"
+    ready = helper.locator("button.canned-reply").first
+    assert ready.evaluate("button => getComputedStyle(button).direction") == "rtl"
+    helper.fill("#note-text", "اتصلت بالعائلة؟")
+    helper.get_by_role("button", name="Save the note").click()
+    reads_right_to_left(helper.locator("#notes .text").last)
+
+    phone = page_for(browser, live)
+    sign_in(phone, "supervisor@example.org")
+    phone.goto("/simulator/")
+    write(phone, FARSI)
+    farsi = phone.locator("#conversation .message.in .text", has_text="4821")
+    expect(farsi).to_have_count(1)
+    reads_right_to_left(farsi)
+    expect(farsi.locator("bdi")).to_have_text("4821")
+    phone.fill("#message", "مرحبا")  # the box follows what is typed
+    assert phone.locator("#message").evaluate("box => getComputedStyle(box).direction") == "rtl"
+    helper.context.close()
+    phone.context.close()

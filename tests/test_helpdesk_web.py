@@ -151,6 +151,15 @@ def test_ticket_page_shows_the_conversation_and_the_person(whatsapp, client, run
                               "window_open": True, "language": "en"}
 
 
+def test_messages_take_their_own_direction_with_codes_isolated_and_markup_shown_as_text(whatsapp, client, runtime):
+    sign_in(client, runtime)
+    ticket = waiting_ticket(whatsapp, runtime)
+    whatsapp.send("رمز <b>ABC-123</b> لا يعمل؟")
+    page = client.get(f"/helpdesk/tickets/{ticket.id}").text
+    assert '<p class="text" dir="auto">رمز &lt;b&gt;<bdi>ABC-123</bdi>&lt;/b&gt; لا يعمل؟</p>' in page
+    assert 'id="reply-text"' in page and 'dir="auto"' in page.split('id="reply-text"')[1].split(">")[0]
+
+
 def test_claim_reply_note_and_close_reach_the_persons_chat(whatsapp, client, runtime):
     sign_in(client, runtime)
     ticket = waiting_ticket(whatsapp, runtime)

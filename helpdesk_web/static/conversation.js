@@ -9,6 +9,26 @@ window.DDA = (function () {
     return node;
   }
 
+  /* Text a person, the bot or a helper wrote: its own direction from its first strong letter
+     (Arabic and Farsi read right to left), each code or number in a <bdi> so it keeps its order.
+     The same pattern as helpdesk_web/bidi.py, which draws the first page. */
+  var CODE = /[+#€$]?[A-Za-z0-9]+(?:[.\/:,\-][A-Za-z0-9]+)*/g;
+  function written(tag, className, text) {
+    var node = el(tag, className);
+    node.dir = "auto";
+    text = text || "";
+    var last = 0;
+    text.replace(CODE, function (code, at) {
+      if (!/[0-9]/.test(code)) return code;
+      if (at > last) node.appendChild(document.createTextNode(text.slice(last, at)));
+      node.appendChild(el("bdi", null, code));
+      last = at + code.length;
+      return code;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
   function getJSON(url) {
     return fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) {
@@ -51,10 +71,10 @@ window.DDA = (function () {
     meta.appendChild(time);
     if (m.kind === "template") { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "kind", "template")); }
     item.appendChild(meta);
-    item.appendChild(el("p", "text", m.menu ? m.menu.text : m.text));
+    item.appendChild(written("p", "text", m.menu ? m.menu.text : m.text));
     if (m.map) {
       var pin = el("p", "map", "📍 ");
-      var link = el("a", null, m.map.label);
+      var link = written("a", null, m.map.label);
       link.href = m.map.url; link.target = "_blank"; link.rel = "noopener";
       pin.appendChild(link);
       item.appendChild(pin);
@@ -67,13 +87,14 @@ window.DDA = (function () {
       m.options.forEach(function (option) {
         var entry = el("li");
         if (onOption) {
-          var button = el("button", "option secondary", option.label);
+          var button = written("button", "option secondary", option.label);
           button.type = "button";
           button.dataset.payload = option.payload;
           button.addEventListener("click", function () { onOption(option); });
           entry.appendChild(button);
         } else {
-          entry.textContent = option.label;
+          entry.dir = "auto";
+          entry.appendChild(written("span", null, option.label));
         }
         list.appendChild(entry);
       });
@@ -91,7 +112,7 @@ window.DDA = (function () {
     view.items.forEach(function (row) {
       var entry = el("li");
       if (onOption) {
-        var button = el("button", "option secondary", row.title);
+        var button = written("button", "option secondary", row.title);
         button.type = "button";
         button.dataset.payload = row.payload;
         button.addEventListener("click", function () {
@@ -99,14 +120,16 @@ window.DDA = (function () {
         });
         entry.appendChild(button);
       } else {
-        entry.appendChild(el("span", "title", row.title));
+        entry.appendChild(written("span", "title", row.title));
       }
-      if (row.description) entry.appendChild(el("small", "description", row.description));
+      if (row.description) entry.appendChild(written("small", "description", row.description));
       rows.appendChild(entry);
     });
     if (view.kind === "buttons") return rows;
     var picker = el("details", "list-picker");
-    picker.appendChild(el("summary", null, "☰ " + view.button));
+    var summary = el("summary", null, "☰ " + view.button);
+    summary.dir = "auto";
+    picker.appendChild(summary);
     picker.appendChild(rows);
     return picker;
   }
@@ -131,5 +154,5 @@ window.DDA = (function () {
     return field ? field.value : "";
   }
 
-  return {el: el, getJSON: getJSON, poll: poll, renderConversation: renderConversation, csrfToken: csrfToken};
+  return {el: el, written: written, getJSON: getJSON, poll: poll, renderConversation: renderConversation, csrfToken: csrfToken};
 })();

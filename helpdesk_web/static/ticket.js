@@ -38,7 +38,7 @@
       data.notes.forEach(function (n) {
         var item = window.DDA.el("li");
         item.appendChild(window.DDA.el("p", "meta", n.author + " " + n.when));
-        item.appendChild(window.DDA.el("p", "text", n.text));
+        item.appendChild(window.DDA.written("p", "text", n.text));
         fresh.appendChild(item);
       });
       notes.replaceChildren(fresh);
