@@ -1,4 +1,4 @@
-"""The helpdesk console (/helpdesk) and the web phone simulator (/simulator).
+"""The helpdesk console (/helpdesk), the web phone simulator (/simulator) and the start page (/).
 
 They live outside /staff because helpers keep them open all day and share links to tickets,
 but they are staff pages all the same: this parent blueprint gives them the staff side's
@@ -48,11 +48,11 @@ def _not_found(error):
 
 
 # Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
-from helpdesk_web import console, simulator  # noqa: E402
+from helpdesk_web import console, simulator, start  # noqa: E402
 from helpdesk_web.bidi import direction, isolated  # noqa: E402
 
 blueprint.add_app_template_filter(isolated, "isolated")
 blueprint.add_app_template_filter(direction, "direction")
 
-for _child in (console.blueprint, simulator.blueprint):
+for _child in (console.blueprint, simulator.blueprint, start.blueprint):
     blueprint.register_blueprint(_child)

@@ -1,7 +1,9 @@
 """The terminal chat and the demo seed, as a newcomer would use them."""
+import re
+
 from sqlalchemy import func, select
 
-from store.models import Contact
+from store.models import Contact, StaffUser
 
 
 def test_chat_talks_to_the_bot_through_the_pipeline(runner, runtime):
@@ -65,3 +67,42 @@ def test_metrics_count_messages_and_failures(client, whatsapp, twilio):
     assert 'dda_messages_total{direction="in",status="received"} 1.0' in text
     assert 'dda_delivery_failures_total{code="21211"} 1.0' in text
     assert "dda_webhook_seconds_count 1.0" in text
+
+
+def test_seed_demo_prints_a_demo_admin_once_on_a_bare_machine(runner, runtime, client, monkeypatch, backend):
+    monkeypatch.setattr(runtime.settings.secrets, "twilio_auth_token", "")  # no Twilio, as after `make run`
+    first = runner.invoke(args=["seed", "demo"])
+    again = runner.invoke(args=["seed", "demo"])
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert "demo admin" not in again.output
+    with runtime.session() as session:
+        staff = session.scalars(select(StaffUser)).all()
+    if backend != "embedded":  # PostgreSQL and Redis: accounts are made on purpose, never by a seed
+        assert "demo admin" not in first.output and staff == []
+        return
+    password = re.search(r"demo-admin@example\.org  password: (\S+)", first.output).group(1)
+    assert [(s.email, s.role) for s in staff] == [("demo-admin@example.org", "admin")]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    response = client.post("/staff/login", data={"email": "demo-admin@example.org", "password": password,
+                                                 "csrf_token": token})
+    assert response.status_code == 302 and client.get("/helpdesk/").status_code == 200
+
+
+def test_seed_demo_hands_out_no_admin_with_twilio_set_or_staff_present(runner, runtime, monkeypatch):
+    assert "demo admin" not in runner.invoke(args=["seed", "demo"]).output  # Twilio credentials are set
+    monkeypatch.setattr(runtime.settings.secrets, "twilio_auth_token", "")
+    with runtime.session() as session:
+        session.add(StaffUser(email="lead@example.org", password_hash="x", role="admin", active=True))
+        session.commit()
+    assert "demo admin" not in runner.invoke(args=["seed", "demo"]).output
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
+
+
+def test_the_start_page_links_to_the_simulator_the_helpdesk_and_the_staff_pages_and_shows_no_one(client, runner):
+    runner.invoke(args=["seed", "demo"])
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    for link in ('href="/simulator/"', 'href="/helpdesk/"', 'href="/staff/"', 'href="/staff/login"'):
+        assert link in response.text
+    assert "+316" not in response.text and "12345678" not in response.text
