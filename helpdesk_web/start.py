@@ -4,11 +4,11 @@ no sign-in; each page it links to asks for one.
 """
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
 blueprint = Blueprint("start", __name__)
 
 
 @blueprint.get("/")
 def page():
-    return render_template("helpdesk/start.html")
+    return render_template("helpdesk/start.html", simulator=current_app.extensions["dda"].settings.simulator_on)

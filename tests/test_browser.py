@@ -208,3 +208,45 @@ def test_arabic_and_farsi_read_right_to_left_in_the_console_and_the_simulator(br
     assert phone.locator("#message").evaluate("box => getComputedStyle(box).direction") == "rtl"
     helper.context.close()
     phone.context.close()
+
+
+# --- a phone-sized screen -------------------------------------------------------------------
+
+PHONE_SCREEN = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "test-artefacts" / "screenshots"
+
+
+def test_the_queue_and_a_ticket_work_on_a_390_px_phone(browser, live, users, whatsapp, backend):
+    for number in ("+31612340011", "+31612340012"):
+        whatsapp.send("hello", phone=number)
+        whatsapp.send("2", phone=number)
+        whatsapp.send("human", phone=number)
+    context = browser.new_context(base_url=live, viewport=PHONE_SCREEN, is_mobile=True, has_touch=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, "agent@example.org")
+    page.goto("/helpdesk/")
+    cards = page.locator("#queue tbody tr[data-ticket]")
+    expect(cards).to_have_count(2)
+    expect(page.locator("#queue thead")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]  # nothing cut off
+    first, second = cards.nth(0).bounding_box(), cards.nth(1).bounding_box()
+    assert second["y"] >= first["y"] + first["height"] and first["width"] <= PHONE_SCREEN["width"]  # stacked cards
+    label = cards.nth(0).locator("td").nth(1).evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert "Reason" in label
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"queue-390px-{backend}.png", full_page=True)
+
+    cards.nth(0).locator("a").click()
+    expect(page.locator("#conversation")).to_contain_text("human")
+    page.click("#claim")
+    expect(page.locator("#ticket-assigned")).to_have_text("agent@example.org")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]
+    page.screenshot(path=SCREENSHOTS / f"ticket-390px-{backend}.png", full_page=True)
+    for reach in ("#reply-text", "#send-reply"):  # the reply box and its Send button on the first screen
+        box = page.locator(reach).bounding_box()
+        assert box["y"] + box["height"] <= PHONE_SCREEN["height"], (reach, box)
+    page.fill("#reply-text", "Hello from a phone")
+    page.click("#send-reply")
+    expect(page.locator("#conversation .message.agent")).to_contain_text("Hello from a phone")
+    context.close()

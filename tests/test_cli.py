@@ -99,10 +99,14 @@ def test_seed_demo_hands_out_no_admin_with_twilio_set_or_staff_present(runner, r
         assert session.scalar(select(func.count()).select_from(StaffUser)) == 1
 
 
-def test_the_start_page_links_to_the_simulator_the_helpdesk_and_the_staff_pages_and_shows_no_one(client, runner):
+def test_the_start_page_links_to_the_simulator_the_helpdesk_and_the_staff_pages_and_shows_no_one(
+        client, runner, request):
     runner.invoke(args=["seed", "demo"])
     response = client.get("/")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
-    for link in ('href="/simulator/"', 'href="/helpdesk/"', 'href="/staff/"', 'href="/staff/login"'):
+    for link in ('href="/helpdesk/"', 'href="/staff/"', 'href="/staff/login"'):
         assert link in response.text
     assert "+316" not in response.text and "12345678" not in response.text
+    assert 'href="/simulator/"' not in response.text  # off while the service speaks to Twilio
+    request.getfixturevalue("simulator_on")
+    assert 'href="/simulator/"' in client.get("/").text

@@ -18,8 +18,12 @@
     link.href = ticket.url;
     th.appendChild(link);
     tr.appendChild(th);
-    [ticket.priority_label, ticket.reason, ticket.language, ticket.waiting,
-     ticket.assigned_to || "nobody yet"].forEach(function (text) { tr.appendChild(el("td", null, text)); });
+    [["Priority", ticket.priority_label], ["Reason", ticket.reason], ["Language", ticket.language],
+     ["Waiting", ticket.waiting], ["Who has it", ticket.assigned_to || "nobody yet"]].forEach(function (cell) {
+      var td = el("td", null, cell[1]);
+      td.dataset.label = cell[0];  /* shown before the value when the table becomes cards on a phone */
+      tr.appendChild(td);
+    });
     return tr;
   }
 
