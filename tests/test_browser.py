@@ -154,6 +154,7 @@ FARSI = "سلام، کد من 4821 کار نمی‌کند؟"
 
 # Where a paragraph's first and last written characters land on screen, and its direction.
 ENDS = """node => {
+  if (!node.isConnected) return {direction: ""};
   const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
   const texts = [];
   while (walker.nextNode()) if (walker.currentNode.data.trim()) texts.push(walker.currentNode);
@@ -168,7 +169,11 @@ ENDS = """node => {
 def reads_right_to_left(paragraph):
     """Laid out right to left, the sentence starts at the right and its closing punctuation
     (the '!' or '؟' typed last) sits at its left end, not stranded on the right."""
-    ends = paragraph.evaluate(ENDS)
+    for _ in range(50):  # the page redraws the chat when a message's status changes: measure a drawn one
+        ends = paragraph.evaluate(ENDS)
+        if ends["direction"]:
+            break
+        paragraph.page.wait_for_timeout(100)
     assert ends["direction"] == "rtl", ends
     assert ends["last"]["right"] <= ends["first"]["left"], ends
 
