@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from babel.numbers import format_currency
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 
 from delivery.notices import free_text_reaches
 from handoff import console
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
-from helpdesk_web.conversation import aware, conversation, waiting
+from helpdesk_web.conversation import aware, conversation, message_row, waiting, who
 from privacy.audit import record_reading
 from registration.lifecycle import registration_for
 from staff.auth import current_user, role_required
 from staff.display import when
-from store.models import StaffUser, Ticket, Voucher, utcnow
+from store.models import Message, StaffUser, Ticket, Voucher, utcnow
 
 HELPERS = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
@@ -42,31 +42,102 @@ def _emails(session, ids) -> dict[int, str]:
 
 # --- the queue ------------------------------------------------------------------------------
 
-def queue_rows(session) -> list[dict]:
-    """Open tickets, most urgent first and then longest waiting, as the page and its JSON show them."""
+TABS = {"mine": "Mine", "unassigned": "Unassigned", "all": "All open", "closed": "Closed"}
+CLOSED_SHOWN = 50
+PREVIEW_CHARACTERS = 80
+
+
+def _tab() -> str:
+    tab = request.args.get("tab", "all")
+    return tab if tab in TABS else "all"
+
+
+def _tickets(session, tab: str, user) -> list[Ticket]:
+    """Open tickets most urgent first, then longest waiting; closed ones newest first, and for
+    an agent only those nobody else held (as on the ticket's page)."""
+    if tab == "closed":
+        query = (select(Ticket).where(Ticket.status == "closed")
+                 .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(CLOSED_SHOWN))
+        if user.role == "agent":
+            query = query.where(or_(Ticket.assigned_to_id.is_(None), Ticket.assigned_to_id == user.id))
+        return list(session.scalars(query))
     tickets = open_tickets(session)
+    if tab == "mine":
+        return [t for t in tickets if t.assigned_to_id == user.id]
+    if tab == "unassigned":
+        return [t for t in tickets if t.assigned_to_id is None]
+    return tickets
+
+
+def _last_messages(session, contact_ids) -> tuple[dict[int, Message], dict[int, bool]]:
+    """Each conversation's last message, and whether the person wrote after a helper's last answer."""
+    ids = set(contact_ids)
+    if not ids:
+        return {}, {}
+    grouped = list(session.execute(
+        select(Message.contact_id, func.max(Message.id),
+               func.max(case((Message.direction == "in", Message.id))),
+               func.max(case((Message.sender == "agent", Message.id))))
+        .where(Message.contact_id.in_(ids)).group_by(Message.contact_id)))
+    last = {m.contact_id: m for m in session.scalars(select(Message).where(Message.id.in_([g[1] for g in grouped])))}
+    replied = {contact: bool(agent and person and person > agent) for contact, _, person, agent in grouped}
+    return last, replied
+
+
+def _preview(message: Message | None) -> str:
+    if message is None:
+        return ""
+    text = " ".join(message_row(message)["text"].split())
+    return text if len(text) <= PREVIEW_CHARACTERS else text[:PREVIEW_CHARACTERS - 1] + "…"
+
+
+def queue_rows(session, tab: str, user) -> list[dict]:
+    """The tickets of one tab as the page and its JSON show them, each with the last message in
+    the conversation and whether the person wrote after a helper's answer (they wait for the next)."""
+    tickets = _tickets(session, tab, user)
     emails = _emails(session, (t.assigned_to_id for t in tickets))
+    last, replied = _last_messages(session, (t.contact_id for t in tickets))
     now = utcnow()
-    return [{"id": t.id, "reason": t.reason, "priority": t.priority, "urgent": t.priority >= 2,
-             "priority_label": "urgent" if t.priority >= 2 else "normal" if t.priority == 0 else str(t.priority),
-             "language": t.language or "", "since": aware(t.created_at).isoformat(),
-             "waiting": waiting(t.created_at, now), "assigned_to": emails.get(t.assigned_to_id, ""),
-             "url": url_for(".ticket", ticket_id=t.id)} for t in tickets]
+    rows = []
+    for t in tickets:
+        message = last.get(t.contact_id)
+        rows.append({
+            "id": t.id, "reason": t.reason, "priority": t.priority, "urgent": t.priority >= 2,
+            "priority_label": "urgent" if t.priority >= 2 else "normal" if t.priority == 0 else str(t.priority),
+            "language": t.language or "", "since": aware(t.created_at).isoformat(),
+            "waiting": waiting(t.created_at, now) if t.status == "open" else "",
+            "status": t.status, "outcome": t.outcome or "",
+            "assigned_to": emails.get(t.assigned_to_id, ""), "mine": t.assigned_to_id == user.id,
+            "preview": _preview(message), "preview_from": who(message) if message else "",
+            "replied": t.status == "open" and replied.get(t.contact_id, False),
+            "url": url_for(".ticket", ticket_id=t.id)})
+    return rows
+
+
+def _queue(session, tab: str) -> list[dict]:
+    """The rows, with the reading recorded: the previews are people's own words."""
+    user = current_user()
+    rows = queue_rows(session, tab, user)
+    if rows:
+        record_reading(session, user.actor, "viewed helpdesk queue", "helpdesk:queue", tab)
+        session.commit()
+    return rows
 
 
 @blueprint.get("/")
 @role_required(*HELPERS)
 def queue():
+    tab = _tab()
     with _runtime().session() as session:
-        rows = queue_rows(session)
-    return render_template("helpdesk/queue.html", rows=rows, refresh=REFRESH_SECONDS)
+        rows = _queue(session, tab)
+    return render_template("helpdesk/queue.html", rows=rows, refresh=REFRESH_SECONDS, tab=tab, tabs=TABS)
 
 
 @blueprint.get("/queue.json")
 @role_required(*HELPERS)
 def queue_json():
     with _runtime().session() as session:
-        rows = queue_rows(session)
+        rows = _queue(session, _tab())
     return jsonify(tickets=rows, count=len(rows))
 
 
@@ -119,6 +190,7 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "vouchers": _vouchers(session, contact.id), "messages": conversation(session, contact.id),
             "notes": _notes(ticket), "helpers": helpers, "can_assign": user.role in MANAGERS,
             "mine": ticket.assigned_to_id == user.id,
+            "held_by_other": ticket.assigned_to_id not in (None, user.id),
             "templates": list(console.templates_for(runtime, contact)),
             "canned": console.canned_replies(runtime, contact.language), "outcomes": console.OUTCOMES,
             "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
@@ -180,10 +252,14 @@ def _act(ticket_id: int, action, *, typed: dict | None = None):
 @blueprint.post("/tickets/<int:ticket_id>/claim")
 @role_required(*HELPERS)
 def claim(ticket_id: int):
+    confirmed = request.form.get("confirm") == "yes"
+
     def action(session, ticket, staff):
         if ticket.assigned_to_id == staff.id:
             return "This ticket is yours already.", False
         _not_someone_elses(session, ticket, staff)
+        if ticket.assigned_to_id is not None and not confirmed:
+            raise ConsoleError("another helper has this ticket: tick the box to confirm you take it over")
         console.claim(session, ticket, staff)
         return "You have this ticket now.", False
 

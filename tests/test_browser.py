@@ -106,6 +106,7 @@ def test_a_person_asks_for_help_and_an_agent_answers_in_the_same_chat(browser, l
     expect(chat).to_contain_text("I have asked a person from our team")
     waiting = helper.locator("#queue tbody tr[data-ticket]")
     expect(waiting).to_have_count(1)  # arrived without a reload
+    expect(helper).to_have_title(re.compile(r"^\(1 new\) Helpdesk queue"))  # the tab's title says so too
     expect(waiting).to_contain_text("asked")
     expect(waiting).to_contain_text("nobody yet")
     waiting.locator("a").click()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from handoff import console
 from handoff.console import BACK_TO_BOT
 from staff.auth import hash_password
-from store.models import Contact, Message, Registration, StaffUser, Ticket, Voucher, utcnow
+from store.models import AuditEntry, Contact, Message, Registration, StaffUser, Ticket, Voucher, utcnow
 
 PASSWORD = "a long enough password"
 PHONE = "+31612345678"
@@ -123,7 +123,66 @@ def test_queue_lists_open_tickets_urgent_first_with_who_has_them(whatsapp, clien
     page = client.get("/helpdesk/").text
     assert f'href="/helpdesk/tickets/{urgent.id}"' in page and "agent@example.org" in page
     assert page.index(f"#{urgent.id}<") < page.index(f"#{first.id}<")
-    assert 'data-source="/helpdesk/queue.json"' in page
+    assert 'data-source="/helpdesk/queue.json?tab=all"' in page
+
+
+def test_queue_tabs_show_the_last_message_and_who_wrote_last(whatsapp, client, runtime):
+    agent_id = sign_in(client, runtime)
+    mine = waiting_ticket(whatsapp, runtime, "+31600000001")
+    free = waiting_ticket(whatsapp, runtime, "+31600000002")
+    with runtime.session() as session:
+        session.get(Ticket, mine.id).assigned_to_id = agent_id
+        session.commit()
+    page = f"/helpdesk/tickets/{mine.id}"
+    assert post(client, f"{page}/reply", {"text": "Hello, how can I help?"}, page=page).status_code == 302
+    whatsapp.send("I did not get my code 4821, can you send it again?", phone="+31600000001")
+
+    def tab(name):
+        return {t["id"]: t for t in client.get(f"/helpdesk/queue.json?tab={name}").get_json()["tickets"]}
+
+    assert list(tab("mine")) == [mine.id] and list(tab("unassigned")) == [free.id]
+    assert set(tab("all")) == {mine.id, free.id} and tab("closed") == {}
+    rows = tab("all")
+    assert rows[mine.id]["replied"] and rows[mine.id]["mine"]  # the person wrote after the helper's answer
+    assert not rows[free.id]["replied"] and rows[free.id]["preview_from"] == "Bot"  # no helper answered yet
+    assert rows[mine.id]["preview"] == "I did not get my code 4821, can you send it again?"
+    page = client.get("/helpdesk/?tab=mine").text
+    assert 'id="tab-mine"\n           aria-current="page"' in page and "person replied" in page
+    assert "I did not get my code <bdi>4821</bdi>" in page and ">you<" in page
+
+    assert post(client, f"/helpdesk/tickets/{free.id}/close", {"outcome": "resolved"},
+                page=f"/helpdesk/tickets/{free.id}").status_code == 302
+    closed = tab("closed")
+    assert list(closed) == [free.id] and closed[free.id]["outcome"] == "resolved" and not closed[free.id]["replied"]
+    assert free.id not in tab("all")
+    with runtime.session() as session:
+        assert session.scalar(select(AuditEntry.id).where(AuditEntry.action == "viewed helpdesk queue")) is not None
+
+
+def test_a_ticket_someone_else_holds_is_read_only_and_taking_it_over_asks_first(whatsapp, app, client, runtime):
+    supervisor_id = sign_in(client, runtime, "supervisor")
+    other_id = add_user(runtime, "other@example.org", "agent")
+    ticket = waiting_ticket(whatsapp, runtime)
+    with runtime.session() as session:
+        session.get(Ticket, ticket.id).assigned_to_id = other_id
+        session.commit()
+    url = f"/helpdesk/tickets/{ticket.id}"
+    shown = client.get(url).text
+    assert "other@example.org has this ticket: you can read it" in shown
+    assert 'id="reply-text"' not in shown and 'id="close-ticket"' not in shown
+    assert 'name="confirm" value="yes" required' in shown and "Take over" in shown
+    refused = post(client, f"{url}/claim", page=url)
+    assert refused.status_code == 400 and "tick the box" in refused.text
+    assert ticket_row(runtime, ticket.id).assigned_to_id == other_id
+    assert post(client, f"{url}/claim", {"confirm": "yes"}, page=url).status_code == 302
+    assert ticket_row(runtime, ticket.id).assigned_to_id == supervisor_id
+    assert 'id="reply-text"' in client.get(url).text
+
+    agent = app.test_client()
+    sign_in(agent, runtime, "agent")
+    shown = agent.get(url).text
+    assert "Ask a supervisor to transfer it to you." in shown and 'id="claim"' not in shown
+    assert 'id="reply-text"' not in shown
 
 
 # --- a ticket -------------------------------------------------------------------------------
