@@ -130,17 +130,22 @@ def _runtime(env: dict[str, str]):
 
 
 def _people(runtime, count: int, *, in_window: bool, included: bool = False) -> list[int]:
-    from store.models import Contact, Registration, utcnow
-    from store.sealing import seal_rows
+    from store.models import Contact, ContactIdentifier, Registration, utcnow
+    from store.personal import seal
 
     now = utcnow()
     ids: list[int] = []
     with runtime.session() as session:
         for start in range(0, count, 5000):
-            ids += session.scalars(insert(Contact).returning(Contact.id), seal_rows(session.connection(), Contact, [
-                {"phone_key": f"bench{n}", "phone": f"+316{30000000 + n}", "opted_out": False, "created_at": now,
-                 "last_inbound_at": now if in_window else None, "language": "en"}
-                for n in range(start, min(count, start + 5000))])).all()
+            numbers = range(start, min(count, start + 5000))
+            keys = runtime.data_keys.create(len(numbers))
+            made = session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+                {"opted_out": False, "created_at": now, "last_inbound_at": now if in_window else None,
+                 "language": "en", "data_key_id": key} for key in keys]).all()
+            session.execute(insert(ContactIdentifier), [
+                {"contact_id": cid, "kind": "phone", "key": f"bench{n}", "value": seal(f"+316{30000000 + n}", key),
+                 "created_at": now} for n, cid, key in zip(numbers, made, keys, strict=True)])
+            ids += made
         if included:
             session.execute(insert(Registration), [{"contact_id": cid, "status": "included", "join_code": f"J{cid}",
                                                     "number_confirmed": True, "created_at": now, "updated_at": now}

@@ -494,16 +494,18 @@ def _worker(stack: ExitStack, env: dict[str, str], n: int) -> subprocess.Popen:
 def _contacts(runtime, phones: list[str]) -> list[int]:
     """Everyone who gets the bulk notice, in WhatsApp's 24-hour window (people in the
     conversations among them, found by their number when they write)."""
-    from store.models import Contact, utcnow
+    from store.models import PHONE, Contact, ContactIdentifier, utcnow
     from store.personal import lookup_key, seal
 
     secret = runtime.settings.secrets.encryption_key
     now = utcnow()
     keys = runtime.data_keys.create(len(phones))
     with runtime.session() as session:
-        ids = list(session.scalars(insert(Contact).returning(Contact.id), [
-            {"phone_key": lookup_key(secret, phone), "phone": seal(phone, key), "data_key_id": key, "opted_out": False,
-             "created_at": now, "last_inbound_at": now} for phone, key in zip(phones, keys, strict=True)]))
+        ids = list(session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+            {"data_key_id": key, "opted_out": False, "created_at": now, "last_inbound_at": now} for key in keys]))
+        session.execute(insert(ContactIdentifier), [
+            {"contact_id": cid, "kind": PHONE, "key": lookup_key(secret, phone), "value": seal(phone, key),
+             "created_at": now} for cid, phone, key in zip(ids, phones, keys, strict=True)])
         session.commit()
     return ids
 

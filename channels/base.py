@@ -7,7 +7,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Outgoing:
-    to: str  # E.164
+    to: str  # a phone number (E.164) or a WhatsApp business-scoped user ID (NL.1349…)
     body: str | None = None
     media_url: str | None = None
     content_sid: str | None = None

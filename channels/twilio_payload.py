@@ -1,14 +1,32 @@
 """Reading Twilio's inbound WhatsApp parameters into what the service keeps of them.
 
 Twilio adds parameters without notice; unknown ones are ignored. Only what the dialogue
-needs is kept: not the profile name, not the media itself.
+needs is kept: not the profile name, not the media itself. This is the one place that knows
+Twilio's parameter names, so a change of naming is a change here.
+
+A sender is a phone number (`whatsapp:+31612345678`, with `WaId` beside it) or, for someone
+who uses a WhatsApp username and hides their number, a business-scoped user ID
+(`whatsapp:NL.13491208655302741918`). A message may carry the other one too: the BSUID in
+`ExternalUserIdentifier` beside a number, or the number in `WaId` beside a BSUID. Both are
+kept, so the two are known to be one person.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 import phonenumbers
+
+from store.identifiers import Identity
+from store.models import BSUID, PHONE
+
+log = logging.getLogger(__name__)
+
+FROM, WA_ID, EXTERNAL_USER_ID = "From", "WaId", "ExternalUserIdentifier"
+# Two-letter country code, a period, up to 128 alphanumerics; managed businesses see a parent
+# form with one more segment (NL.ENT.…).
+BSUID_PATTERN = re.compile(r"[A-Z]{2}\.(?:[A-Z]{2,8}\.)?[A-Za-z0-9]{1,128}")
 
 
 class BadRequest(ValueError):
@@ -59,7 +77,8 @@ def read_error_code(form) -> str | None:
 @dataclass(frozen=True)
 class Received:
     sid: str
-    phone: str  # E.164, or a test person's sim: address
+    sender: Identity  # the identifier the person wrote from: replies go there
+    linked: tuple[Identity, ...]  # other identifiers of the same person the message carried
     kind: str   # text | button | list | location | media | audio | empty
     body: str
     payload: str | None
@@ -95,15 +114,48 @@ def test_sender(name: str) -> str:
     return address
 
 
+def is_bsuid(value: str) -> bool:
+    return BSUID_PATTERN.fullmatch(value) is not None
+
+
+def sender_from_address(address: str, region: str = "NL") -> Identity:
+    """'whatsapp:+31612345678' or 'whatsapp:NL.1349…' -> who wrote; anything else is refused."""
+    channel, _, rest = address.partition(":")
+    if channel == "whatsapp" and rest[:1].isalpha():
+        if not is_bsuid(rest):
+            raise BadRequest("sender is neither a WhatsApp number nor a WhatsApp user ID")
+        return Identity(BSUID, rest)
+    return Identity(PHONE, phone_from_address(address, region))
+
+
+def _linked(form, sender: Identity, region: str) -> tuple[Identity, ...]:
+    """The other identifier a message may carry beside its sender. A malformed one is left out
+    (the message itself is fine and is answered); only a well-formed one links."""
+    found = []
+    external = (form.get(EXTERNAL_USER_ID) or "").strip()
+    if external and external != sender.value:
+        if is_bsuid(external):
+            found.append(Identity(BSUID, external))
+        else:
+            log.info("inbound %s ignored: not a WhatsApp user ID", EXTERNAL_USER_ID)
+    wa_id = (form.get(WA_ID) or "").strip()
+    if wa_id and sender.kind == BSUID:
+        try:
+            found.append(Identity(PHONE, phone_from_address(f"whatsapp:+{wa_id.lstrip('+')}", region)))
+        except BadRequest:
+            log.info("inbound %s ignored: not a phone number", WA_ID)
+    return tuple(found)
+
+
 def read_inbound(form, region: str, max_chars: int, *, from_test_person: bool = False) -> Received:
     """`from_test_person`: the simulator and `flask chat`, whose senders are `sim:` addresses;
     Twilio's webhook never accepts one."""
     sid = read_sid(form)
-    address = form.get("From", "")
+    address = form.get(FROM, "")
     if from_test_person != address.startswith("sim:"):
         raise BadRequest("sender address is not a WhatsApp number" if not from_test_person
                          else "a test person writes from a sim: address")
-    phone = test_sender(address[4:]) if from_test_person else phone_from_address(address, region)
+    sender = Identity(PHONE, test_sender(address[4:])) if from_test_person else sender_from_address(address, region)
     body = (form.get("Body") or "").replace("\x00", "")
     truncated = len(body) > max_chars
     body = body[:max_chars]
@@ -128,5 +180,6 @@ def read_inbound(form, region: str, max_chars: int, *, from_test_person: bool = 
     else:
         kind = "empty"
     channel = "local" if from_test_person else "whatsapp"
-    return Received(sid=sid, phone=phone, kind=kind, body=body, payload=payload,
+    linked = () if from_test_person else _linked(form, sender, region)
+    return Received(sid=sid, sender=sender, linked=linked, kind=kind, body=body, payload=payload,
                     media_types=media_types, truncated=truncated, channel=channel)

@@ -25,4 +25,3 @@ def register(app) -> None:
     for module in (chat, contacts, content, db, flows, helpdesk, inbox, nlu, privacy, registrations, seed, translations,
                    users, vouchers, whatsapp, worker):
         app.cli.add_command(module.group)
-

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from channels.twilio_payload import BadRequest, phone_from_address
-from store.models import Contact
-from store.personal import lookup_keys
+from store.identifiers import find_contact_id
 
 
 def deliver_now(runtime) -> None:
@@ -27,4 +25,4 @@ def contact_id_for(runtime, session, phone: str) -> int | None:
         phone = phone_from_address(f"whatsapp:{phone}", runtime.settings.program.default_region)
     except BadRequest as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
-    return session.scalar(select(Contact.id).where(Contact.phone_key.in_(lookup_keys(phone))))
+    return find_contact_id(session.connection(), phone)

@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 from cli.common import deliver_now
 from registration.imports import ImportError_, import_contacts
 from registration.invitations import invite_due
+from registration.merge import Holdings, MergeRefused, holdings, merge
 
-group = AppGroup("contacts", help="Partner imports and invitations.")
+group = AppGroup("contacts", help="Partner imports, invitations, and merging two contacts of one person.")
 
 
 @group.command("import")
@@ -58,3 +59,44 @@ def invite_command(as_json):
         return
     for outcome, count in sorted(counts.items()) or [("nobody to invite", 0)]:
         click.echo(f"{outcome}: {count}")
+
+
+def _describe(found: Holdings) -> str:
+    registration = (f"registration #{found.registration_id} ({found.registration_status})"
+                    if found.registration_id else "no registration")
+    return (f"contact {found.contact_id}: {', '.join(found.identifiers) or 'no identifier'}; {registration}; "
+            f"{found.vouchers} voucher(s), {found.messages} message(s), {found.tickets} ticket(s)"
+            f"{' (one open)' if found.open_ticket else ''}; language {found.language or 'not chosen'}"
+            f"{'; opted out' if found.opted_out else ''}")
+
+
+@group.command("merge")
+@click.argument("keep", type=int)
+@click.argument("other", type=int)
+@click.option("--yes", is_flag=True, help="Merge without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print what the kept contact holds as JSON.")
+def merge_command(keep, other, yes, as_json):
+    """Merge contact OTHER into contact KEEP: one person known twice (a number and a WhatsApp username)."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        found = {number: holdings(session, number) for number in (keep, other)}
+        for number, held in found.items():
+            if held is None:
+                raise click.ClickException(f"no contact {number} (or it was erased)")
+        if not as_json:
+            click.echo(f"keep   {_describe(found[keep])}")
+            click.echo(f"merge  {_describe(found[other])}")
+        if as_json and not yes:
+            raise click.UsageError("--json prints no question: add --yes")
+        if not yes:
+            click.confirm(f"Move everything of contact {other} to contact {keep} and remove contact {other}?",
+                          abort=True)
+        try:
+            result = merge(session, keep, other, actor="cli")
+        except MergeRefused as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(f"merged: {_describe(result)}")

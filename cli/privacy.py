@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
@@ -65,16 +66,21 @@ def purge_command():
 
 
 @group.command("erase")
-@click.option("--phone", required=True, help="The person's number, e.g. +31612345678.")
+@click.option("--phone", help="The person's number, e.g. +31612345678.")
+@click.option("--contact", "contact", type=int, help="Or the contact's id (someone known only by a WhatsApp username).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def erase_command(phone, yes):
-    """Erase everything about one person, as "delete my data" in the chat does (without the
-    confirmation message: they may not have asked through the chat)."""
+def erase_command(phone, contact, yes):
+    """Erase everything about one person, every number and WhatsApp user ID included, as "delete
+    my data" in the chat does (without the confirmation message: they may not have asked
+    through the chat)."""
     runtime = current_app.extensions["dda"]
+    if (phone is None) == (contact is None):
+        raise click.UsageError("give --phone or --contact")
     with runtime.session() as session:
-        contact_id = contact_id_for(runtime, session, phone)
+        contact_id = contact_id_for(runtime, session, phone) if phone else session.scalar(
+            select(Contact.id).where(Contact.id == contact))
     if contact_id is None:
-        raise click.ClickException("nobody with that number")
+        raise click.ClickException("nobody with that number" if phone else "no such contact")
     if not yes:
         click.confirm("Erase everything about this person? This cannot be undone", abort=True)
     with runtime.locks.hold(contact_id), runtime.session() as session:

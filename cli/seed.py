@@ -43,7 +43,7 @@ def demo():
     runtime = current_app.extensions["dda"]
     with runtime.session() as session:
         for phone, language in DEMO_CONTACTS:
-            contact = contact_for(session, runtime.settings.secrets.encryption_key, phone)
+            contact = contact_for(session, phone)
             contact.language = contact.language or language
         password = _demo_admin(session, runtime.settings)
         session.commit()

@@ -278,7 +278,9 @@ def _outgoing(runtime, outbox_id: int, message: Message, contact: Contact) -> Ou
     key = callback_key(runtime.settings.secrets.secret_key, outbox_id)
     secrets, connections = runtime.settings.secrets, runtime.settings.connections
     media_url = signed_url(secrets.secret_key, connections.public_base_url, message.media_url)
-    return Outgoing(to=contact.phone, body=message.body, media_url=media_url,
+    # Replies go where the person last wrote from; a text message (SMS) can only go to a number.
+    to = contact.phone if message.kind == "sms" else contact.address
+    return Outgoing(to=to or "", body=message.body, media_url=media_url,
                     content_sid=message.content_sid, content_variables=message.content_variables,
                     location=message.location, sms=message.kind == "sms",
                     options=tuple(message.options) if message.options else None,

@@ -21,8 +21,8 @@ from channels.twilio_payload import BadRequest, read_inbound
 from helpdesk_web.conversation import conversation
 from inbox.receive import receive
 from staff.auth import role_required
+from store.identifiers import find_contact_id
 from store.models import Contact, Ticket
-from store.personal import lookup_keys
 
 # Everyone on the staff side but partner organisations, who only see the people they referred.
 ROLES = ("admin", "supervisor", "agent", "editor")
@@ -57,7 +57,8 @@ def test_person() -> str:
 
 
 def _contact(db, address: str) -> Contact | None:
-    return db.scalar(select(Contact).where(Contact.phone_key.in_(lookup_keys(address))))
+    contact_id = find_contact_id(db.connection(), address)
+    return None if contact_id is None else db.get(Contact, contact_id)
 
 
 @blueprint.get("/")

@@ -14,10 +14,11 @@ from bot.i18n import N_
 from bot.messages import Reply
 from registration.lifecycle import registration_for
 from store.conversation import Conversation
-from store.models import Message
+from store.models import BSUID, PHONE, Message
 
 HEADER = N_("This is what we keep about you:")
 NUMBER = N_("- this WhatsApp number, to answer you")
+USER_ID = N_("- the code WhatsApp gives us instead of your number, to answer you")
 LANGUAGE = N_("- your language: {language_name}")
 STATUS = N_("- your registration: {status}")
 NOT_REGISTERED = N_("- you are not registered")
@@ -60,7 +61,8 @@ def privacy_report(context: ActionContext[Conversation]) -> str:
     def text(source: str, **values) -> str:
         return runtime.translator.text(source, language, **values)
 
-    lines = [text(HEADER), text(NUMBER)]
+    kinds = {identifier.kind for identifier in contact.identifiers}
+    lines = [text(HEADER)] + [text(NUMBER)] * (PHONE in kinds) + [text(USER_ID)] * (BSUID in kinds)
     if context.profile.language:
         lines.append(text(LANGUAGE, language_name=language_name(context.profile.language, language)))
     registration = registration_for(session, contact.id)

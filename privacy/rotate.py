@@ -16,9 +16,10 @@ never touched again.
 
 It works in short batches, one transaction each, so it never holds locks for long. Each
 value is written back only if it is still what was read (a conditional UPDATE): a change the
-service made in between is already under the person's key and is left alone. Contacts go
-first, because their lookup hash is what finds a person; inbox/receive.py adopts a person's
-old hash on their next message anyway, so nobody becomes a stranger in between.
+service made in between is already under the person's key and is left alone. Identifiers
+(phone numbers, WhatsApp user IDs) go first, because their lookup hash is what finds a person;
+store/identifiers.py adopts a person's old hash on their next message anyway, so nobody
+becomes a stranger in between.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from store.personal import data_keys, decrypt, encrypt, expect_old_lookup_hashes
 from store.sealing import contact_key, owner_expression, personal_columns
 
 BATCH = 500
+# The table whose rows are found by a keyed hash of their encrypted value: (hash, value) columns.
+LOOKUP_TABLE, LOOKUP_HASH, LOOKUP_VALUE = "contact_identifiers", "key", "value"
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Rotation:
     keys_current: int = 0    # were already
     values: int = 0          # moved from the master-derived key (or plain text) to their person's data key
     unchanged: int = 0       # were already under their person's data key
-    phone_keys: int = 0      # lookup hashes recomputed
+    phone_keys: int = 0      # lookup hashes of identifiers (numbers, WhatsApp user IDs) recomputed
     duplicates: int = 0      # contacts whose new hash another contact (made during the rotation) has
     skipped: int = 0         # changed by the service while we worked (already under the person's key)
 
@@ -56,7 +59,7 @@ def personal_tables(metadata=Base.metadata) -> list[tuple[Table, list[Column]]]:
                 raise ValueError(f"{table.name}: key rotation needs a single-column primary key")
             found.append((table, columns))
     # contacts first: their lookup hash is what finds a person
-    return sorted(found, key=lambda pair: pair[0].name != "contacts")
+    return sorted(found, key=lambda pair: pair[0].name != LOOKUP_TABLE)
 
 
 def _model(table: Table):
@@ -83,9 +86,10 @@ def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, 
     key_column = next(iter(table.primary_key.columns))
     # type_coerce to plain Text: read and compare the stored tokens, not the decrypted texts.
     raw = {column.name: type_coerce(column, Text()) for column in columns}
-    rekey = table.name == "contacts" and "phone_key" in table.c and "phone" in raw
+    rekey = table.name == LOOKUP_TABLE and LOOKUP_VALUE in raw
+    lookup = table.c[LOOKUP_HASH] if rekey else None
     owner = owner_expression(_model(table)).label("owner")
-    wanted = [key_column, owner, *(raw[name].label(name) for name in raw)] + ([table.c.phone_key] if rekey else [])
+    wanted = [key_column, owner, *(raw[name].label(name) for name in raw)] + ([lookup.label("lookup")] if rekey else [])
     secret = keyring().current
     last = None
     while True:
@@ -110,22 +114,22 @@ def _rotate_table(engine, table: Table, columns: list[Column], batch_size: int, 
                         continue
                     values[name] = type_coerce(encrypt(decrypt(stored), contact_key(connection, row.owner)), Text())
                     condition.append(raw[name] == stored)
-                if rekey and row.phone is not None:
-                    phone = decrypt(row.phone)
+                if rekey and getattr(row, LOOKUP_VALUE) is not None:
+                    phone = decrypt(getattr(row, LOOKUP_VALUE))
                     new_key = phone and lookup_key(secret, phone)
-                    if new_key and new_key != row.phone_key:
-                        taken = connection.scalar(select(key_column).where(table.c.phone_key == new_key,
+                    if new_key and new_key != row.lookup:
+                        taken = connection.scalar(select(key_column).where(lookup == new_key,
                                                                            key_column != row[0]))
                         if taken is None:
-                            values["phone_key"] = new_key
+                            values[LOOKUP_HASH] = new_key
                         else:
                             result.duplicates += 1
                 if not values:
                     continue
                 changed = connection.execute(update(table).where(*condition).values(**values)).rowcount
                 if changed:
-                    result.values += sum(1 for name in values if name != "phone_key")
-                    result.phone_keys += "phone_key" in values
+                    result.values += sum(1 for name in values if name != LOOKUP_HASH)
+                    result.phone_keys += LOOKUP_HASH in values
                 else:
                     result.skipped += 1
         progress(len(rows))

@@ -36,7 +36,7 @@ def registration_start(context: ActionContext[Conversation]) -> str:
         invited = session.scalar(select(Registration).where(Registration.join_code == code))
         if invited is not None and invited.status in ("imported", "invited"):
             old = invited.contact
-            invited.contact_id = contact.id  # they wrote from another number than the one imported
+            invited.contact_id = contact.id  # they wrote from another number (or a WhatsApp username)
             session.flush()
             if old is not None and old.id != contact.id and not old.messages:
                 session.delete(old)

@@ -18,7 +18,7 @@ import phonenumbers
 from sqlalchemy import insert, select
 
 from registration.lifecycle import new_join_code
-from store.models import Contact, Partner, Registration, RegistrationEvent, utcnow
+from store.models import PHONE, Contact, ContactIdentifier, Partner, Registration, RegistrationEvent, utcnow
 from store.personal import data_keys, lookup_key, seal
 from store.sealing import contact_key
 
@@ -114,18 +114,24 @@ def _store(session, batch, partner: Partner, actor: str, report: ImportReport) -
     if not batch:
         return
     keys = [key for key, *_ in batch]
-    contacts = {c.phone_key: c for c in session.scalars(select(Contact).where(Contact.phone_key.in_(keys)))}
+    contacts = {key: contact for key, contact in session.execute(
+        select(ContactIdentifier.key, Contact).join(Contact, ContactIdentifier.contact_id == Contact.id)
+        .where(ContactIdentifier.key.in_(keys)))}
     found = session.execute(select(Registration.contact_id, Registration.partner_id).where(
         Registration.contact_id.in_([c.id for c in contacts.values()])))
     registered = {contact_id: partner_id for contact_id, partner_id in found}
     new = [(key, phone, language) for key, phone, language, _ in batch if key not in contacts]
-    new_contacts = [{"phone_key": key, "phone": seal(phone, data_key), "language": language, "opted_out": False,
-                     "created_at": utcnow(), "data_key_id": data_key}
-                    for (key, phone, language), data_key in zip(new, data_keys().create(len(new)), strict=True)]
-    if new_contacts:
-        session.execute(insert(Contact), new_contacts)
-        contacts.update({c.phone_key: c for c in session.scalars(
-            select(Contact).where(Contact.phone_key.in_([c["phone_key"] for c in new_contacts])))})
+    if new:
+        now = utcnow()
+        keys = data_keys().create(len(new))
+        ids = session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), [
+            {"language": language, "opted_out": False, "created_at": now, "data_key_id": key}
+            for (_, _, language), key in zip(new, keys, strict=True)]).all()
+        session.execute(insert(ContactIdentifier), [
+            {"contact_id": contact_id, "kind": PHONE, "key": key, "value": seal(phone, data_key), "created_at": now}
+            for contact_id, (key, phone, _), data_key in zip(ids, new, keys, strict=True)])
+        made = {contact.id: contact for contact in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+        contacts.update((key, made[contact_id]) for contact_id, (key, _, _) in zip(ids, new, strict=True))
     rows = []
     for key, _phone, language, reference in batch:
         contact = contacts[key]

@@ -35,6 +35,8 @@ def invite(session, runtime, registration: Registration, actor: str) -> str:
     contact = registration.contact
     if contact.opted_out or contact.unreachable_at:
         return "skipped: opted out or unreachable"
+    if contact.phone is None:  # known only by a WhatsApp user ID: an invitation needs a number
+        return "skipped: no phone number"
     number = settings.connections.twilio_whatsapp_number or "+10000000000"
     link = join_link(number, registration.join_code)
     channel = settings.registration.invitation.channel

@@ -6,13 +6,15 @@ from datetime import UTC, datetime
 import phonenumbers
 
 MASK = "\u2022" * 7
+# Someone who writes with a WhatsApp username and hides their number: staff never see their user ID.
+NO_NUMBER = "WhatsApp username user"
 
 
 def mask_phone(phone: str | None) -> str:
     """The country code and the last 3 digits: enough to tell people apart on a list or on the
     phone, not enough to write to them. A fixed number of dots hides the number's length too."""
     if not phone:
-        return ""
+        return NO_NUMBER
     digits = "".join(ch for ch in phone if ch.isdigit())
     try:
         prefix = f"+{phonenumbers.parse(phone, None).country_code}"

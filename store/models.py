@@ -30,20 +30,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _instant(moment: datetime | None) -> float:
+    """Seconds since the epoch; SQLite gives back naive times, stored in UTC. None is earliest."""
+    if moment is None:
+        return 0.0
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 class Contact(Base):
-    """A person who writes to the service, known by their WhatsApp number."""
+    """A person who writes to the service, known by one or more identifiers (a phone number, a
+    WhatsApp business-scoped user ID): see `ContactIdentifier`."""
 
     __tablename__ = "contacts"
     __personal_owner__ = "id"  # the person themselves: their PersonalText columns use data_key_id
     __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone_key: Mapped[str] = mapped_column(String(64), unique=True)
-    phone: Mapped[str] = mapped_column(PersonalText)
     language: Mapped[str | None] = mapped_column(String(8))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="whatsapp", server_default="whatsapp")  # or local
@@ -57,6 +63,45 @@ class Contact(Base):
 
     messages: Mapped[list[Message]] = relationship(back_populates="contact", cascade="all, delete-orphan",
                                                      passive_deletes=True)
+    identifiers: Mapped[list[ContactIdentifier]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by="ContactIdentifier.id")
+
+    @property
+    def phone(self) -> str | None:
+        """The person's phone number (E.164), or None for someone known only by their WhatsApp username."""
+        return next((i.value for i in self.identifiers if i.kind == PHONE), None)
+
+    @property
+    def address(self) -> str | None:
+        """Where replies go: the identifier the person last wrote from; their number if they never wrote."""
+        if not self.identifiers:
+            return None
+        return max(self.identifiers, key=lambda i: (_instant(i.last_inbound_at), i.kind == PHONE)).value
+
+
+PHONE, BSUID = "phone", "bsuid"
+
+
+class ContactIdentifier(Base):
+    """One way WhatsApp names a person: their phone number, or the business-scoped user ID
+    (BSUID) WhatsApp gives someone who hides their number behind a username. Kept only as a
+    keyed hash (`key`, to find the person) and encrypted (`value`, to send to them). A person
+    has several when one message carried both, or when staff merged two contacts."""
+
+    __tablename__ = "contact_identifiers"
+    __table_args__ = NEVER_REUSED
+    __personal_owner__ = "contact_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # phone | bsuid
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # store.personal.lookup_key of the value
+    value: Mapped[str] = mapped_column(PersonalText)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last written from
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="identifiers")
 
 
 class Message(Base):

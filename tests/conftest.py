@@ -303,6 +303,8 @@ class WhatsApp:
     def send(self, text: str = "", phone: str = "+31612345678", wait: bool = True, **extra):
         self.counter += 1
         params = fixture("inbound_text") | {"Body": text, "From": f"whatsapp:{phone}", "WaId": phone[1:]}
+        if not phone.startswith("+"):  # a WhatsApp user ID (username user): Twilio sends no WaId
+            del params["WaId"]
         sid = "SM" + uuid.uuid4().hex
         params.update(MessageSid=sid, SmsMessageSid=sid, SmsSid=sid)
         params.update(extra)

@@ -23,10 +23,11 @@ from tests.conftest import BACKENDS, fixture
 FOLDER = Path(__file__).parent / "conversations"
 TURN_KINDS = ("say", "tap", "pick", "media")
 TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "state", "check"}
-SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff", "helpdesk"}
+SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff", "helpdesk", "username"}
 # setup `helpdesk: closed | open`: the helpers' hours as on a Sunday night or a Monday noon in Amsterdam
 HELPDESK_CLOCK = {"closed": datetime(2026, 11, 29, 22, 0, tzinfo=UTC),
                   "open": datetime(2026, 11, 30, 11, 0, tzinfo=UTC)}
+USERNAME_SETUPS = ("linked", "unlinked")
 LANGUAGE_NAMES = {"ar": "العربية", "en": "English", "es": "Español", "fr": "Français", "id": "Bahasa Indonesia",
                   "nl": "Nederlands", "pt": "Português", "tl": "Tagalog", "uk": "Українська", "fa": "فارسی",
                   "ti": "ትግርኛ", "so": "Soomaali", "tr": "Türkçe", "ru": "Русский", "am": "አማርኛ"}
@@ -55,10 +56,12 @@ class Person:
     def __init__(self, whatsapp, runner, runtime):
         self.whatsapp, self.runner, self.runtime = whatsapp, runner, runtime
         self.phone = "+3161" + str(uuid.uuid4().int)[:7]
+        self.bsuid = "NL." + str(uuid.uuid4().int)[:20]  # their WhatsApp user ID, once they hide the number
+        self.address = self.phone  # what they write from; replies are expected there
         self.last_sid: str | None = None
 
     def send(self, turn: dict) -> list[str]:
-        before = len(self.whatsapp.replies(self.phone))
+        before = len(self.whatsapp.replies(self.address))
         sid = "SM" + uuid.uuid4().hex
         if "say" in turn:
             extra = {"Body": str(turn["say"])}
@@ -73,9 +76,9 @@ class Person:
             name = {"audio": "inbound_voice_note", "image": "inbound_image", "location": "inbound_location"}[kind]
             extra = {k: v for k, v in fixture(name).items() if k not in ("From", "WaId")}
         extra.update(MessageSid=sid, SmsMessageSid=sid, SmsSid=sid)
-        self.whatsapp.send(phone=self.phone, **extra)
+        self.whatsapp.send(phone=self.address, **extra)
         self.last_sid = sid
-        return self.whatsapp.replies(self.phone)[before:]
+        return self.whatsapp.replies(self.address)[before:]
 
     def say(self, text: str) -> list[str]:
         return self.send({"say": text})
@@ -118,6 +121,13 @@ def _start(person: Person, setup: dict) -> None:
         person.send({"tap": "cmd.human"})
     if setup.get("opted_out"):
         person.send({"tap": "cmd.stop"})
+    if setup.get("username"):
+        # From now on the person uses a WhatsApp username and hides their number. `linked`: one
+        # message carried both (as Twilio sends them) before; `unlinked`: nothing ties the two.
+        assert setup["username"] in USERNAME_SETUPS, f"username: one of {USERNAME_SETUPS}"
+        if setup["username"] == "linked":
+            person.whatsapp.send("🙏", phone=person.phone, ExternalUserIdentifier=person.bsuid)
+        person.address = person.bsuid
 
 
 # -- checks: what a turn must have changed beyond the replies ------------------------------------

@@ -14,7 +14,7 @@ PHONE = "+31612345678"
 
 def person(session, runtime, phone: str = PHONE):
     """A contact who has just written, so the 24-hour window is open."""
-    contact = contact_for(session, runtime.settings.secrets.encryption_key, phone)
+    contact = contact_for(session, phone)
     contact.last_inbound_at = utcnow()
     return contact
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from delivery.tasks import QUEUE_MARKER
 from store.migrate import upgrade
-from store.models import Contact, Message, OutboxItem, utcnow
+from store.models import Contact, ContactIdentifier, Message, OutboxItem, utcnow
 from store.sealing import seal_rows
 from tests.conftest import ENVIRONMENT, PUBLIC_URL, _empty_tables, fixture, sign
 
@@ -163,9 +163,12 @@ def seed(runtime, people: int, each: int) -> list[int]:
     """`people` contacts who just wrote, each with `each` messages waiting; returns contact ids."""
     now = utcnow()
     with runtime.session() as session:
-        ids = list(session.scalars(insert(Contact).returning(Contact.id), seal_rows(session.connection(), Contact, [
-            {"phone_key": f"fault{n}", "phone": f"+3162{n:07d}", "opted_out": False, "created_at": now,
-             "last_inbound_at": now} for n in range(people)])))
+        ids = list(session.scalars(insert(Contact).returning(Contact.id, sort_by_parameter_order=True), seal_rows(
+            session.connection(), Contact, [{"opted_out": False, "created_at": now, "last_inbound_at": now}
+                                            for n in range(people)])))
+        session.execute(insert(ContactIdentifier), seal_rows(session.connection(), ContactIdentifier, [
+            {"contact_id": cid, "kind": "phone", "key": f"fault{n}", "value": f"+3162{n:07d}", "created_at": now}
+            for n, cid in enumerate(ids)]))
         message_ids = list(session.scalars(insert(Message).returning(Message.id), seal_rows(
             session.connection(), Message, [
             {"contact_id": cid, "direction": "out", "kind": "text", "body": f"{cid}:{k}", "sender": "bot",

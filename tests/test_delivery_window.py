@@ -15,7 +15,7 @@ WAITING_SID = "HX" + "7" * 32
 
 def written_days_ago(runtime, days: float) -> int:
     with runtime.session() as session:
-        contact = contact_for(session, runtime.settings.secrets.encryption_key, PHONE)
+        contact = contact_for(session, PHONE)
         contact.last_inbound_at = utcnow() - timedelta(days=days)
         session.commit()
         return contact.id

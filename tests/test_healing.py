@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, text
 
 from delivery.send import callback_key
 from delivery.tasks import QUEUE_MARKER
-from store.models import Contact, Message, OutboxItem, Registration, Worker, utcnow
+from store.models import PHONE, Contact, ContactIdentifier, Message, OutboxItem, Registration, Worker, utcnow
 from store.personal import lookup_key, seal
 from tests.conftest import SERVICES, _empty_tables, fixture
 from tests.test_delivery_faults import PrivateRedis, wait_until
@@ -30,8 +30,9 @@ def person_with_replies(session, runtime, phone_key: str, phone: str, bodies: tu
     (contact id, message ids)."""
     key = runtime.data_keys.create(1)[0]
     contact_id = session.scalar(insert(Contact).returning(Contact.id), [
-        {"phone_key": phone_key, "phone": seal(phone, key), "data_key_id": key, "opted_out": False,
-         "created_at": at, "last_inbound_at": utcnow(), "language": "en"}])
+        {"data_key_id": key, "opted_out": False, "created_at": at, "last_inbound_at": utcnow(), "language": "en"}])
+    session.execute(insert(ContactIdentifier), [{"contact_id": contact_id, "kind": PHONE, "key": phone_key,
+                                                 "value": seal(phone, key), "created_at": at}])
     if not bodies:
         return contact_id, []
     messages = session.scalars(insert(Message).returning(Message.id), [

@@ -99,7 +99,7 @@ def test_the_migration_keeps_every_row_and_stops_sqlite_reusing_ids(tmp_path):
         assert len(key) == 32
         connection.execute("PRAGMA foreign_keys=ON")
         connection.execute("DELETE FROM contacts WHERE id = 2")
-        connection.execute("INSERT INTO contacts (phone_key, phone, opted_out, channel, created_at) "
-                           "VALUES ('k3', 'z', 0, 'whatsapp', '2026-01-02')")
+        connection.execute("INSERT INTO contacts (opted_out, channel, created_at) "
+                           "VALUES (0, 'whatsapp', '2026-01-02')")
         assert connection.execute("SELECT max(id) FROM contacts").fetchone() == (3,)
         assert connection.execute("PRAGMA foreign_key_check").fetchall() == []

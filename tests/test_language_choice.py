@@ -10,7 +10,7 @@ def language_of(runtime, phone="+31612345678"):
     from inbox.receive import contact_for
 
     with runtime.session() as session:
-        return contact_for(session, runtime.settings.secrets.encryption_key, phone).language
+        return contact_for(session, phone).language
 
 
 @pytest.mark.parametrize("first, language, says", [

@@ -21,7 +21,16 @@ from settings import SettingsError
 from store import models, personal
 from store.data_keys import LOOKUP_KEY_ID, DataKeys, UnknownDataKey, data_keys
 from store.db import make_engine, make_sessionmaker
-from store.models import Contact, ConversationState, Message, Registration, RegistrationEvent, Ticket, utcnow
+from store.models import (
+    Contact,
+    ContactIdentifier,
+    ConversationState,
+    Message,
+    Registration,
+    RegistrationEvent,
+    Ticket,
+    utcnow,
+)
 from store.sealing import owner_expression
 from tests.conftest import ENVIRONMENT, WhatsApp
 from tests.test_settings import settings_with
@@ -215,7 +224,7 @@ def test_rotate_key_moves_everything_to_the_new_key_while_the_service_runs(whats
         assert chat.conversation("menu")[-1].startswith("What can I do for you?")
         with new_runtime.session() as session:
             assert session.scalar(select(func.count()).select_from(Contact)) == 1
-            assert session.scalar(select(Contact.phone_key)) == personal.lookup_key(NEW_KEY, PHONE)
+            assert session.scalar(select(ContactIdentifier.key)) == personal.lookup_key(NEW_KEY, PHONE)
             assert session.scalar(select(Registration.name)) == NAME
 
         result = rotated.test_cli_runner().invoke(args=["privacy", "rotate-key", "--batch-size", "3"])
@@ -253,7 +262,7 @@ def test_rotate_key_upgrades_a_database_from_before_encryption_at_rest(runner, r
     legacy_hash = hmac.new(OLD_KEY.encode(), PHONE.encode(), hashlib.sha256).hexdigest()
     with runtime.session() as session:  # as the previous version stored them: plain text, HMAC under the raw key
         session.execute(update(Registration).values(name=type_coerce(NAME, Text())))
-        session.execute(update(Contact).values(phone=type_coerce(PHONE, Text()), phone_key=legacy_hash))
+        session.execute(update(ContactIdentifier).values(value=type_coerce(PHONE, Text()), key=legacy_hash))
         session.commit()
     with runtime.session() as session:
         assert session.scalar(select(Registration.name)) == NAME  # still readable meanwhile
@@ -263,7 +272,7 @@ def test_rotate_key_upgrades_a_database_from_before_encryption_at_rest(runner, r
     assert all(personal.is_encrypted(value) for value in stored(runtime).values())
     with runtime.session() as session:
         assert session.scalar(select(Registration.name)) == NAME
-        assert session.scalar(select(Contact.phone_key)) == personal.lookup_key(OLD_KEY, PHONE)
+        assert session.scalar(select(ContactIdentifier.key)) == personal.lookup_key(OLD_KEY, PHONE)
 
 
 # --- retention ----------------------------------------------------------------------------
@@ -453,8 +462,8 @@ OTHER_PHONE, OTHER_NAME = "+31687654321", "Amadou Bellefleur"
 
 def _key_of(runtime, phone=PHONE) -> str:
     with runtime.session() as session:
-        return session.scalar(select(Contact.data_key_id)
-                              .where(Contact.phone_key == personal.lookup_key(OLD_KEY, phone)))
+        return session.scalar(select(Contact.data_key_id).join(ContactIdentifier)
+                              .where(ContactIdentifier.key == personal.lookup_key(OLD_KEY, phone)))
 
 
 class Backup:

@@ -13,11 +13,11 @@ NL_PHONE, AR_PHONE, FR_PHONE = "+31612000001", "+31612000002", "+31612000003"
 
 
 def registration_of(runtime, phone) -> Registration | None:
-    from store.personal import lookup_key
+    from store.identifiers import find_contact_id
 
     with runtime.session() as session:
-        contact = session.scalar(select(Contact).where(
-            Contact.phone_key == lookup_key(runtime.settings.secrets.encryption_key, phone)))
+        contact_id = find_contact_id(session.connection(), phone)
+        contact = None if contact_id is None else session.get(Contact, contact_id)
         if contact is None:
             return None
         registration = session.scalar(select(Registration).where(Registration.contact_id == contact.id))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from registration.imports import import_contacts
 from registration.lifecycle import change_status
 from staff.auth import WRONG
-from store.models import Contact, Registration, RegistrationEvent, StaffUser
+from store.models import Registration, RegistrationEvent, StaffUser
 
 PASSWORD = "a long enough password"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -58,8 +58,7 @@ def import_csv(runtime, text, partner="Partner A"):
 def registration_ids(runtime) -> dict[str, int]:
     """Registration id by phone number."""
     with runtime.session() as session:
-        return {phone: rid for rid, phone in session.execute(
-            select(Registration.id, Contact.phone).join(Contact, Registration.contact_id == Contact.id))}
+        return {registration.contact.phone: registration.id for registration in session.scalars(select(Registration))}
 
 
 def move(runtime, rid, *statuses, name=None):

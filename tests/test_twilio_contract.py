@@ -255,3 +255,14 @@ def test_create_content_contract_is_enforced(channel):
     with pytest.raises(TwilioRestException) as refused:
         channel.contents.ensure(broken)
     assert refused.value.status == 422
+
+
+def test_message_to_a_whatsapp_user_id(channel):
+    """A person who hides their number behind a WhatsApp username is written to at their
+    business-scoped user ID: `To` is `whatsapp:NL.…`, a valid Create Message request."""
+    user_id = "NL.13491208655302741918"
+    assert_accepted(channel.send(Outgoing(to=user_id, body="Uw bon van € 17,50 staat klaar.")), channel)
+    request = channel.client.http_client._test_only_last_request
+    assert request.data["To"] == f"whatsapp:{user_id}"
+    template = Outgoing(to="NL.ENT.4471aBc9", content_sid=CONTENT_SID, content_variables={"1": "€ 17,50"})
+    assert_accepted(channel.send(template), channel)

@@ -1,0 +1,112 @@
+"""Finding a person by any of their identifiers, and linking identifiers to one person.
+
+WhatsApp names a person by their phone number or, when they use a username and hide their
+number, by a business-scoped user ID (BSUID). Either is stored as a keyed hash (to find the
+person) and encrypted (to send to them), in `contact_identifiers`; nothing else holds them.
+
+During a key rotation a person may still be stored under an old key's hash. `identify`
+first moves such a row to the current hash (`_adopt`), so the person is found instead of
+becoming a second contact; outside a rotation that statement is skipped.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from store.models import BSUID, PHONE, Contact, ContactIdentifier
+from store.personal import data_keys, lookup_keys, seal
+from store.sealing import contact_key
+
+log = logging.getLogger(__name__)
+KINDS = (PHONE, BSUID)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An identifier as it arrived: `kind` is phone (E.164) or bsuid."""
+
+    kind: str
+    value: str
+
+
+def _insert(connection, table):
+    return (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def find_contact_id(connection, value: str) -> int | None:
+    """The contact one of whose identifiers is `value` (under the current or a previous key)."""
+    table = ContactIdentifier.__table__
+    return connection.execute(select(table.c.contact_id).where(table.c.key.in_(lookup_keys(value)))
+                              .limit(1)).scalar()
+
+
+def identify(connection, identities: list[Identity], now: datetime, *, channel: str = "whatsapp") -> int:
+    """The contact these identifiers name, made on first contact; the first one is the one the
+    person wrote from. Identifiers that arrive together belong to one person: any not yet known
+    are linked to that contact. Safe when two requests for a new person race."""
+    table = ContactIdentifier.__table__
+    keys = {}
+    for identity in identities:
+        current, *previous = lookup_keys(identity.value)
+        _adopt(connection, current, previous)
+        keys[identity] = current
+    owners = dict(connection.execute(select(table.c.key, table.c.contact_id)
+                                     .where(table.c.key.in_(list(keys.values())))).all())
+    sender = identities[0]
+    contact_id = owners.get(keys[sender]) or next((owners[k] for k in keys.values() if k in owners), None)
+    if contact_id is None:
+        contact_id = _new_contact(connection, sender, keys[sender], now, channel)
+        owners[keys[sender]] = contact_id
+    for identity, key in keys.items():
+        owner = owners.get(key)
+        if owner is None:
+            connection.execute(_insert(connection, table).values(
+                contact_id=contact_id, kind=identity.kind, key=key,
+                value=seal(identity.value, contact_key(connection, contact_id)), created_at=now)
+                .on_conflict_do_nothing(index_elements=["key"]))
+            log.info("contact %s: a %s identifier linked", contact_id, identity.kind)
+        elif owner != contact_id:
+            log.warning("one message names contacts %s and %s: staff can merge them (flask contacts merge)",
+                        contact_id, owner)
+    return contact_id
+
+
+def wrote(connection, contact_id: int, sender: Identity, now: datetime) -> None:
+    """The person wrote from `sender` at `now`: replies go there, and their 24-hour window is open.
+    Callers run it last in their transaction: it locks the contact's row, which the worker
+    answering the person's previous message may also be writing."""
+    table, contacts = ContactIdentifier.__table__, Contact.__table__
+    connection.execute(update(table).where(table.c.key == lookup_keys(sender.value)[0]).values(last_inbound_at=now))
+    connection.execute(update(contacts).where(contacts.c.id == contact_id).values(last_inbound_at=now))
+
+
+def _new_contact(connection, sender: Identity, key: str, now: datetime, channel: str) -> int:
+    """A contact with its first identifier. If a concurrent request made this person first, the
+    identifier's unique key says so: our contact row is dropped and theirs is used."""
+    contacts, table = Contact.__table__, ContactIdentifier.__table__
+    data_key = data_keys().create()[0]
+    contact_id = connection.execute(insert(contacts).values(opted_out=False, channel=channel, created_at=now,
+                                                            data_key_id=data_key)
+                                    .returning(contacts.c.id)).scalar_one()
+    made = connection.execute(_insert(connection, table).values(
+        contact_id=contact_id, kind=sender.kind, key=key, value=seal(sender.value, data_key), created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)).scalar()
+    if made is not None:
+        return contact_id
+    connection.execute(delete(contacts).where(contacts.c.id == contact_id))
+    return connection.execute(select(table.c.contact_id).where(table.c.key == key)).scalar_one()
+
+
+def _adopt(connection, key: str, previous: list[str]) -> None:
+    """Move an identifier stored under a previous key's hash to the current one, unless one
+    already has the current hash. Only runs while a rotation is under way."""
+    if not previous:
+        return
+    table = ContactIdentifier.__table__
+    current = table.alias("current_key")
+    connection.execute(update(table).where(table.c.key.in_(previous), ~exists().where(current.c.key == key))
+                       .values(key=key))
