@@ -198,7 +198,7 @@ def test_invitations_need_a_number(whatsapp, runner, runtime, twilio, tmp_path):
         stranger = session.scalar(select(Contact.id).where(Contact.id != imported))
         session.add(Registration(contact_id=stranger, status="imported", join_code="JOINBSUID1"))
         session.commit()
-    runtime.settings.registration.templates = {"invitation": {"nl": "HX" + "1" * 32, "en": "HX" + "2" * 32}}
+    runtime.settings.templates = {"invitation": {"nl": "HX" + "1" * 32, "en": "HX" + "2" * 32}}
     result = runner.invoke(args=["contacts", "invite"])
     runtime.tasks.drain()
     assert "invited: 1" in result.output and "skipped: no phone number: 1" in result.output
