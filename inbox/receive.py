@@ -71,6 +71,7 @@ def receive(runtime, received: Received) -> Stored | None:
         if is_forgotten(connection, received.sid):
             return None
         if postgresql:
+            connection.commit()
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         contact_id = identify(connection, [received.sender, *received.linked], now,
                               channel=received.channel)
