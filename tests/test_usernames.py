@@ -260,6 +260,8 @@ def test_key_rotation_rehashes_user_ids_too(whatsapp, runner, runtime, monkeypat
             keys = set(session.scalars(select(ContactIdentifier.key)))
         assert keys == {personal.lookup_key(new, PHONE), personal.lookup_key(new, BSUID)}
     finally:
+        personal.configure(old, [new])  # every data key back under the suite's key, for the tests after this one
+        runtime.data_keys.rewrap()
         personal.configure(old)
 
 
