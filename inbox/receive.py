@@ -38,7 +38,8 @@ _MESSAGE_VALUES = """(contact_id, direction, provider_sid, kind, body, payload, 
     VALUES (:contact_id, 'in', :sid, :kind, :body, :payload, :media_types, 'person', 'received', :now, :now)
     ON CONFLICT (provider_sid) DO NOTHING
     RETURNING id"""
-_MESSAGE_TYPES = (bindparam("body", type_=Message.body.type), bindparam("media_types", type_=Message.media_types.type))
+_MESSAGE_TYPES = (bindparam("body", type_=Message.body.type), bindparam("payload", type_=Message.payload.type),
+                  bindparam("media_types", type_=Message.media_types.type))
 _INSERT_MESSAGE = text(f"INSERT INTO messages {_MESSAGE_VALUES}").bindparams(*_MESSAGE_TYPES)
 # PostgreSQL: the message and the release in one statement, so both or neither commit. The
 # release reads the person's earlier messages: the new one is not in the statement's snapshot,
@@ -64,8 +65,7 @@ def receive(runtime, received: Received) -> Stored | None:
     """Store the message unless its MessageSid is known; None for a message of someone erased
     (a replay), which is dropped without bringing the person back."""
     now = utcnow()
-    values = {"now": now, "sid": received.sid, "kind": received.kind, "payload": received.payload,
-              "media_types": list(received.media_types) or None}
+    values = {"now": now, "sid": received.sid, "kind": received.kind, "media_types": list(received.media_types) or None}
     postgresql = runtime.db.dialect.name == "postgresql"
     with runtime.db.connect() as connection:
         if is_forgotten(connection, received.sid):
@@ -76,7 +76,8 @@ def receive(runtime, received: Received) -> Stored | None:
         contact_id = identify(connection, [received.sender, *received.linked], now,
                               channel=received.channel)
         data_key = contact_key(connection, contact_id)
-        values |= {"contact_id": contact_id, "body": seal(received.body, data_key) if received.body else None}
+        values |= {"contact_id": contact_id, "body": seal(received.body, data_key) if received.body else None,
+                   "payload": seal(received.payload, data_key) if received.payload else None}
         if postgresql:
             message_id, released = connection.execute(_INSERT_MESSAGE_AND_RELEASE, values).one()
         else:

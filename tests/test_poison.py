@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from channels.twilio_payload import Received
 from inbox.receive import receive
+from store.identifiers import Identity
+from store.models import PHONE as PHONE_KIND
 from store.models import Message
 from tests.conftest import fixture
 
@@ -39,8 +41,8 @@ def test_a_real_location_still_gets_through(whatsapp):
 
 def stored_before_the_edge_checked(runtime, phone=PHONE) -> int:
     """A message an older version stored, which processing cannot read."""
-    received = Received(sid="SM" + "9" * 32, phone=phone, kind="location", body="geo:junk,4.9", payload=None,
-                        media_types=(), truncated=False)
+    received = Received(sid="SM" + "9" * 32, sender=Identity(PHONE_KIND, phone), linked=(), kind="location",
+                        body="geo:junk,4.9", payload=None, media_types=(), truncated=False)
     stored = receive(runtime, received)
     runtime.tasks.process_contact.send(stored.contact_id)
     return stored.message_id
