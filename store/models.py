@@ -272,6 +272,10 @@ class Registration(Base):
     name: Mapped[str | None] = mapped_column(PersonalText)
     number_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who took the consent when staff registered the person at the desk (their staff account's email).
+    consent_by: Mapped[str | None] = mapped_column(String(254))
+    # Registered at the desk without WhatsApp: served on paper (printed vouchers), never messaged.
+    no_whatsapp: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     join_code: Mapped[str] = mapped_column(String(12), unique=True)
     # What the voucher provider knows this person's vouchers by (period:issue_key): random and
     # never re-used, so no one is handed a voucher meant for someone erased before them.
@@ -423,6 +427,9 @@ class Voucher(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(String(200))
+    # Printed and handed to the person at the desk (vouchers/printing.py), and by which staff account.
+    handed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handed_out_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     contact: Mapped[Contact | None] = relationship()
