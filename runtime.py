@@ -21,7 +21,7 @@ import vouchers.actions
 from bot.actions import Actions, Choices
 from bot.engine import Engine
 from bot.flows import FlowError, FlowSet, load_flows
-from bot.i18n import CATALOGS, Translator
+from bot.i18n import Translator
 from bot.menus import LIST_BUTTON
 from channels.local import LocalChannel
 from delivery.hooks import DeliveryHooks
@@ -71,7 +71,7 @@ class Runtime:
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)
         self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
-        self.translator = Translator()
+        self.translator = Translator(settings.content.translations)
         self.actions, self.choices = flow_functions()
         self.nlu = NluService(settings)
         self._content = content_fingerprint(settings)
@@ -118,7 +118,7 @@ class Runtime:
         """Swap in edited flows and texts; if they do not validate, the running ones stay."""
         fingerprint = content_fingerprint(self.settings)
         flows = load_checked_flows(self.settings, self.actions, self.choices)
-        self.translator = Translator()
+        self.translator = Translator(self.settings.content.translations)
         self.bot = self._engine(flows)
         self._content = fingerprint
 
@@ -155,8 +155,9 @@ def check_keyring(db, data_keys) -> None:
 
 
 def content_fingerprint(settings: Settings) -> tuple:
-    files = sorted(settings.content.flows.glob("*.yml")) + [CATALOGS / "messages.pot"] + \
-        sorted(CATALOGS.glob("*/LC_MESSAGES/messages.mo"))
+    catalogs = settings.content.translations
+    files = sorted(settings.content.flows.glob("*.yml")) + [catalogs / "messages.pot"] + \
+        sorted(catalogs.glob("*/LC_MESSAGES/messages.mo"))
     return tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files if path.exists())
 
 
@@ -164,8 +165,9 @@ def load_checked_flows(settings: Settings, actions: Actions[Conversation],
                        choices: Choices[Conversation]) -> FlowSet:
     from translations.catalogs import known_texts
 
-    translator, values = Translator(), settings.placeholders()
-    return load_flows(settings.content.flows, actions.names(), choices=choices.names(), known_texts=known_texts(),
+    translator, values = Translator(settings.content.translations), settings.placeholders()
+    return load_flows(settings.content.flows, actions.names(), choices=choices.names(),
+                      known_texts=known_texts(settings.content.translations),
                       intents=INTENTS,
                       placeholders=values, languages=settings.languages.all,
                       translate=lambda text, language: translator.text(text, language, **values))

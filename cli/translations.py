@@ -17,9 +17,10 @@ group = AppGroup("translations", help="Translation catalogs in translations/.")
 def status(as_json):
     """Translated, missing and for-review texts per language; fails if a program language is
     incomplete or a translation's placeholders differ from the English."""
-    languages = current_app.extensions["dda"].settings.languages
+    settings = current_app.extensions["dda"].settings
+    languages = settings.languages
     statuses = all_statuses(languages.program, [c for c in languages.served if c not in languages.program],
-                            languages.source)
+                            languages.source, settings.content.translations)
     failing = [s for s in statuses if s.program and not s.complete]
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in statuses], indent=2, ensure_ascii=False))

@@ -183,9 +183,10 @@ class Privacy(_Section):
 class Content(_Section):
     flows: Path = Path("flows")
     referrals: Path = Path("content")
+    translations: Path = Path("translations")  # the gettext catalogs; editors' saves land here too
     refresh_seconds: float = Field(default=5, ge=0)  # how soon a published release reaches a running process
 
-    @field_validator("flows", "referrals")
+    @field_validator("flows", "referrals", "translations")
     @classmethod
     def _exists(cls, value: Path) -> Path:
         path = value if value.is_absolute() else ROOT / value

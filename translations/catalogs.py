@@ -20,12 +20,13 @@ def read_catalog(path: Path):
 
 
 @lru_cache(maxsize=4)
-def _known(mtime: float) -> frozenset[str]:
-    return frozenset(message.id for message in read_catalog(TEMPLATE) if message.id)
+def _known(template: Path, mtime_ns: int) -> frozenset[str]:
+    return frozenset(message.id for message in read_catalog(template) if message.id)
 
 
-def known_texts() -> frozenset[str]:
+def known_texts(directory: Path = DIRECTORY) -> frozenset[str]:
     """Every source text in the template; a flow text missing here was never extracted."""
-    if not TEMPLATE.exists():
+    template = directory / TEMPLATE.name
+    if not template.exists():
         return frozenset()
-    return _known(TEMPLATE.stat().st_mtime)
+    return _known(template, template.stat().st_mtime_ns)
