@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.menus import BODY, BUTTON_TITLE, ROW_TITLE, too_long
+from bot.yaml_source import META, in_order, read_yaml_mapping
 
 STEP_KINDS = ("say", "ask", "menu", "choose", "branch", "action", "goto", "handoff", "set")
 STEP_KEYS = {
@@ -110,46 +109,8 @@ class Flow:
                                                       f"a list row: {ROW_TITLE})")
 
 
-class _LineLoader(yaml.CSafeLoader):
-    """Remembers the line of every mapping so errors can point at it."""
-
-
-def _construct_mapping(loader, node, deep=False):
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-    mapping["__line__"] = node.start_mark.line + 1
-    mapping["__keys__"] = {key.value: key.start_mark.line + 1 for key, _value in node.value
-                           if isinstance(key, yaml.ScalarNode)}
-    return mapping
-
-
-META = {"__line__", "__keys__"}
-
-
-def line_of(mapping: dict, key: str) -> int:
-    """The line where `key` is written in `mapping`, or where the mapping starts."""
-    return mapping.get("__keys__", {}).get(key, mapping.get("__line__", 1))
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def read_flow_file(path: Path) -> tuple[dict | None, list[str]]:
     return read_yaml_mapping(path, "a flow file must be a mapping with flow, start and steps")
-
-
-def read_yaml_mapping(path: Path, expected: str) -> tuple[dict | None, list[str]]:
-    """A YAML file whose mappings remember their lines, or the problems that stop reading it."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        return None, [f"{path}:{line}: not valid YAML: {getattr(error, 'problem', error)}"]
-    except UnicodeDecodeError:
-        return None, [f"{path}:1: not UTF-8 text"]
-    if not isinstance(data, dict):
-        return None, [f"{path}:1: {expected}"]
-    return data, []
 
 
 def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
@@ -359,7 +320,7 @@ def load_flows(directory: Path, actions: Iterable[str], known_texts: Set[str] | 
         for language in languages:
             _check_lengths(flow_set, translate, language, problems)
     if problems:
-        raise FlowError(problems)
+        raise FlowError(in_order(problems))
     return flow_set
 
 

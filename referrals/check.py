@@ -7,7 +7,8 @@ import math
 import re
 from pathlib import Path
 
-from bot.flows import META, NAME, line_of, read_yaml_mapping
+from bot.flows import NAME
+from bot.yaml_source import META, in_order, line_of, read_yaml_mapping
 from referrals.content import SOURCE, Category, Content, Offer, Question, Region, Subcategory, Text
 from referrals.hours import HoursError, parse
 
@@ -23,12 +24,13 @@ CATEGORY_KEYS = {"id", "intent", "name", "rights", "subcategories", "questions"}
 OFFER_KEYS = {"id", "category", "subcategory", "name", "title", "description", "address", "hours", "phone",
               "website", "need_to_know", "location"}
 REGION_KEYS = {"version", "region", "name", "location", "offers"}
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,22}$")
+_PHONE = re.compile(r"^\+[1-9][0-9 ()-]{5,22}$")  # international: the card's number works from any phone
 _WEBSITE = re.compile(r"^https?://[^\s/$.?#][^\s]*\.[^\s]+$")
 
 
 class ContentError(Exception):
     def __init__(self, problems: list[str]):
+        problems = in_order(problems)  # one message per problem, in file and line order
         super().__init__("\n".join(problems))
         self.problems = problems
 
@@ -70,32 +72,40 @@ class _Checker:
             value = str(value).strip()
             by_language = {code: value for code in self.known} if same_everywhere else {SOURCE: value}
         elif isinstance(value, dict):
-            by_language = {}
+            by_language, empty = {}, []
             for code, text in value.items():
                 if code in META:
                     continue
                 if code not in self.known:
                     self.problem(value.get("__keys__", {}).get(code, line),
-                            f"{what}: '{key}' has a text for {code!r}, which is not a language "
-                                       f"we serve ({', '.join(sorted(self.known))})")
+                                 f"{what}: '{key}' has a text for {code!r}, which is not a language we serve: "
+                                 f"use one of {', '.join(sorted(self.known))}, or delete the line")
                 elif not isinstance(text, str) or not text.strip():
-                    self.problem(line, f"{what}: '{key}' in {code!r} is empty")
+                    empty.append(code)
                 else:
                     by_language[code] = text.strip()
+            if empty:
+                self.problem(line, f"{what}: '{key}' is empty in {', '.join(empty)}: write the text, "
+                                   f"or delete the empty line(s)")
             if SOURCE not in by_language:
-                self.problem(line, f"{what}: '{key}' needs the English text ({SOURCE}:), the source and fallback")
+                self.problem(line, f"{what}: '{key}' needs the English text: add a line '{SOURCE}: ...' "
+                                   f"(English is the source and the fallback)")
         else:
-            self.problem(line, f"{what}: '{key}' must be a text, or a text per language")
+            self.problem(line, f"{what}: '{key}' must be a text, or a text per language (en: ..., nl: ...)")
             return None
         text = Text(by_language)
         missing = text.missing(self.required)
         if missing and by_language:
-            self.problem(line, f"{what}: '{key}' is missing in {', '.join(missing)} "
-                               f"(every language we serve is required)")
-        for code, translated in by_language.items():
-            if len(translated) > limit:
-                self.problem(line, f"{what}: '{key}' in {code!r} has {len(translated)} characters; "
-                                   f"at most {limit} fit")
+            self.problem(line, f"{what}: '{key}' is missing in {', '.join(missing)}: add a line per language "
+                               f"(every language we serve is required; mark a draft for review, content/README.md)")
+        long = {code: len(translated) for code, translated in by_language.items() if len(translated) > limit}
+        if long and same_everywhere and len(set(long.values())) == 1 and len(set(by_language.values())) == 1:
+            self.problem(line, f"{what}: '{key}' has {max(long.values())} characters; at most {limit} fit: "
+                               f"shorten it")
+        elif long:
+            worst = ", ".join(f"{code} {count}" for code, count in long.items())
+            self.problem(line, f"{what}: '{key}' is too long in {', '.join(long)} ({worst} characters); "
+                               f"at most {limit} fit: shorten it there")
         return text
 
     def location(self, data: dict, key: str, what: str) -> tuple[float, float] | None:
@@ -127,8 +137,9 @@ def check_categories(path: Path, data: dict, program: list[str], served: list[st
         check.unknown_keys(item, CATEGORY_KEYS, f"category {number}")
         category_id = check.identifier(item, "id", f"category {number}")
         what = f"category {category_id or number}"
-        if category_id in seen:
-            check.problem(line, f"{what} is defined twice")
+        duplicate = category_id in seen  # only the first counts: offers are checked against it, once
+        if duplicate:
+            check.problem(line, f"{what} is defined twice: give one of them another id, or delete it")
         seen.add(category_id)
         intent = item.get("intent")
         if intent is not None:
@@ -149,7 +160,8 @@ def check_categories(path: Path, data: dict, program: list[str], served: list[st
             check.unknown_keys(sub, {"id", "name"}, f"{what}, subcategory {sub_number}")
             sub_id = check.identifier(sub, "id", f"{what}, subcategory {sub_number}")
             if sub_id in sub_ids:
-                check.problem(sub["__line__"], f"{what}: subcategory {sub_id!r} is defined twice")
+                check.problem(sub["__line__"], f"{what}: subcategory {sub_id!r} is defined twice: give one of them "
+                                                 f"another id, or delete it")
             sub_ids.add(sub_id)
             name = check.text(sub, "name", TITLE_CHARS, f"{what}, subcategory {sub_id or sub_number}")
             if sub_id and name:
@@ -170,7 +182,7 @@ def check_categories(path: Path, data: dict, program: list[str], served: list[st
                 questions.append(Question(question, answer))
         name = check.text(item, "name", TITLE_CHARS, what)
         rights = check.text(item, "rights", LONG_TEXT_CHARS, what, required=False)
-        if category_id and name:
+        if category_id and name and not duplicate:
             categories.append(Category(category_id, name, intent=intent if isinstance(intent, str) else None,
                                        rights=rights, subcategories=tuple(subcategories),
                                        questions=tuple(questions)))
@@ -212,7 +224,8 @@ def _check_offer(check: _Checker, item: dict, number: int, region_id: str | None
     offer_id = check.identifier(item, "id", f"offer {number}")
     what = f"offer {offer_id or number}"
     if offer_id in offer_ids:
-        check.problem(line, f"{what} is also defined at {offer_ids[offer_id]}")
+        check.problem(line, f"{what} is also defined at {offer_ids[offer_id]}: every offer needs its own id; "
+                                 f"rename one of them")
     elif offer_id:
         offer_ids[offer_id] = f"{check.path}:{line}"
     category = categories.get(item.get("category"))
@@ -247,9 +260,11 @@ def _check_offer(check: _Checker, item: dict, number: int, region_id: str | None
         except HoursError as error:
             check.problem(line_of(item, "hours"), f"{what}: opening hours: {error}")
     if "phone" in fields and not _PHONE.match(fields["phone"]):
-        check.problem(line_of(item, "phone"), f"{what}: {fields['phone']!r} is not a phone number like +31 20 555 0142")
+        check.problem(line_of(item, "phone"), f"{what}: {fields['phone']!r} is not a phone number in international "
+                                              f"format: write it with + and the country code, like +31 20 555 0142")
     if "website" in fields and not _WEBSITE.match(fields["website"]):
-        check.problem(line_of(item, "website"), f"{what}: the website must start with https://")
+        check.problem(line_of(item, "website"), f"{what}: {fields['website']!r} is not a web address: write it "
+                                                f"in full, starting with https://")
     if not {"phone", "address", "website"} & set(fields):
         check.problem(line, f"{what}: give at least a phone number, an address or a website, so people can reach it")
     location = check.location(item, "location", what)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.flows import NAME, read_yaml_mapping
+from bot.flows import NAME
+from bot.yaml_source import read_yaml_mapping
 from referrals.check import ContentError, check_categories, check_region, load_content
 
 PLAIN_COLUMNS = ("id", "category", "subcategory", "address", "hours", "phone", "website")

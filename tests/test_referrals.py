@@ -165,7 +165,7 @@ def test_a_person_whose_region_is_not_listed_gets_national_help_and_a_person(wha
     regions = whatsapp.conversation("find help")[-1]
     national = whatsapp.conversation(numbered(regions)["My region is not listed"])
     assert "anywhere in the Netherlands" in national[0] and "Call 112" in national[0]
-    assert "*Het Juridisch Loket*" in national[0] and "📞 0900-8020" in national[0]
+    assert "*Het Juridisch Loket*" in national[0] and "📞 +31 900 8020" in national[0]
     assert "Talk to a person" in national[-1]
     whatsapp.send(numbered(national[-1])["Talk to a person"])
     with runtime.session() as session:
@@ -219,7 +219,7 @@ def test_without_national_content_a_region_not_listed_still_reaches_a_person(wha
 def test_national_help_in_a_region_file_or_too_long_is_refused(runner, content):
     (content / "national.yml").write_text(yaml.safe_dump({
         "version": 1, "region": "national", "name": "The Netherlands", "offers": [
-            {"id": "line", "category": "food", "subcategory": "meals", "name": "Food line", "phone": "0800-1234",
+            {"id": "line", "category": "food", "subcategory": "meals", "name": "Food line", "phone": "+31 800 1234",
              "description": every_language("A phone line that finds food near you. " * 4)}]}))
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 1 and "national.yml:" in result.output and "at most 120 fit" in result.output
