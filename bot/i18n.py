@@ -44,7 +44,10 @@ class Translator:
         return self._catalogs[language]
 
     def text(self, source: str, language: str | None, **values) -> str:
-        translated = self.catalog(language).gettext(source)
+        return self.format(self.catalog(language).gettext(source), language, **values)
+
+    def format(self, translated: str, language: str | None, **values) -> str:
+        """A text already in `language` with its placeholders filled, as `text` does (editors' previews)."""
         if is_right_to_left(language):
             values = {key: isolate(str(value)) for key, value in values.items()}
         try:

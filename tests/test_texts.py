@@ -1,0 +1,137 @@
+"""Bot texts in the browser (issue 21, point 3): editors list every text by flow and step with its
+state in each language, save translations and English texts into the flow files and catalogs,
+and the bot says the new text; a save that would break a message is refused with the reason."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from store.models import AuditEntry, Contact
+from tests.test_staff import csrf, signed_in
+from translations.catalogs import catalog_path, read_catalog
+from translations.editing import text_key
+
+ROOT = Path(__file__).resolve().parent.parent
+PHONE = "+31612340021"
+CONFIRM = "This deletes your messages and everything we know about you. We cannot undo it. Are you sure?"
+KEPT = "Nothing was deleted."
+
+
+@pytest.fixture
+def files(runtime, tmp_path, monkeypatch):
+    """A copy of the flow files and catalogs for the service to run on and the editor to change."""
+    shutil.copytree(ROOT / "flows", tmp_path / "flows")
+    shutil.copytree(ROOT / "translations", tmp_path / "translations",
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__", ".editing.lock"))
+    monkeypatch.setattr(runtime.settings.content, "flows", tmp_path / "flows")
+    monkeypatch.setattr(runtime.settings.content, "translations", tmp_path / "translations")
+    runtime.reload_flows()
+    return tmp_path
+
+
+@pytest.fixture
+def editor(client, runner, files):
+    return signed_in(client, runner, role="editor")
+
+
+def french_person(whatsapp, runtime, phone=PHONE):
+    whatsapp.send("hello", phone=phone)
+    with runtime.session() as session:
+        session.execute(update(Contact).values(language="fr"))
+        session.commit()
+
+
+def page_url(source: str, at: str) -> str:
+    return f"/staff/texts/{text_key(source)}?at={at}"
+
+
+def test_only_editors_and_admins_see_the_texts(client, runner, files):
+    assert client.get("/staff/texts/").status_code == 302
+    signed_in(client, runner, role="agent")
+    assert client.get("/staff/texts/").status_code == 403
+
+
+def test_the_list_shows_every_flow_text_with_its_state_per_language(client, editor, files):
+    page = client.get("/staff/texts/").text
+    assert 'id="flow-delete_data"' in page and "delete_data › kept: say" in page
+    assert KEPT in page and "Written in the program" in page
+    french = client.get("/staff/texts/?language=fr&flow=delete_data").text
+    assert "Rien n&#39;a été effacé." in french and 'id="flow-main"' not in french
+    found = client.get("/staff/texts/?q=nothing+was").text
+    assert KEPT in found and CONFIRM not in found
+
+
+def test_a_saved_translation_is_what_a_french_person_gets_and_is_audited(client, editor, files, whatsapp, runtime):
+    url = page_url(CONFIRM, "delete_data.confirm.menu")
+    page = client.get(url).text
+    assert 'dir="auto"' in page and 'class="wa-buttons"' in page  # two options: reply buttons
+    response = client.post(f"/staff/texts/{text_key(CONFIRM)}/translation?at=delete_data.confirm.menu",
+                           data={"language": "fr", "text": "Tout sera effacé pour toujours. Vous êtes sûr ?",
+                                 "csrf_token": csrf(client, url)})
+    assert response.status_code == 302
+    message = read_catalog(catalog_path("fr", files / "translations")).get(CONFIRM)
+    assert message.string == "Tout sera effacé pour toujours. Vous êtes sûr ?" and not message.fuzzy
+    assert (catalog_path("fr", files / "translations").with_suffix(".mo")).exists()
+    french_person(whatsapp, runtime)
+    replies = whatsapp.conversation("supprimer mes données", phone=PHONE)
+    assert "Tout sera effacé pour toujours. Vous êtes sûr ?" in replies[0]
+    with runtime.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "text.translation")).one()
+    assert entry.actor == f"staff:{editor}" and entry.detail.startswith("fr at delete_data.confirm.menu")
+
+
+def test_placeholders_and_whatsapp_limits_are_checked_on_the_server(client, editor, files):
+    source = "Yes, delete all"
+    url = page_url(source, "delete_data.confirm.short.0")
+    before = (files / "translations" / "fr" / "LC_MESSAGES" / "messages.po").read_bytes()
+    too_long = client.post(f"/staff/texts/{text_key(source)}/translation?at=delete_data.confirm.short.0",
+                           data={"language": "fr", "text": "Oui, effacez absolument tout",
+                                 "csrf_token": csrf(client, url)})
+    assert too_long.status_code == 400
+    assert "28 characters: WhatsApp shows at most 20 in a button title" in too_long.text
+    placeholder = client.post(f"/staff/texts/{text_key(KEPT)}/translation?at=delete_data.kept.say",
+                              data={"language": "fr", "text": "Rien, {name}.", "csrf_token": csrf(client, url)})
+    assert placeholder.status_code == 400 and "it may not contain {name}" in placeholder.text
+    assert (files / "translations" / "fr" / "LC_MESSAGES" / "messages.po").read_bytes() == before
+
+
+def test_rewording_the_english_keeps_translations_for_review(client, editor, files, runtime):
+    url = page_url(KEPT, "delete_data.kept.say")
+    response = client.post(f"/staff/texts/{text_key(KEPT)}/source?at=delete_data.kept.say",
+                           data={"text": "Nothing was deleted, your data is safe.", "csrf_token": csrf(client, url)})
+    assert response.status_code == 302
+    assert 'say: "Nothing was deleted, your data is safe."' in (files / "flows" / "delete_data.yml").read_text()
+    french = read_catalog(catalog_path("fr", files / "translations")).get("Nothing was deleted, your data is safe.")
+    assert french.fuzzy and french.string == "Rien n'a été effacé."
+    runtime.reload_flows()  # the set still validates: the new text is in the catalogs
+    listed = client.get("/staff/texts/?language=fr&state=needs+review").text
+    assert "Nothing was deleted, your data is safe." in listed
+    with runtime.session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "text.source")).one()
+    assert entry.actor == f"staff:{editor}" and "Nothing was deleted." in entry.detail
+
+
+def test_an_unknown_placeholder_in_english_is_refused(client, editor, files):
+    url = page_url(KEPT, "delete_data.kept.say")
+    response = client.post(f"/staff/texts/{text_key(KEPT)}/source?at=delete_data.kept.say",
+                           data={"text": "Nothing was deleted, {nmae}.", "csrf_token": csrf(client, url)})
+    assert response.status_code == 400 and "Unknown placeholder(s) {nmae}" in response.text
+    assert 'say: "Nothing was deleted."' in (files / "flows" / "delete_data.yml").read_text()
+
+
+def test_the_preview_shows_an_unsaved_text_as_whatsapp_would(client, editor, files):
+    url = page_url("Yes, delete all", "delete_data.confirm.short.0")
+    token = csrf(client, url)
+    shown = client.post(f"/staff/texts/{text_key('Yes, delete all')}/preview?at=delete_data.confirm.short.0",
+                        data={"language": "ar", "text": "نعم، احذف", "csrf_token": token}).text
+    assert 'class="wa-buttons"' in shown and "نعم، احذف" in shown and 'dir="rtl"' in shown
+    assert re.search(r"<li dir=\"auto\">[^<]+</li>", shown)
+
+
+def test_bad_addresses_get_a_clear_404(client, editor, files):
+    assert client.get("/staff/texts/not-a-key").status_code == 404
+    assert client.get("/staff/texts/0123456789abcdef").status_code == 404
