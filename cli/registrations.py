@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
+from registration.desk import DeskError, register_at_desk
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
 from store.models import Contact, Partner, Registration
@@ -87,3 +88,29 @@ def remind():
     counts = remind_and_expire(runtime, actor="cli")
     deliver_now(runtime)
     click.echo(", ".join(f"{key}: {value}" for key, value in counts.items()))
+
+
+@group.command("add")
+@click.option("--phone", required=True, help="The person's number, best with the country code.")
+@click.option("--name", required=True, help="The name they want to be called by.")
+@click.option("--language", required=True, help="The language they read (e.g. ti, ar, en).")
+@click.option("--partner", help="The organisation that sent them, if any.")
+@click.option("--consent-by", "consent_by", required=True, metavar="STAFF_EMAIL",
+              help="The staff account that read the privacy text with them and took their consent.")
+@click.option("--whatsapp/--no-whatsapp", default=True,
+              help="Send the welcome on WhatsApp (default), or mark them as served on paper.")
+def add(phone, name, language, partner, consent_by, whatsapp):
+    """Register a person at the desk, on their behalf, after reading the privacy text with them."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        try:
+            outcome = register_at_desk(session, runtime, phone=phone, name=name, language=language.strip().lower(),
+                                       staff_email=consent_by, partner=partner, whatsapp=whatsapp, actor="cli")
+        except DeskError as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+    if outcome.welcome.startswith("sent"):
+        runtime.tasks.send_bulk([outcome.contact_id])
+        deliver_now(runtime)
+    continued = f" (continued from {outcome.continued_from})" if outcome.continued_from else ""
+    click.echo(f"registration #{outcome.registration_id} registered{continued}; welcome {outcome.welcome}")

@@ -72,6 +72,9 @@ def notify_person(session, runtime, contact: Contact, text: str, *, template: st
     within the 24-hour window, the approved template outside it, or nothing until they write."""
     if contact.opted_out or contact.erased_at or contact.unreachable_at:
         return "not sent: opted out"
+    registration = registration_for(session, contact.id)
+    if registration is not None and registration.no_whatsapp:  # registered at the desk, served on paper
+        return "not sent: no WhatsApp"
     routed, _ = send_notice(session, runtime.settings, runtime.translator, contact,
                             Notice(text=text, template=template, variables=variables))
     return f"not sent: {routed.why_not}" if routed.how == "hold" else f"sent as {routed.how}"

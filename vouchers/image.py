@@ -170,11 +170,23 @@ def _bars(modules: str) -> Image.Image:
     return line.resize((count * module_px, BAR_HEIGHT), Image.Resampling.NEAREST)
 
 
-def _qr(value: str) -> Image.Image:
+def scan_patterns(code: str, symbology: str = "code128") -> tuple[str, str, list[list[bool]]]:
+    """What a scanner reads, as patterns to draw on another medium (the printed voucher draws them
+    as vector shapes): the value, the bar modules ("1" dark, without quiet zones) and the QR
+    matrix (with its quiet zone). ValueError as for `barcode_value`."""
+    value = barcode_value(code, symbology)
+    return value, _modules(value, symbology), _qr_matrix(value)
+
+
+def _qr_matrix(value: str) -> list[list[bool]]:
     maker = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
     maker.add_data(value)
     maker.make(fit=True)
-    matrix = maker.get_matrix()
+    return maker.get_matrix()
+
+
+def _qr(value: str) -> Image.Image:
+    matrix = _qr_matrix(value)
     size = len(matrix)
     pixels = bytes(0 if dark else 255 for row in matrix for dark in row)
     box = max(4, QR_TARGET_PX // size)

@@ -1,0 +1,130 @@
+"""Registering a person at the weekly desk: `flask registrations add` and the desk page.
+
+What the volunteer and the person notice: the person gets the welcome on WhatsApp in their own
+language (the approved template outside the 24-hour window), or is marked "no WhatsApp" and gets
+nothing; a number already registered is refused with a clear message; an imported invitation is
+continued, not doubled; consent and who took it are recorded in the history and the audit log.
+"""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from registration.imports import import_contacts
+from store.models import AuditEntry, Contact, Registration
+from tests.test_staff import create_user
+
+TEMPLATE = "HX" + "d" * 32
+PHONE = "+31612340001"
+
+
+def add(runner, *extra, phone=PHONE, name="Amina", language="ti", consent_by="desk@example.org"):
+    args = ["registrations", "add", "--phone", phone, "--name", name, "--language", language,
+            "--consent-by", consent_by, *extra]
+    return runner.invoke(args=args)
+
+
+def registrations(runtime) -> list[Registration]:
+    with runtime.session() as session:
+        found = list(session.scalars(select(Registration).order_by(Registration.id)))
+        for registration in found:
+            _ = registration.contact.phone, registration.partner, [e.to_status for e in registration.events]
+        return found
+
+
+def test_the_desk_registers_a_person_who_gets_the_welcome_template_in_their_language(runner, runtime, twilio):
+    create_user(runner, "desk@example.org", "agent")
+    runtime.settings.templates["desk_welcome"] = {"ti": TEMPLATE}
+    result = add(runner, "--partner", "Church Help", phone="06 1234 0001")  # a local way of writing it
+    assert result.exit_code == 0, result.output
+    assert "registered; welcome sent as template" in result.output
+    runtime.tasks.drain()
+    [registration] = registrations(runtime)
+    assert registration.contact.phone == PHONE and registration.contact.language == "ti"
+    assert registration.status == "registered" and registration.name == "Amina"
+    assert registration.consent_at is not None and registration.consent_by == "desk@example.org"
+    assert registration.partner_named == "Church Help" and not registration.no_whatsapp
+    assert [e.to_status for e in registration.events] == ["registering", "registered"]
+    [message] = twilio.sent(PHONE)
+    assert message["ContentSid"] == TEMPLATE
+    with runtime.session() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "registered at the desk"))
+        assert entry.actor == "cli" and entry.subject == f"registration:{registration.id}"
+        assert "consent taken by staff:desk@example.org" in entry.detail and PHONE not in entry.detail
+
+
+def test_without_an_approved_template_the_welcome_waits_and_the_desk_is_told(runner, runtime, twilio):
+    create_user(runner, "desk@example.org", "agent")
+    result = add(runner, language="ar")
+    assert result.exit_code == 0, result.output
+    assert "welcome not sent: no approved desk_welcome template for ar" in result.output
+    assert twilio.sent(PHONE) == []
+
+
+def test_the_welcome_is_free_text_in_their_language_while_the_window_is_open(runner, runtime, whatsapp):
+    create_user(runner, "desk@example.org", "agent")
+    whatsapp.send("ሰላም", phone=PHONE)  # wrote to us a moment ago, at the desk
+    before = len(whatsapp.replies(PHONE))
+    result = add(runner, language="ti")
+    assert result.exit_code == 0, result.output
+    whatsapp.wait()
+    welcome = whatsapp.replies(PHONE)[before:]
+    assert len(welcome) == 1 and "Direct Digital Aid" in welcome[0]
+    assert re.search(r"[\u1200-\u137F]", welcome[0]), welcome  # Tigrinya, not English
+    assert "registered at our help desk" not in welcome[0]
+
+
+def test_no_whatsapp_marks_the_registration_and_sends_nothing(runner, runtime, twilio):
+    create_user(runner, "desk@example.org", "supervisor")
+    runtime.settings.templates["desk_welcome"] = {"ti": TEMPLATE}
+    result = add(runner, "--no-whatsapp")
+    assert result.exit_code == 0, result.output
+    assert "no WhatsApp, served on paper" in result.output
+    [registration] = registrations(runtime)
+    assert registration.no_whatsapp and registration.status == "registered"
+    assert twilio.sent(PHONE) == []
+
+
+def test_a_number_already_registered_is_refused_clearly_and_nothing_changes(runner, runtime, twilio):
+    create_user(runner, "desk@example.org", "agent")
+    assert add(runner).exit_code == 0
+    again = add(runner, "--no-whatsapp", phone="+31 6 1234 0001", name="Someone Else")
+    assert again.exit_code != 0
+    assert "already registered" in again.output and "Nothing was changed" in again.output
+    [registration] = registrations(runtime)
+    assert registration.name == "Amina" and not registration.no_whatsapp
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_an_imported_invitation_is_continued_not_doubled(runner, runtime):
+    create_user(runner, "desk@example.org", "agent")
+    settings = runtime.settings
+    with runtime.session() as session:
+        import_contacts(session, f"phone,language\n{PHONE},en\n", partner_name="Partner A",
+                        secret=settings.secrets.encryption_key, region="NL", languages=settings.languages.all,
+                        actor="test")
+        session.commit()
+    result = add(runner, "--partner", "Partner A", language="so")
+    assert result.exit_code == 0, result.output
+    assert "(continued from imported)" in result.output
+    [registration] = registrations(runtime)
+    assert [e.to_status for e in registration.events] == ["imported", "registering", "registered"]
+    assert registration.contact.language == "so" and registration.partner.name == "Partner A"
+
+
+def test_bad_input_gets_a_clear_answer(runner, runtime):
+    create_user(runner, "desk@example.org", "agent")
+    create_user(runner, "partner@example.org", "partner", partner="Partner A")
+    cases = [
+        (dict(phone="12"), "is not a valid phone number"),
+        (dict(name="A"), "Write the person's name"),
+        (dict(language="xx"), "Unknown language 'xx'"),
+        (dict(consent_by="nobody@example.org"), "No active staff account"),
+        (dict(consent_by="partner@example.org"), "A partner account cannot register people at the desk"),
+    ]
+    for arguments, message in cases:
+        result = add(runner, **arguments)
+        assert result.exit_code == 1 and message in result.output, (arguments, result.output)
+    assert registrations(runtime) == []
