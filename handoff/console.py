@@ -2,12 +2,19 @@
 console and the CLI call these; the bot stays silent while a ticket is open."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from bot.i18n import N_
 from bot.messages import Reply
 from delivery.notices import free_text_reaches, route
 from delivery.outbox import queue_replies
+from handoff.context import vouchers
+from privacy.audit import record
 from store import conversations
-from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, utcnow
+from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, Voucher, utcnow
+from vouchers.delivery import voucher_replies
 
 BACK_TO_BOT = N_("Our helper has finished this conversation. You are talking to the bot again: write MENU to see "
                  "what I can do.")
@@ -106,6 +113,49 @@ def send_template(session, runtime, ticket: Ticket, user: StaffUser, name: str) 
     session.add_all([message, OutboxItem(message=message, queue="replies")])
     session.flush()
     return message
+
+
+RESEND_QUIET = timedelta(minutes=5)  # a second click within this sends nothing more
+NOT_ARRIVED = ("failed", "undelivered")
+
+
+def resend_vouchers(session, runtime, ticket: Ticket, user: StaffUser) -> str:
+    """"Send voucher again": every voucher with money left, as the chat's own "resend" sends it
+    (the image, with the code and PIN in the text), through the outbox. Idempotent: a voucher a
+    helper already re-sent in the last RESEND_QUIET (and not failed) is not sent twice, so a
+    double click or two helpers at once send one copy; the program's own earlier send does not
+    count (the person is asking because it did not reach them). Outside the 24-hour window delivery holds
+    it and sends the approved message_waiting template; it goes when the person writes.
+    Audited per voucher. Returns what the helper is told; the caller commits and delivers."""
+    if ticket.status != "open":
+        raise ConsoleError("this ticket is closed")
+    contact = ticket.contact
+    if contact.opted_out:
+        raise ConsoleError("this person has opted out: nothing can be sent")
+    current = [v.id for v in vouchers(session, runtime.vouchers, contact.id) if v.resendable]
+    if not current:
+        raise ConsoleError("this person has no voucher with money left to send")
+    tags = {f"voucher:{number}": number for number in current}
+    recent = set(session.scalars(select(Message.tag).where(
+        Message.contact_id == contact.id, Message.tag.in_(tags), Message.sender == "agent",
+        Message.created_at >= utcnow() - RESEND_QUIET,
+        Message.status.not_in(NOT_ARRIVED))))
+    todo = [number for tag, number in tags.items() if tag not in recent]
+    if not todo:
+        return "already sent in the last few minutes: nothing sent twice"
+    if ticket.assigned_to_id is None:
+        claim(session, ticket, user)
+    rows = list(session.scalars(select(Voucher).where(Voucher.id.in_(todo)).order_by(Voucher.id)))
+    items = queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, rows), sender="agent")
+    for item in items:
+        item.message.author = user.email
+    for voucher in rows:
+        record(session, f"staff:{user.email}", "resent voucher", f"voucher:{voucher.id}", f"ticket:{ticket.id}")
+    count = f"{len(rows)} voucher{'s' if len(rows) != 1 else ''}"
+    if free_text_reaches(runtime.settings, contact):
+        return f"{count} sent again"
+    return (f"{count} queued: the 24-hour window is closed, so it waits until the person writes "
+            "(they are sent the approved 'you have a message' template where there is one)")
 
 
 def canned_replies(runtime, language: str | None) -> list[tuple[str, str]]:

@@ -7,20 +7,21 @@ delivery only after the transaction that queued them has committed. A refused ac
 """
 from __future__ import annotations
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import case, func, or_, select
 
 from delivery.notices import free_text_reaches
 from handoff import console
+from handoff import context as person
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
 from helpdesk_web.conversation import aware, conversation, message_row, waiting, who
 from privacy.audit import record_reading
-from registration.lifecycle import registration_for
 from staff.auth import current_user, role_required
 from staff.display import when
-from store.models import Message, StaffUser, Ticket, Voucher, utcnow
+from store.models import Message, StaffUser, Ticket, utcnow
 
 HELPERS = ("agent", "supervisor", "admin")
 MANAGERS = ("supervisor", "admin")
@@ -167,11 +168,46 @@ def _notes(ticket: Ticket) -> list[dict]:
     return [{"id": n.id, "author": n.author, "text": str(n.text), "when": when(n.at)} for n in ticket.notes]
 
 
+def helper_locale() -> Locale:
+    """The helper's own locale (their browser's first language Babel knows): amounts and times on
+    the console are written as they read them, whatever the person's language."""
+    for tag, _quality in request.accept_languages:
+        try:
+            return Locale.parse(tag, sep="-")
+        except (ValueError, UnknownLocaleError):
+            continue
+    return Locale.parse("en")
+
+
 def _vouchers(session, contact_id: int) -> list[dict]:
-    rows = session.scalars(select(Voucher).where(Voucher.contact_id == contact_id).order_by(Voucher.period.desc()))
-    return [{"period": v.period, "amount": format_currency(v.amount_cents / 100, v.currency, locale="en"),
-             "valid_until": v.valid_until.isoformat(), "claimed": v.claimed_at is not None,
-             "claimed_at": when(v.claimed_at)} for v in rows]
+    locale = helper_locale()
+
+    def money(cents: int, currency: str) -> str:
+        return format_currency(cents / 100, currency, locale=locale)
+
+    return [{"id": v.id, "period": v.period, "amount": money(v.amount_cents, v.currency),
+             "balance": money(v.balance_cents, v.currency), "spent": money(v.spent_cents, v.currency),
+             "valid_until": v.valid_until.isoformat(), "claimed": v.claimed,
+             "claimed_at": when(v.claimed_at), "state": v.state, "resendable": v.resendable}
+            for v in person.vouchers(session, _runtime().vouchers, contact_id)]
+
+
+def _language_choices(codes: list[str]) -> list[tuple[str, str]]:
+    """(code, "ar – Arabic (العربية)"): the name in the helper's language and the person's own."""
+    locale = helper_locale()
+    choices = []
+    for code in codes:
+        own = Locale.parse(code)
+        choices.append((code, f"{code} – {own.get_display_name(locale)} ({own.get_display_name(own)})"))
+    return choices
+
+
+def _previous(session, ticket: Ticket) -> list[dict]:
+    tickets = person.previous_tickets(session, ticket)
+    emails = _emails(session, (t.assigned_to_id for t in tickets))
+    return [{"id": t.id, "reason": t.reason, "status": t.status, "outcome": t.outcome or "",
+             "opened": when(t.created_at), "closed": when(t.closed_at), "helper": emails.get(t.assigned_to_id, ""),
+             "url": url_for(".ticket", ticket_id=t.id)} for t in tickets]
 
 
 def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed: dict | None = None):
@@ -180,13 +216,15 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
     with runtime.session() as session:
         ticket = _ticket_or_404(session, ticket_id)
         contact = ticket.contact
-        registration = registration_for(session, contact.id)
+        registration = person.registration(session, contact.id)
         helpers = [] if user.role not in MANAGERS else list(session.execute(
             select(StaffUser.id, StaffUser.email, StaffUser.role)
             .where(StaffUser.role.in_(HELPERS), StaffUser.active.is_(True)).order_by(StaffUser.email)))
         context = {
             "ticket": ticket, "contact": contact, "state": _ticket_state(session, ticket),
-            "registration_status": registration.status if registration else "not registered",
+            "registration": registration,
+            "name": registration.name if user.role in person.SEES_NAMES else None,
+            "languages": _language_choices(runtime.settings.languages.all), "previous": _previous(session, ticket),
             "vouchers": _vouchers(session, contact.id), "messages": conversation(session, contact.id),
             "notes": _notes(ticket), "helpers": helpers, "can_assign": user.role in MANAGERS,
             "mine": ticket.assigned_to_id == user.id,
@@ -332,5 +370,35 @@ def close(ticket_id: int):
         _not_someone_elses(session, ticket, staff)
         console.close(session, _runtime(), ticket, staff, outcome)
         return f"Ticket closed ({outcome}). The bot answers this person again.", True
+
+    return _act(ticket_id, action)
+
+
+@blueprint.post("/tickets/<int:ticket_id>/language")
+@role_required(*HELPERS)
+def language(ticket_id: int):
+    chosen = request.form.get("language", "")
+
+    def action(session, ticket, staff):
+        _not_someone_elses(session, ticket, staff)
+        if ticket.status != "open":
+            raise ConsoleError("this ticket is closed")
+        try:
+            changed = person.change_language(session, _runtime().settings, ticket, chosen, f"staff:{staff.email}")
+        except person.LanguageError as refused:
+            raise ConsoleError(str(refused)) from None
+        if not changed:
+            return f"The language was {chosen} already.", False
+        return f"Language set to {chosen}: the bot and the ready answers now use it with this person.", False
+
+    return _act(ticket_id, action)
+
+
+@blueprint.post("/tickets/<int:ticket_id>/resend-voucher")
+@role_required(*HELPERS)
+def resend_voucher(ticket_id: int):
+    def action(session, ticket, staff):
+        _not_someone_elses(session, ticket, staff)
+        return console.resend_vouchers(session, _runtime(), ticket, staff).capitalize() + ".", True
 
     return _act(ticket_id, action)

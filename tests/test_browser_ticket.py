@@ -1,0 +1,72 @@
+"""A ticket's page in a real browser (the fixture of tests/test_browser.py): the context that
+answers a voucher question, changing the person's language to Arabic, "send voucher again",
+the 24-hour window's countdown and the template offered once it has closed."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from store.models import Ticket
+from tests import test_browser, test_vouchers
+from tests.test_browser import SCREENSHOTS, expect, page_for, sign_in
+from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
+
+# The browser, the live server and the staff accounts of tests/test_browser.py; a till's key.
+browser, live, users, store_key = test_browser.browser, test_browser.live, test_browser.users, test_vouchers.store_key
+
+PHONE = "+31612000001"  # tests.test_vouchers.include's person
+
+
+@pytest.fixture(autouse=True)
+def _simulator_for_every_test(request):
+    if "app" in request.fixturenames:
+        request.getfixturevalue("simulator_on")
+
+
+def ticket_of(runtime) -> int:
+    with runtime.session() as session:
+        return session.scalar(select(Ticket.id).where(Ticket.status == "open"))
+
+
+def test_a_voucher_question_is_answered_from_the_ticket_in_arabic(
+        browser, live, users, whatsapp, runner, runtime, client, store_key, backend):
+    include(whatsapp, runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--period", PERIOD)
+    run(runner, runtime, "vouchers", "issue", "--period", "2026-W50")
+    spent, current = vouchers(runtime)
+    assert redeem(client, store_key, spent.code, 1750, "t-all").status_code == 200
+    whatsapp.send("human", phone=PHONE)
+
+    page = page_for(browser, live)
+    sign_in(page, "agent@example.org")
+    page.goto(f"/helpdesk/tickets/{ticket_of(runtime)}")
+    expect(page.locator("#person-name")).to_have_text("Amina")
+    expect(page.locator("#registration-status")).to_have_text("included")
+    page.locator("#registration-history summary").click()
+    history = page.locator("#registration-history li")
+    expect(history).to_have_count(4)  # started in the chat, registered, verified by staff, included
+    expect(history.last).to_contain_text("verified → included")
+    fully_spent = page.locator(f'#vouchers tr[data-voucher="{spent.id}"]')
+    expect(fully_spent.locator(".state")).to_have_text("spent")
+    expect(fully_spent).to_contain_text("yes (used at a till)")
+    expect(page.locator(f'#vouchers tr[data-voucher="{current.id}"] .state')).to_have_text("not received yet")
+    expect(page.locator("#previous-tickets")).to_have_text("This is their first ticket.")
+
+    page.select_option("#language-choice", "ar")
+    page.click("#change-language")
+    expect(page.locator("#ticket-language")).to_have_text("ar")
+    ready = page.locator("button.canned-reply").first
+    expect(ready).to_have_attribute("dir", "auto")
+    assert ready.evaluate("button => getComputedStyle(button).direction") == "rtl"  # ready answers now in Arabic
+    assert page.locator("#reply-text").evaluate("box => getComputedStyle(box).direction") == "rtl"
+
+    page.click("#resend-voucher")
+    expect(page.locator("main .notice").first).to_contain_text("1 voucher sent again")
+    agent = page.locator("#conversation .message.agent")
+    expect(agent.last).to_contain_text(current.code)
+    expect(agent.last.locator(".text")).to_have_attribute("dir", "auto")
+    reads = agent.last.locator(".text").evaluate("node => getComputedStyle(node).direction")
+    assert reads == "rtl"  # the voucher text went out in Arabic
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"ticket-context-arabic-{backend}.png", full_page=True)
+    page.context.close()
