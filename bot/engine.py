@@ -104,6 +104,11 @@ class Turn:
     handled_by: str = "bot"  # bot | silent (opted out or with a helper)
     understood: Understanding | None = None  # what the message means, asked of the classifier once
     matched_by: str = ""  # the name of the matcher that answered (Engine.MATCHERS)
+    # For editors' statistics (counts only): the steps this turn ran, whether the message counted
+    # as not understood, and the reason when the chat went to a person.
+    visited: list[tuple[str, str]] = field(default_factory=list)
+    misunderstood: bool = False
+    handoff: str | None = None
 
 
 @dataclass
@@ -371,6 +376,7 @@ class Engine(Generic[H]):
         """Unsure: offer the likeliest meanings as choices (`flows`: each flow offered, with the
         intent that made it likely). Counts as not understood."""
         turn.state.fallbacks += 1
+        turn.misunderstood = True
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
         options = [Option(payload=f"suggest.{flow}", label=self.text(turn, self.flows.flows[flow].title or flow))
@@ -482,6 +488,7 @@ class Engine(Generic[H]):
         """Honest about what the bot cannot do, and counted as not understood: asking twice for
         what it cannot do reaches a person."""
         turn.state.fallbacks += 1
+        turn.misunderstood = True
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
         fallbacks = turn.state.fallbacks
@@ -606,6 +613,7 @@ class Engine(Generic[H]):
             flow: Flow = self.flows.flows[flow_name]
             step = flow.steps[step_id]
             turn.state.flow, turn.state.step = flow_name, step_id
+            turn.visited.append((flow_name, step_id))
             target: str | None = step.get("next")
             if step.kind == "say":
                 self._say(turn, step.get("say"))
@@ -648,6 +656,8 @@ class Engine(Generic[H]):
         return bool(value)
 
     def _act(self, turn: Turn, name: str, host: H, value: Any = None) -> str | None:
+        if name == "handoff":
+            turn.handoff = str(value or "asked")
         context = ActionContext(turn=turn, host=host, value=value, say=lambda text, **v: self._say(turn, text, **v))
         return self.actions.run(name, context)
 
@@ -661,6 +671,7 @@ class Engine(Generic[H]):
     def _not_understood(self, turn: Turn, host: H, text: str | None = None, quiet: bool = False) -> Turn:
         """`quiet`: the menu alone ("What can I do for you?"), without "Sorry, I did not understand"."""
         turn.state.fallbacks += 1
+        turn.misunderstood = True
         if turn.state.fallbacks >= self.fallback_limit:
             return self._hand_over(turn, host)
         if not quiet:

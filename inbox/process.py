@@ -18,6 +18,7 @@ from bot.engine import Profile, State
 from bot.messages import Incoming
 from delivery.outbox import queue_replies
 from inbox.poison import count_failure, retry_later, waiting
+from inbox.step_counts import record_turn
 from privacy.erase import erase
 from store import conversations
 from store.conversation import Conversation
@@ -78,6 +79,8 @@ def _process_next(runtime, contact_id: int) -> int | None:
 
         contact.language = turn.profile.language
         contact.opted_out = turn.profile.opted_out
+        if contact.channel != "local":
+            record_turn(session, before, turn, turn.profile.language)
         items = queue_replies(session, runtime.settings, contact, turn.replies)
         if host.erase:  # keeps the confirmation until it is delivered
             erase(session, contact, keep=[item.message_id for item in items])

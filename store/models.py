@@ -476,6 +476,23 @@ class ReferralFeedback(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class StepCount(Base):
+    """How often, on one day and in one language, a flow step was reached, answered, ended a
+    conversation, was not understood or handed the chat to a person: counts for editors'
+    statistics, never who (no contact, no text, no time finer than the day)."""
+
+    __tablename__ = "step_counts"
+    __table_args__ = (UniqueConstraint("day", "flow", "step", "language", "event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    flow: Mapped[str] = mapped_column(String(64))  # "" for a message outside any flow
+    step: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))  # "" while the language is not known
+    event: Mapped[str] = mapped_column(String(16))  # reached | answered | ended | not_understood | handoff
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class WhatsAppContent(Base):
     """A reply-button or list-picker content created at Twilio's Content API, by what it holds
     (kind, language, titles and payloads: `key` is a hash of the request), so every process

@@ -1,0 +1,49 @@
+"""Counting where conversations go, for editors: which step people reach, where they stop, where
+the bot did not understand them and where the chat went to a person.
+
+Only counts are kept, per day, flow step, language and event, in the same transaction as the
+turn: no contact, no message text, nothing finer than the day (privacy: the statistics must not
+become a record of a person's path). Test people (the simulator, `flask chat`) are not counted.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.engine import State, Turn
+from store.models import StepCount, utcnow
+
+REACHED, ANSWERED, ENDED, NOT_UNDERSTOOD, HANDOFF = "reached", "answered", "ended", "not_understood", "handoff"
+EVENTS = (REACHED, ANSWERED, ENDED, NOT_UNDERSTOOD, HANDOFF)
+
+
+def events_of(before: State, turn: Turn) -> list[tuple[str, str, str]]:
+    """(flow, step, event) for one turn: `before` is where the person was when they wrote."""
+    waiting = (before.flow or "", before.step or "")  # ("", "did_you_mean"): the bot's "Did you mean" question
+    found: list[tuple[str, str, str]] = []
+    if before.flow and turn.handled_by == "bot":
+        found.append((*waiting, ANSWERED))
+    if turn.misunderstood:
+        found.append((*waiting, NOT_UNDERSTOOD))
+    for place in dict.fromkeys(turn.visited):  # a step run twice in one turn is reached once
+        found.append((*place, REACHED))
+    if turn.handoff:
+        last = turn.visited[-1] if turn.visited and turn.handoff != "fallback" else waiting
+        found.append((*last, HANDOFF))
+    elif turn.visited and turn.state.flow is None and turn.handled_by == "bot":
+        found.append((*turn.visited[-1], ENDED))
+    return found
+
+
+def record_turn(session, before: State, turn: Turn, language: str | None, day: date | None = None) -> None:
+    """Add one to each count this turn touched, as one upsert per count (safe with many workers)."""
+    day = day or utcnow().date()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for flow, step, event in events_of(before, turn):
+        statement = insert(StepCount).values(day=day, flow=flow[:64], step=step[:64], language=(language or "")[:8],
+                                             event=event, count=1)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["day", "flow", "step", "language", "event"],
+            set_={"count": StepCount.count + 1}))
