@@ -9,11 +9,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from cli.common import deliver_now
+from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
 from store.models import DEFAULT_KIND, Registration, Store, Voucher, utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import current_period, issue_period, period_start
+from vouchers.paper import PAPERS
+from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
 from vouchers.provider import hash_key
 from vouchers.stats import weekly_stats
 
@@ -110,3 +112,39 @@ def revoke(code, reason):
         record(session, "cli", "revoked voucher", subject, reason)
         session.commit()
     click.echo(f"revoked {code}: the till refuses it from now on")
+
+
+@group.command("print")
+@click.option("--period", required=True, help="ISO week such as 2026-W49.")
+@click.option("--phone", help="One person's vouchers of that week.")
+@click.option("--all-paper", "all_paper", is_flag=True, help="Everyone registered without WhatsApp.")
+@click.option("--paper", type=click.Choice(sorted(PAPERS)), default="a4", show_default=True,
+              help="A4 sheets, or an 80 mm receipt printer's roll.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The PDF file to write.")
+def print_command(period, phone, all_paper, paper, out):
+    """Print vouchers to hand out at the desk (one page each, in the person's language);
+    each is audited and marked as handed out in person."""
+    runtime = current_app.extensions["dda"]
+    try:
+        period_start(period)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period") from None
+    if bool(phone) == all_paper:
+        raise click.UsageError("give either --phone or --all-paper")
+    with runtime.session() as session:
+        try:
+            if phone:
+                contact_id = contact_id_for(runtime, session, phone)
+                if contact_id is None:
+                    raise click.ClickException("no one is registered with that number")
+                vouchers = for_person(session, runtime, contact_id, period)
+            else:
+                vouchers = for_paper(session, runtime, period)
+        except NothingToPrint as error:
+            raise click.ClickException(str(error)) from None
+        pdf = print_vouchers(session, runtime, vouchers, paper=paper, actor="cli")
+        with open(out, "wb") as handle:
+            handle.write(pdf)
+        session.commit()
+    click.echo(f"{len(vouchers)} voucher(s) of {period} written to {out} ({paper}); marked as handed out in person")

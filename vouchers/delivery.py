@@ -19,7 +19,7 @@ from bot.messages import Reply
 from delivery.notices import Notice, route, send_notice
 from delivery.outbox import queue_replies
 from handoff.tickets import open_ticket
-from store.models import Contact, Voucher, utcnow
+from store.models import Contact, Registration, Voucher, utcnow
 from vouchers.media import image_reference
 
 VOUCHER_TEXT = N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
@@ -92,10 +92,15 @@ def _in_chunks(runtime, query):
         runtime.tasks.send_bulk(contacts)
 
 
+def _on_whatsapp():
+    """Vouchers of people not registered "no WhatsApp": those are served on paper at the desk."""
+    return Voucher.registration_id.not_in(select(Registration.id).where(Registration.no_whatsapp.is_(True)))
+
+
 def notify_new(runtime, period: str | None = None) -> dict[str, int]:
     """Tell everyone with a new voucher: the voucher itself inside the window, else the notice."""
     counts: dict[str, int] = {}
-    query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None))
+    query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None), _on_whatsapp())
     if period:
         query = query.where(Voucher.period == period)
     for session, vouchers, contacts in _in_chunks(runtime, query):
@@ -125,7 +130,7 @@ def remind_unclaimed(runtime) -> dict[str, int]:
     noticed_before = utcnow() - timedelta(hours=runtime.settings.vouchers.remind_after_hours)
     query = select(Voucher).where(Voucher.claimed_at.is_(None), Voucher.notified_at <= noticed_before,
                                   Voucher.contact_id.is_not(None), Voucher.valid_until >= utcnow().date(),
-                                  Voucher.reminders <= limit)
+                                  Voucher.reminders <= limit, _on_whatsapp())
     for session, vouchers, contacts in _in_chunks(runtime, query):
         for voucher in vouchers:
             contact = voucher.contact
