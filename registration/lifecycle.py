@@ -80,5 +80,13 @@ def notify_person(session, runtime, contact: Contact, text: str, *, template: st
     return f"not sent: {routed.why_not}" if routed.how == "hold" else f"sent as {routed.how}"
 
 
+def resumed_status(registration: Registration) -> str:
+    """Where a paused registration goes back to: the status it was paused from (verified people
+    are not included by a resume), included if its history does not say."""
+    pauses = [event for event in registration.events if event.to_status == "paused"]
+    before = max(pauses, key=lambda event: (event.at, event.id or 0)).from_status if pauses else None
+    return before if before in TRANSITIONS["paused"] - {"ended", "deleted"} else "included"
+
+
 def registration_for(session, contact_id: int) -> Registration | None:
     return session.scalar(select(Registration).where(Registration.contact_id == contact_id))

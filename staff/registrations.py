@@ -16,15 +16,19 @@ from sqlalchemy import false, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from privacy.audit import record, record_reading
-from registration.lifecycle import STATUSES, TransitionError, change_status
+from registration.lifecycle import STATUSES, TRANSITIONS, TransitionError, change_status, resumed_status
 from staff.auth import current_user, role_required
+from staff.search import KINDS, SCAN_LIMIT, SearchError, search
 from store.models import Contact, Message, Partner, Registration
 
 PER_PAGE = 50
 MAX_BULK = 500
 MANAGERS = ("admin", "supervisor")
 VIEWERS = MANAGERS + ("partner",)
-ACTIONS = {"verify": "verified", "include": "included", "decline": "declined"}
+# What each action on the list and a person's page does; resume goes back to where the pause
+# started (registration.lifecycle.resumed_status). The same moves as `flask registrations set-status`.
+ACTIONS = {"verify": "verified", "include": "included", "decline": "declined", "pause": "paused",
+           "resume": "resumed", "end": "ended"}
 PARTNER_ACTIONS = ("verify",)
 
 blueprint = Blueprint("registrations", __name__, url_prefix="/registrations")
@@ -45,6 +49,19 @@ def visible(query, user):
 
 def allowed_actions(user) -> tuple[str, ...]:
     return PARTNER_ACTIONS if user.role == "partner" else tuple(ACTIONS)
+
+
+def target(registration: Registration, action: str) -> str:
+    """The status `action` moves this registration to."""
+    if action == "resume":
+        return resumed_status(registration) if registration.status == "paused" else ""
+    return ACTIONS[action]
+
+
+def possible_actions(registration: Registration, user) -> tuple[str, ...]:
+    """The actions this user may take on this registration in its current status."""
+    allowed = TRANSITIONS[registration.status]
+    return tuple(action for action in allowed_actions(user) if target(registration, action) in allowed)
 
 
 def sees_full_phone(user) -> bool:
@@ -131,22 +148,43 @@ def index():
     if "since" in filters:
         start = datetime.combine(filters["since"], datetime.min.time(), tzinfo=UTC)
         query = query.where(Registration.created_at >= start)
+    term, kind = request.args.get("q", "").strip()[:200], request.args.get("by", "any")
+    found = None
     with _runtime().session() as session:
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        if term:
+            try:
+                found = search(session, query, term, kind, _runtime().settings.program.default_region)
+            except SearchError as error:
+                errors.append(str(error))
+        if found is None:
+            total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        else:
+            total = len(found.ids)
         pages = max(1, ceil(total / PER_PAGE))
         page = min(page, pages)
-        rows = list(session.scalars(query.options(joinedload(Registration.contact), joinedload(Registration.partner))
-                                    .order_by(Registration.id.desc())
-                                    .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+        start = (page - 1) * PER_PAGE
+        listing = query.options(joinedload(Registration.contact), joinedload(Registration.partner))
+        if found is None:
+            listing = listing.order_by(Registration.id.desc()).limit(PER_PAGE).offset(start)
+        else:
+            listing = listing.where(Registration.id.in_(found.ids[start:start + PER_PAGE])) \
+                .order_by(Registration.id.desc())
+        rows = list(session.scalars(listing))
         duplicates = possible_duplicates(session, rows)
         partners = [] if user.role == "partner" else list(session.scalars(select(Partner.name).order_by(Partner.name)))
-        record_reading(session, user.actor, "viewed registrations list", "registrations",
-                       ", ".join(f"{key}={value}" for key, value in sorted(request.args.items()) if key != "page"))
+        # The search term itself is left out: it may be a phone number or a name.
+        detail = ", ".join(f"{key}={value}" for key, value in sorted(request.args.items())
+                           if key not in ("page", "q", "by"))
+        if found is not None:
+            detail = ", ".join(filter(None, [f"searched by {found.how}", detail]))
+        record_reading(session, user.actor, "viewed registrations list", "registrations", detail)
         session.commit()
     args = {key: request.args.get(key, "") for key in ("status", "partner", "language", "since")}
+    args.update(q=term, by=kind if term and kind in KINDS else "")
     return render_template("staff/registrations/list.html", rows=rows, total=total, page=page, pages=pages,
                            args={k: v for k, v in args.items() if v}, form=args, errors=errors,
-                           duplicates=duplicates, partners=partners, statuses=STATUSES,
+                           duplicates=duplicates, partners=partners, statuses=STATUSES, found=found,
+                           kinds=KINDS, scan_limit=SCAN_LIMIT,
                            languages=_runtime().settings.languages.all, actions=allowed_actions(user))
 
 
@@ -162,11 +200,12 @@ def detail(registration_id: int):
             abort(404)
         duplicates = possible_duplicates(session, [registration]).get(registration.id, [])
         events = list(registration.events)
+        actions = possible_actions(registration, user)
         record_reading(session, user.actor, "viewed registration", f"registration:{registration.id}",
                        "with full phone number" if sees_full_phone(user) else "")
         session.commit()
     return render_template("staff/registrations/detail.html", registration=registration, events=events,
-                           duplicates=duplicates, full_phone=sees_full_phone(user), actions=allowed_actions(user))
+                           duplicates=duplicates, full_phone=sees_full_phone(user), actions=actions)
 
 
 def _last_message_id(session, contact_id: int) -> int:
@@ -187,7 +226,7 @@ def bulk():
         return render_template("staff/error.html", title="Nothing was changed", message=message, back=True), status
 
     if action not in ACTIONS:
-        return refuse("Choose what to do: verify, include or decline.")
+        return refuse(f"Choose what to do: {', '.join(ACTIONS)}.")
     if action not in allowed_actions(user):
         return refuse(f"Your role ({user.role}) cannot {action} registrations.", 403)
     if not ids:
@@ -197,18 +236,22 @@ def bulk():
     if not reason:
         return refuse(f"A reason is required to {action}: it is kept in each person's history.")
 
-    to = ACTIONS[action]
     results, told = [], []
     with runtime.session() as session:
         found = {r.id: r for r in session.scalars(visible(select(Registration), user)
                                                   .where(Registration.id.in_(ids))
-                                                  .options(joinedload(Registration.contact)))}
+                                                  .options(joinedload(Registration.contact),
+                                                           selectinload(Registration.events)))}
         for rid in ids:
             registration = found.get(rid)
             if registration is None:
                 results.append({"id": rid, "ok": False, "message": "not found"})
                 continue
             before, last = registration.status, _last_message_id(session, registration.contact_id)
+            if action == "resume" and registration.status != "paused":
+                results.append({"id": rid, "ok": False, "message": f"not paused (it is {registration.status})"})
+                continue
+            to = target(registration, action)
             try:
                 change_status(session, registration, to, actor=user.actor, reason=reason, runtime=runtime,
                               notify=True)
