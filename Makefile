@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask
 PO     := $(wildcard translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
+# The suite waits on sockets and subprocesses as much as on the CPU: one worker more than cores.
+TEST_WORKERS ?= $(shell expr $$(nproc) + 1)
 
 .PHONY: install run test bench translations catalogs clean
 
@@ -38,7 +40,7 @@ run: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: install
 	$(BIN)/python -m bench

@@ -2,6 +2,8 @@
 
 Every test that takes `app` runs on SQLite with the in-process Redis and queue, and again on
 PostgreSQL with real Redis when DATABASE_URL and REDIS_URL are set (as `.ci/run` does).
+Under `pytest -n N` (as `make test` runs it) each worker has a database and a Redis database of its
+own, so workers never empty each other's tables.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask, request
-from sqlalchemy import make_url, text
+from sqlalchemy import URL, make_url, text
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
@@ -32,7 +34,23 @@ PUBLIC_URL = "https://dda.example.org"
 ACCOUNT_SID = "ACf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 SERVICE_NUMBER = "+14155238886"
 
-SERVICES = {"database": os.environ.get("DATABASE_URL"), "redis": os.environ.get("REDIS_URL")}
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def _for_this_worker(url: str | None, kind: str) -> str | None:
+    """Worker 0 uses the given database; worker n its n-th neighbour (`<database>_gw<n>`, or the
+    Redis database n places on)."""
+    if url is None or WORKER == 0:
+        return url
+    parsed = make_url(url) if kind == "database" else None
+    if parsed is not None:
+        return parsed.set(database=f"{parsed.database}_gw{WORKER}").render_as_string(hide_password=False)
+    base, _, number = url.rpartition("/")
+    return f"{base}/{(int(number or 0) + WORKER) % 16}"
+
+
+SERVICES = {"database": _for_this_worker(os.environ.get("DATABASE_URL"), "database"),
+            "redis": _for_this_worker(os.environ.get("REDIS_URL"), "redis")}
 BACKENDS = ["embedded"] + (["services"] if SERVICES["database"] and SERVICES["redis"] else [])
 
 ENVIRONMENT = {
@@ -69,6 +87,7 @@ def postgres_url():
     """The suite does not wait for PostgreSQL to flush each commit to disk: on a slow disk that
     wait was most of its time, and no test is about surviving a power cut."""
     url = make_url(SERVICES["database"]).update_query_dict({"options": "-csynchronous_commit=off"})
+    _create_database(url)
     url = url.render_as_string(hide_password=False)
     engine = make_engine(url)
     with engine.begin() as connection:
@@ -79,19 +98,24 @@ def postgres_url():
     return url
 
 
+def _create_database(url: URL) -> None:
+    """Made on first use: CI's server has only the database it is given."""
+    import psycopg
+    from psycopg import sql
+
+    maintenance = url.set(drivername="postgresql", database="postgres", query={})
+    with psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+
+
 @pytest.fixture(scope="session")
 def postgres_keyring_url(postgres_url):
     """The keyring apart from the database, as in production: a second PostgreSQL database
     (`<test database>_keyring`), made on first use and emptied per session."""
-    import psycopg
-    from psycopg import sql
-
     url = make_url(postgres_url)
     keyring = url.set(database=f"{url.database}_keyring")
-    maintenance = url.set(drivername="postgresql", database="postgres", query={})
-    with psycopg.connect(maintenance.render_as_string(hide_password=False), autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (keyring.database,)).fetchone():
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(keyring.database)))
+    _create_database(keyring)
     keyring = keyring.render_as_string(hide_password=False)
     engine = make_engine(keyring)
     with engine.begin() as connection:
