@@ -46,10 +46,13 @@ bench: install
 	$(BIN)/python -m bench
 
 # After editing texts in flows or code: refresh the template and every catalog, then compile.
+# A reworded text keeps each language's translation as fuzzy ("needs review"), with the old
+# wording as `#| msgid`; the bot serves it until a reviewer accepts it (bot/i18n.py). Then
+# `flask flows publish` makes the texts live.
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -o translations/messages.pot --no-location --sort-output \
 	    --add-comments=NOTE -k N_ --project="Direct Digital Aid" .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages --no-fuzzy-matching \
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages --previous \
 	    --ignore-obsolete
 	$(MAKE) $(MO)
 

@@ -17,10 +17,11 @@ import handoff.actions
 import privacy.actions
 import referrals.actions
 import registration.actions
+import releases.flows as flows_release
 import vouchers.actions
 from bot.actions import Actions, Choices
 from bot.engine import Engine
-from bot.flows import FlowError, FlowSet, load_flows
+from bot.flows import FlowSet
 from bot.i18n import Translator
 from bot.menus import LIST_BUTTON
 from channels.local import LocalChannel
@@ -29,9 +30,9 @@ from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks
 from inbox.process import process_contact
 from jobs.scheduled import scheduled_jobs
-from nlu.intents import INTENTS
 from nlu.service import NluService
 from referrals.release import ReferralContent
+from releases.flows import LiveFlows
 from settings import Settings
 from store import personal
 from store.conversation import Conversation
@@ -71,11 +72,12 @@ class Runtime:
         self.session = make_sessionmaker(self.db)
         self.redis = _redis(settings.connections.redis_url)
         self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
-        self.translator = Translator(settings.content.translations)
         self.actions, self.choices = flow_functions()
         self.nlu = NluService(settings)
-        self._content = content_fingerprint(settings)
-        self.bot = self._engine(load_checked_flows(settings, self.actions, self.choices))
+        # The last published flows release, not the files on disk (releases/flows.py).
+        self.flows: LiveFlows[Engine[Conversation]] = LiveFlows(self, self._engine)
+        flows_release.publish_on_first_start(self)
+        self.flows.current()
         self.channel = self._channel()
         self.local_channel = LocalChannel(self.redis)
         self.rate_limiter = RateLimiter(self.redis, f"dda:rate:{settings.connections.twilio_whatsapp_number}",
@@ -90,9 +92,17 @@ class Runtime:
                            process=lambda contact_id: process_contact(self, contact_id),
                            scheduled=scheduled_jobs(self))
 
-    def _engine(self, flows: FlowSet) -> Engine[Conversation]:
+    @property
+    def bot(self) -> Engine[Conversation]:
+        return self.flows.current().engine
+
+    @property
+    def translator(self) -> Translator:
+        return self.flows.current().translator
+
+    def _engine(self, flows: FlowSet, translator: Translator) -> Engine[Conversation]:
         nlu = self.settings.nlu
-        return Engine(flows, self.translator, self.actions, choices=self.choices,
+        return Engine(flows, translator, self.actions, choices=self.choices,
                       fallback_limit=self.settings.conversation.fallback_limit,
                       placeholders=self.settings.placeholders(), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
@@ -114,25 +124,10 @@ class Runtime:
         """Test numbers from `flask chat` and the simulator never leave this service."""
         return self.local_channel if contact.channel == "local" else self.channel
 
-    def reload_flows(self) -> None:
-        """Swap in edited flows and texts; if they do not validate, the running ones stay."""
-        fingerprint = content_fingerprint(self.settings)
-        flows = load_checked_flows(self.settings, self.actions, self.choices)
-        self.translator = Translator(self.settings.content.translations)
-        self.bot = self._engine(flows)
-        self._content = fingerprint
-
     def reload_if_changed(self) -> None:
-        """Called before each turn, so an editor's change goes live without a restart in every
-        worker; a change that does not validate is logged and the running flows stay."""
-        if content_fingerprint(self.settings) == self._content:
-            return
-        try:
-            self.reload_flows()
-            log.info("flows and translations reloaded")
-        except FlowError as error:
-            self._content = content_fingerprint(self.settings)
-            log.error("edited flows are invalid and were not published:\n%s", error)
+        """Called before each turn: serve the newest flows release (a cheap look, at most every
+        content.refresh_seconds), so a publication reaches every worker without a restart."""
+        self.flows.current()
 
     def close(self) -> None:
         self.tasks.close()
@@ -154,23 +149,9 @@ def check_keyring(db, data_keys) -> None:
         data_keys.load([sample])
 
 
-def content_fingerprint(settings: Settings) -> tuple:
-    catalogs = settings.content.translations
-    files = sorted(settings.content.flows.glob("*.yml")) + [catalogs / "messages.pot"] + \
-        sorted(catalogs.glob("*/LC_MESSAGES/messages.mo"))
-    return tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in files if path.exists())
-
-
-def load_checked_flows(settings: Settings, actions: Actions[Conversation],
-                       choices: Choices[Conversation]) -> FlowSet:
-    from translations.catalogs import known_texts
-
-    translator, values = Translator(settings.content.translations), settings.placeholders()
-    return load_flows(settings.content.flows, actions.names(), choices=choices.names(),
-                      known_texts=known_texts(settings.content.translations),
-                      intents=INTENTS,
-                      placeholders=values, languages=settings.languages.all,
-                      translate=lambda text, language: translator.text(text, language, **values))
+def load_checked_flows(runtime: Runtime) -> FlowSet:
+    """The draft flows and texts on disk, checked as a release would be (FlowError if wrong)."""
+    return flows_release.check(runtime)
 
 
 def _redis(url: str):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,8 +109,8 @@ class Flow:
                                                       f"a list row: {ROW_TITLE})")
 
 
-def read_flow_file(path: Path) -> tuple[dict | None, list[str]]:
-    return read_yaml_mapping(path, "a flow file must be a mapping with flow, start and steps")
+def read_flow_file(path: Path, text: str | None = None) -> tuple[dict | None, list[str]]:
+    return read_yaml_mapping(path, "a flow file must be a mapping with flow, start and steps", text)
 
 
 def _parse_flow(path: Path, data: dict, problems: list[str]) -> Flow | None:
@@ -277,20 +277,21 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", _PUNCT.sub(" ", folded)).strip()
 
 
-def load_flows(directory: Path, actions: Iterable[str], known_texts: Set[str] | None = None,
+def load_flows(directory: Path | Mapping[str, str], actions: Iterable[str], known_texts: Set[str] | None = None,
                intents: Iterable[str] | None = None, placeholders: Iterable[str] = (),
                choices: Iterable[str] = (), translate: Callable[[str, str], str] | None = None,
                languages: Iterable[str] = ()) -> FlowSet:
-    """Load and validate every flow file, or raise FlowError listing every problem.
-    With `translate(text, language)`, menus are also checked in each of `languages` against
-    WhatsApp's limits."""
+    """Load and validate every flow file of a folder, or of {file name: text} (a release), or
+    raise FlowError listing every problem. With `translate(text, language)`, menus are also
+    checked in each of `languages` against WhatsApp's limits."""
     problems: list[str] = []
     flows: dict[str, Flow] = {}
-    files = sorted(directory.glob("*.yml"))
+    files: dict[Path, str | None] = {path: None for path in sorted(directory.glob("*.yml"))} \
+        if isinstance(directory, Path) else {Path(name): text for name, text in sorted(directory.items())}
     if not files:
         raise FlowError([f"{directory}: no flow files (*.yml)"])
-    for path in files:
-        data, errors = read_flow_file(path)
+    for path, text in files.items():
+        data, errors = read_flow_file(path, text)
         problems += errors
         if data is None:
             continue

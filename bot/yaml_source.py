@@ -77,10 +77,11 @@ def load_text(path: Path | str, text: str) -> tuple[object, list[str]]:
                       f"missing quote or colon, or a line indented differently from the lines around it"]
 
 
-def read_yaml_mapping(path: Path, expected: str) -> tuple[dict | None, list[str]]:
-    """A YAML file whose mappings remember their lines, or the problems that stop reading it."""
+def read_yaml_mapping(path: Path, expected: str, text: str | None = None) -> tuple[dict | None, list[str]]:
+    """A YAML file (or its `text`, as a release holds it, named `path`) whose mappings remember
+    their lines, or the problems that stop reading it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if text is None else text
     except UnicodeDecodeError:
         return None, [f"{path}:1: not UTF-8 text: save the file as UTF-8"]
     data, problems = load_text(path, text)

@@ -15,7 +15,9 @@ group = AppGroup("translations", help="Translation catalogs in translations/.")
 @group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def status(as_json):
-    """Translated, missing and for-review texts per language; fails if a program language is
+    """Translated, missing and needs-review texts per language (needs review: the English was
+    reworded and the earlier translation is shown until a reviewer accepts it; drafts: written
+    without a native speaker); fails if a program language is
     incomplete or a translation's placeholders differ from the English."""
     settings = current_app.extensions["dda"].settings
     languages = settings.languages
@@ -25,13 +27,17 @@ def status(as_json):
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in statuses], indent=2, ensure_ascii=False))
     else:
-        click.echo(f"{'language':<10}{'kind':<9}{'translated':>11}{'missing':>9}{'review':>8}  placeholders")
+        click.echo(f"{'language':<10}{'kind':<9}{'translated':>11}{'missing':>9}{'needs review':>14}"
+                   f"{'drafts':>8}  placeholders")
         for s in statuses:
             kind = "program" if s.program else "served"
             marks = "ok" if not s.placeholder_errors else f"{len(s.placeholder_errors)} wrong"
-            click.echo(f"{s.language:<10}{kind:<9}{s.translated:>11}{len(s.missing):>9}{s.review:>8}  {marks}")
+            click.echo(f"{s.language:<10}{kind:<9}{s.translated:>11}{len(s.missing):>9}{len(s.needs_review):>14}"
+                       f"{s.review:>8}  {marks}")
             for problem in s.placeholder_errors:
                 click.echo(f"    placeholder: {problem}")
+            for text in s.needs_review[:5]:
+                click.echo(f"    needs review (the English changed; the old translation is shown): {text[:60]!r}")
             if s.program:
                 for text in s.missing[:5]:
                     click.echo(f"    missing: {text[:70]!r}")

@@ -32,7 +32,7 @@ def index():
     with runtime.session() as session:
         release = latest_release(session)
         answers = counts(session)
-        release = None if release is None else {"id": release.id, "at": release.published_at,
+        release = None if release is None else {"id": release.number, "at": release.published_at,
                                                 "by": release.published_by, "fingerprint": release.fingerprint}
     categories = {c.id: c for c in live_content.categories}
     regions = []

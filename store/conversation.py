@@ -31,7 +31,9 @@ class Services(Protocol):
 
     settings: Settings
     session: sessionmaker[Session]
-    translator: Translator
+
+    @property
+    def translator(self) -> Translator: ...
     locks: Locks
     tasks: Tasks
     redis: Redis
@@ -41,7 +43,9 @@ class Services(Protocol):
     referrals: ReferralContent
     rate_limiter: RateLimiter | None
     delivery_hooks: DeliveryHooks
-    bot: Engine[Conversation]
+
+    @property
+    def bot(self) -> Engine[Conversation]: ...
 
     def channel_for(self, contact: Contact) -> Channel: ...
 

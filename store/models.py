@@ -452,12 +452,18 @@ class AuditEntry(Base):
 
 
 class ContentRelease(Base):
-    """Referral content as published by an editor: what every process serves until the next
-    release. Files on disk are the draft; only a bundle that passed the check is stored here."""
+    """Content as published by an editor (`kind`: referral content, or flows with their texts):
+    what every process serves until the next release of that kind. Files on disk are the draft;
+    only a bundle that passed the check is stored here. A rollback is a new release with an
+    earlier one's bundle, so the history only grows (store/releases.py)."""
 
     __tablename__ = "content_releases"
+    __table_args__ = (UniqueConstraint("kind", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="referrals", server_default="referrals")
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... within its kind: what editors call it
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     published_by: Mapped[str] = mapped_column(String(254))
     fingerprint: Mapped[str] = mapped_column(String(64))

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows import FlowError
 from settings import ROOT
 
 
@@ -68,29 +67,38 @@ def test_keyword_claimed_by_two_flows_is_refused(runner, flows):
     assert "keyword 'stop' also starts flow" in result.output
 
 
-def test_invalid_flow_never_goes_live_on_reload(runtime, flows, whatsapp, caplog):
-    runtime.reload_flows()
+def test_a_broken_draft_is_not_published_and_the_live_release_stays(runner, runtime, flows, whatsapp):
     edit(flows / "main.yml", 'goto: "@human"', 'goto: "@nowhere"')
-    with pytest.raises(FlowError):
-        runtime.reload_flows()
+    result = runner.invoke(args=["flows", "publish"])
+    assert result.exit_code == 1
+    assert "option goes to unknown flow 'nowhere'" in result.output
+    assert "nothing was published: people keep getting release 1" in result.output
     whatsapp.send("hello")
-    assert "edited flows are invalid and were not published" in caplog.text
-    whatsapp.send("2")
+    whatsapp.send("2")  # English
     assert whatsapp.conversation("2")[-1].startswith("I have asked a person")
 
 
-def test_valid_edit_goes_live_without_restart(runtime, flows, whatsapp):
-    runtime.reload_flows()
+def test_saved_files_are_a_draft_until_published(runner, runtime, flows, whatsapp):
     whatsapp.send("hello")
+    whatsapp.send("2")  # English
     edit(flows / "main.yml", '      - label: "Talk to a person"\n        goto: "@human"\n', "")
-    assert "Register for the program\n- Change language" in whatsapp.conversation("2")[-1]  # the second row now
+    assert whatsapp.conversation("2")[-1].startswith("I have asked a person")  # the files are not live
+    result = runner.invoke(args=["flows", "publish", "--note", "no person in the menu"])
+    assert result.exit_code == 0, result.output
+    assert "Published release 2" in result.output
+    whatsapp.send("hello", phone="+31600000002")
+    menu = whatsapp.conversation("2", phone="+31600000002")[-1]
+    assert "Register for the program\n- Change language" in menu  # the second row now
 
 
-def test_invalid_flows_stop_start_up_with_the_problems(flows, monkeypatch, sqlite_url):
+def test_invalid_files_stop_a_first_start_with_the_problems(flows, monkeypatch, tmp_path):
+    from store.migrate import upgrade
     from webhook import create_app
 
     edit(flows / "stop.yml", "next: told", "next: tolld")
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    url = f"sqlite:///{tmp_path / 'first.sqlite3'}"
+    upgrade(url)
+    monkeypatch.setenv("DATABASE_URL", url)
     config = flows.parent / "config.yml"
     config.write_text((ROOT / "config.yml").read_text().replace("flows: flows", f"flows: {flows}"))
     monkeypatch.setenv("DDA_CONFIG", str(config))

@@ -367,7 +367,8 @@ def test_publishing_reaches_running_processes_and_invalid_content_never_goes_liv
     whatsapp.send("Food")  # still the last good release
     assert whatsapp.conversation("1")[-1].startswith("These places can help.")
     with runtime.session() as session:
-        assert session.scalar(select(func.count()).select_from(ContentRelease)) == 2
+        assert session.scalar(select(func.count()).select_from(ContentRelease)
+                              .where(ContentRelease.kind == "referrals")) == 2
 
 
 def test_editors_see_per_language_what_is_missing_or_waits_for_review(client, runner):
@@ -394,7 +395,8 @@ def test_staff_publish_button_and_roles(app, client, runner, runtime, content):
     text = refused.get_data(as_text=True)
     assert "Not published" in text and "testtown.yml:" in text
     with runtime.session() as session:
-        assert session.scalar(select(func.count()).select_from(ContentRelease)) == 1
+        assert session.scalar(select(func.count()).select_from(ContentRelease)
+                              .where(ContentRelease.kind == "referrals")) == 1
 
 
 # -- importing a spreadsheet ----------------------------------------------------------------

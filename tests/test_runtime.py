@@ -18,7 +18,7 @@ def test_starting_the_workers_warns_about_nothing(app, caplog):
 
 def test_every_action_and_list_a_flow_names_is_registered_by_the_composition_root(app):
     actions, choices = flow_functions()
-    flows = load_checked_flows(app.extensions["dda"].settings, actions, choices)
+    flows = load_checked_flows(app.extensions["dda"])
     named = {step.get("action") for flow in flows.flows.values() for step in flow.steps.values()
              if step.kind == "action"} | {"handoff", "set_language"}
     assert named <= actions.names()

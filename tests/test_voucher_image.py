@@ -10,7 +10,7 @@ from itertools import groupby
 import pytest
 import zxingcpp
 from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
+from babel.messages.pofile import write_po
 from PIL import Image
 
 from bot.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
@@ -136,8 +136,8 @@ def translated(tmp_path) -> Translator:
         catalog = Catalog(locale=language)
         for source, text in texts.items():
             catalog.add(source, text)
-        with (folder / "messages.mo").open("wb") as handle:
-            write_mo(handle, catalog)
+        with (folder / "messages.po").open("wb") as handle:
+            write_po(handle, catalog)
     return Translator(tmp_path)
 
 

@@ -2,7 +2,9 @@
 
 A translation drafted without a native speaker carries a translator comment starting with
 "review" (`# review: drafted without a native speaker`); it is used, and counted here until
-someone who speaks the language removes the comment.
+someone who speaks the language removes the comment. A translation whose English was reworded
+since (fuzzy) "needs review": it is still shown (bot/i18n.py decides which are) and counted as
+translated, and listed apart until a reviewer accepts or edits it.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.i18n import served as shown_texts
 from translations.catalogs import DIRECTORY, TEMPLATE, catalog_path, read_catalog
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -21,7 +24,8 @@ class LanguageStatus:
     program: bool
     translated: int = 0
     missing: list[str] = field(default_factory=list)
-    review: int = 0
+    review: int = 0  # drafted without a native speaker
+    needs_review: list[str] = field(default_factory=list)  # the English was reworded; the old translation is shown
     placeholder_errors: list[str] = field(default_factory=list)
     catalog_missing: bool = False
 
@@ -32,6 +36,7 @@ class LanguageStatus:
     def as_dict(self) -> dict:
         return {"language": self.language, "program": self.program, "translated": self.translated,
                 "missing": len(self.missing), "review": self.review,
+                "needs_review": len(self.needs_review), "needs_review_texts": self.needs_review,
                 "placeholder_errors": self.placeholder_errors, "missing_texts": self.missing}
 
 
@@ -51,12 +56,16 @@ def language_status(language: str, program: bool, sources: list[str], source_lan
         status.missing = list(sources)
         return status
     catalog = read_catalog(path)
+    shown = shown_texts(catalog)
     for source in sources:
         message = catalog.get(source)
-        if message is None or not message.string or message.fuzzy:
+        if message is None or source not in shown.texts:
             status.missing.append(source)
             continue
         status.translated += 1
+        if source in shown.needs_review:
+            status.needs_review.append(source)
+            continue
         if any(comment.strip().lower().startswith("review") for comment in message.user_comments):
             status.review += 1
         if placeholders(message.string) != placeholders(source):

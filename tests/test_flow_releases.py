@@ -1,0 +1,108 @@
+"""Flows and their texts go live as numbered releases: published, listed, rolled back, served by
+every process without a restart, and at start-up the last release, not the files on disk."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from settings import ROOT
+
+FRENCH_MENU = 'msgstr "Que puis-je faire pour vous ?"'
+
+
+@pytest.fixture
+def draft(tmp_path, runtime):
+    """The editors' files (flows and catalogs) in a folder of their own, as the service reads them."""
+    flows, catalogs = tmp_path / "flows", tmp_path / "translations"
+    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "translations", catalogs, ignore=shutil.ignore_patterns("*.py", "*.mo", "__pycache__"))
+    runtime.settings.content.flows, runtime.settings.content.translations = flows, catalogs
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def french_menu(whatsapp, phone: str) -> str:
+    whatsapp.send("bonjour", phone=phone)
+    return whatsapp.conversation("4", phone=phone)[-1]  # 4. Français
+
+
+def test_publish_list_and_roll_back(runner, runtime, draft, whatsapp):
+    assert french_menu(whatsapp, "+31600000001").startswith("Que puis-je faire pour vous ?")
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Comment puis-je vous aider ?"')
+    published = runner.invoke(args=["flows", "publish", "--by", "maria", "--note", "plus chaleureux"])
+    assert published.exit_code == 0, published.output
+    assert "Published release 2" in published.output
+    assert french_menu(whatsapp, "+31600000002").startswith("Comment puis-je vous aider ?")
+
+    rolled = runner.invoke(args=["flows", "rollback", "1"])
+    assert rolled.exit_code == 0, rolled.output
+    assert "Release 1 is live again, as release 3" in rolled.output
+    assert french_menu(whatsapp, "+31600000003").startswith("Que puis-je faire pour vous ?")
+
+    listed = json.loads(runner.invoke(args=["flows", "releases", "--json"]).output)
+    assert [(r["number"], r["live"], r["note"]) for r in listed] == [
+        (3, True, "rollback to 1"), (2, False, "plus chaleureux"), (1, False, "first start: the files on disk")]
+    assert listed[1]["published_by"] == "maria (cli)"
+    assert "LIVE" in runner.invoke(args=["flows", "releases"]).output.splitlines()[0]
+
+
+def test_publishing_the_live_content_again_is_not_a_new_release(runner, draft):
+    result = runner.invoke(args=["flows", "publish"])
+    assert result.exit_code == 0 and "Already live" in result.output
+
+
+def test_rolling_back_to_a_release_that_does_not_exist_says_so(runner):
+    result = runner.invoke(args=["flows", "rollback", "7"])
+    assert result.exit_code == 1
+    assert "there is no flows release 7; `flask flows releases` lists them" in result.output
+
+
+def test_a_missing_translation_in_a_program_language_is_not_published(runner, draft, whatsapp):
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr ""')
+    result = runner.invoke(args=["flows", "publish"])
+    assert result.exit_code == 1
+    assert "'What can I do for you?' has no translation in fr; translate it" in result.output
+    assert "people keep getting release 1" in result.output
+    assert french_menu(whatsapp, "+31600000004").startswith("Que puis-je faire pour vous ?")
+
+
+def test_another_process_serves_a_new_release_without_a_restart(app, runtime, draft, whatsapp, monkeypatch):
+    """A second service (another server or worker) on the same database publishes; this one
+    switches at its next look, without a restart."""
+    from releases.flows import publish
+    from webhook import create_app
+
+    other = create_app(embedded_worker=False).extensions["dda"]
+    try:
+        other.settings.content.flows = runtime.settings.content.flows
+        other.settings.content.translations = runtime.settings.content.translations
+        edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Que faire pour vous ?"')
+        assert publish(other, "maria").number == 2
+    finally:
+        other.close()
+    monkeypatch.setattr(runtime.settings.content, "refresh_seconds", 0)
+    assert french_menu(whatsapp, "+31600000005").startswith("Que faire pour vous ?")
+
+
+def test_start_up_serves_the_last_release_not_the_files(app, runtime, draft, monkeypatch):
+    from webhook import create_app
+
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Pas encore publié"')
+    config = draft / "config.yml"
+    config.write_text((ROOT / "config.yml").read_text().replace("flows: flows", f"flows: {draft / 'flows'}")
+                      .replace("translations: translations", f"translations: {draft / 'translations'}"))
+    monkeypatch.setenv("DDA_CONFIG", str(config))
+    restarted = create_app(embedded_worker=False).extensions["dda"]
+    try:
+        assert restarted.flows.number == 1
+        assert restarted.translator.text("What can I do for you?", "fr") == "Que puis-je faire pour vous ?"
+    finally:
+        restarted.close()
