@@ -77,6 +77,7 @@ def test_a_saved_translation_is_what_a_french_person_gets_and_is_audited(client,
     message = read_catalog(catalog_path("fr", files / "translations")).get(CONFIRM)
     assert message.string == "Tout sera effacé pour toujours. Vous êtes sûr ?" and not message.fuzzy
     assert (catalog_path("fr", files / "translations").with_suffix(".mo")).exists()
+    assert publish(runtime, "test").number == 2  # a save is a draft until published
     french_person(whatsapp, runtime)
     replies = whatsapp.conversation("supprimer mes données", phone=PHONE)
     assert "Tout sera effacé pour toujours. Vous êtes sûr ?" in replies[0]
