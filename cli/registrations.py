@@ -14,6 +14,7 @@ from registration.desk import DeskError, register_at_desk
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
 from store.models import Contact, Partner, Registration
+from vouchers.kinds import flags_with
 
 group = AppGroup("registrations", help="Registrations and their status.")
 
@@ -114,3 +115,26 @@ def add(phone, name, language, partner, consent_by, whatsapp):
         deliver_now(runtime)
     continued = f" (continued from {outcome.continued_from})" if outcome.continued_from else ""
     click.echo(f"registration #{outcome.registration_id} registered{continued}; welcome {outcome.welcome}")
+
+
+@group.command("flag")
+@click.option("--phone", required=True)
+@click.option("--flag", required=True, help="A flag a kind of voucher asks for (vouchers.kinds.*.eligibility.flags).")
+@click.option("--off", is_flag=True, help="Clear the flag instead of setting it.")
+def flag(phone, flag, off):
+    """Set (or clear) a flag that makes a person eligible for a kind of voucher, e.g. pharmacy."""
+    runtime = current_app.extensions["dda"]
+    flag = flag.strip().lower()
+    known = sorted({f for kind in runtime.settings.vouchers.kinds.values() for f in kind.eligibility.flags})
+    if flag not in known:
+        raise click.BadParameter(f"no kind of voucher asks for {flag!r}; flags in use: {', '.join(known) or 'none'}",
+                                 param_hint="--flag")
+    with runtime.session() as session:
+        contact_id = contact_id_for(runtime, session, phone)
+        registration = registration_for(session, contact_id) if contact_id else None
+        if registration is None:
+            raise click.ClickException("no registration with that number")
+        registration.flags = flags_with(registration.flags, flag, not off)
+        record(session, "cli", "cleared flag" if off else "set flag", f"registration:{registration.id}", flag)
+        session.commit()
+        click.echo(f"flags: {registration.flags or 'none'}")

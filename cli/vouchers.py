@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
-from store.models import DEFAULT_KIND, Registration, Store, Voucher, utcnow
+from settings import DEFAULT_KIND
+from store.models import Registration, Store, Voucher, utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
-from vouchers.issuance import current_period, issue_period, period_start
+from vouchers.issuance import current_period, issue_due, period_start
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
 from vouchers.provider import hash_key
@@ -31,8 +32,10 @@ def add_store(name, kinds):
     runtime = current_app.extensions["dda"]
     key = secrets.token_urlsafe(32)
     kinds = sorted({kind.strip().lower() for kind in kinds if kind.strip()})
-    if not kinds or any(not kind.replace("-", "").isalnum() for kind in kinds):
-        raise click.BadParameter("kinds are words such as supermarket or pharmacy", param_hint="--kind")
+    known = runtime.settings.vouchers.kinds
+    if not kinds or any(kind not in known for kind in kinds):
+        raise click.BadParameter(f"kinds are those of vouchers.kinds in config.yml: {', '.join(known)}",
+                                 param_hint="--kind")
     with runtime.session() as session:
         if session.scalar(select(Store).where(Store.name == name)):
             raise click.ClickException(f"a store named {name!r} exists already")
@@ -42,28 +45,33 @@ def add_store(name, kinds):
 
 
 @group.command("issue")
-@click.option("--period", help="ISO week such as 2026-W49 (default: this week).")
+@click.option("--kind", "kinds", multiple=True,
+              help="A kind of voucher (vouchers.kinds; repeat for more). Default: every kind.")
+@click.option("--period", help="ISO week such as 2026-W49 for weekly kinds, a month such as 2026-12 for monthly "
+                               "ones (default: each kind's current period).")
 @click.option("--notify/--no-notify", default=True, help="Tell people their voucher is ready (default: yes).")
-def issue(period, notify):
-    """Issue this week's vouchers to every included person; safe to run again."""
+def issue(kinds, period, notify):
+    """Issue each kind's vouchers due to every eligible person; safe to run again."""
     runtime = current_app.extensions["dda"]
-    period = period or current_period()
-    try:
-        period_start(period)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--period") from None
+    kinds = [kind.strip().lower() for kind in kinds]
     with runtime.session() as session:
         total = session.scalar(select(func.count()).select_from(Registration).where(Registration.status == "included"))
-    with click.progressbar(length=total, label=f"issuing {period}", file=None, show_pos=True) as bar:
-        counts = issue_period(runtime, period, progress=bar.update)
-    click.echo(f"{period}: issued {counts['issued']}, already issued {counts['already issued']}")
+    try:
+        with click.progressbar(length=total * len(kinds or runtime.settings.vouchers.kinds), label="issuing",
+                               file=None, show_pos=True) as bar:
+            per_kind = issue_due(runtime, kinds=kinds or None, period=period, progress=bar.update)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--kind" if "kind" in str(error)[:20] else "--period") \
+            from None
+    for name, counts in per_kind.items():
+        click.echo(f"{name} {counts['period']}: issued {counts['issued']}, already issued {counts['already issued']}")
     if notify:
-        notified = notify_new(runtime, period)
+        notified = notify_new(runtime, sorted({counts["period"] for counts in per_kind.values()}))
         deliver_now(runtime)
         click.echo(", ".join(f"{k}: {v}" for k, v in sorted(notified.items())) or "nobody to notify")
-    if counts["failed"]:
-        click.echo(f"failed for {counts['failed']} (registration ids in the log); run this again to retry them",
-                   err=True)
+    failed = sum(counts["failed"] for counts in per_kind.values())
+    if failed:
+        click.echo(f"failed for {failed} (registration ids in the log); run this again to retry them", err=True)
         sys.exit(1)
 
 

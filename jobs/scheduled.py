@@ -16,7 +16,7 @@ from settings import Settings
 from store.conversation import Services
 from store.models import utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
-from vouchers.issuance import current_period, issue_period
+from vouchers.issuance import current_period, issue_due
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 3600
@@ -49,7 +49,8 @@ def due(settings: Settings, now: datetime) -> bool:
 
 
 def run_when_due(runtime: Services, now: datetime | None = None) -> dict[str, Any] | None:
-    """The weekly cycle: issue this week's vouchers, then tell everyone who got one."""
+    """The weekly cycle: issue every kind's vouchers due (this week's, this month's, one-off
+    ones not yet had), then tell everyone who got one."""
     now = now or utcnow()
     if not due(runtime.settings, now):
         return None
@@ -58,7 +59,10 @@ def run_when_due(runtime: Services, now: datetime | None = None) -> dict[str, An
     mark = f"dda:vouchers:cycle:{period}"
 
     def cycle() -> dict[str, Any]:
-        done = {"issued": issue_period(runtime, period), "notified": notify_new(runtime, period)}
+        per_kind = issue_due(runtime, now.date())
+        issued = {key: sum(kind[key] for kind in per_kind.values()) for key in ("issued", "already issued", "failed")}
+        periods = sorted({kind["period"] for kind in per_kind.values()})
+        done = {"issued": issued, "per kind": per_kind, "notified": notify_new(runtime, periods)}
         if done["issued"]["failed"]:  # the people it failed for are tried again within the hour
             runtime.redis.expire(mark, RETRY_FAILED_SECONDS)
         log.info("weekly voucher cycle %s: %s; %s", period, done["issued"], done["notified"])

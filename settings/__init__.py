@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = next((path for path in (ROOT / "config.yml", Path(sys.prefix) / "share/direct-digital-aid/config.yml")
                        if path.exists()), ROOT / "config.yml")
 DEFAULT_KEYRING_URL = "sqlite:///var/dda-keyring.sqlite3"
+DEFAULT_KIND = "supermarket"  # the program's weekly voucher from before there were kinds (migration 0019)
 
 ENVIRONMENT = {
     "DATABASE_URL": ("connections", "database_url"),
@@ -144,6 +145,46 @@ class Helpdesk(_Section):
         return value
 
 
+# The sets of translated texts a kind of voucher can use (vouchers/kinds.py holds them): what a
+# person reads must be in every language's catalog, so config picks a set rather than writing text.
+KIND_TEXTS = ("supermarket", "pharmacy")
+KIND_PERIODS = ("weekly", "monthly", "one-off")
+
+
+class Eligibility(_Section):
+    """Who gets a kind: every included person, or only those staff flagged (all of `flags`)."""
+
+    flags: tuple[str, ...] = ()
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _words(cls, value):
+        value = [value] if isinstance(value, str) else value
+        words = tuple(str(flag).strip().lower() for flag in value)
+        if any(not _is_name(flag) for flag in words):
+            raise ValueError("flags are short words such as pharmacy or medical-needs")
+        return words
+
+
+def _is_name(word: str) -> bool:
+    return 0 < len(word) <= 20 and word[0].isalpha() and word.replace("-", "").isalnum() and word.isascii()
+
+
+class VoucherKind(_Section):
+    """One kind of voucher (supermarket, pharmacy…). Unset amount, currency, validity and
+    stores are the program's (the `vouchers` section's), so today's single voucher is the
+    default kind without repeating anything."""
+
+    amount_cents: int | None = Field(default=None, gt=0)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    period: Literal["weekly", "monthly", "one-off"] = "weekly"
+    valid_days: int | None = Field(default=None, ge=1)  # from the start of its period (one-off: the day issued)
+    stores: str | None = None  # where it is spent, as the chat names them ({stores})
+    template: str = "voucher_ready"  # the approved WhatsApp template (templates:) telling it is ready
+    texts: Literal["supermarket", "pharmacy"] | None = None  # the set of texts; unset: the kind's name
+    eligibility: Eligibility = Eligibility()
+
+
 class Vouchers(_Section):
     amount_cents: int = Field(gt=0)
     currency: str = Field(min_length=3, max_length=3)
@@ -156,6 +197,33 @@ class Vouchers(_Section):
     issue_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     issue_hour: int = Field(default=8, ge=0, le=23)
     till_pin: bool = False  # tills must send the voucher's PIN with each payment
+    # The kinds of voucher, the first being the default (today's weekly supermarket voucher);
+    # unset: that one kind only. A store's till key spends only the kinds it was given.
+    kinds: dict[str, VoucherKind] = {}
+    # Usage figures (staff page, `flask vouchers stats`): a cell counting fewer vouchers or
+    # payments than this is shown as suppressed, so no figure points at a few people.
+    stats_min_count: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _complete_kinds(self) -> Vouchers:
+        kinds = self.kinds or {DEFAULT_KIND: VoucherKind()}
+        for name, kind in kinds.items():
+            if not _is_name(name) or name != name.lower():
+                raise ValueError(f"kinds: {name!r} is not a kind's name (a short lowercase word such as pharmacy)")
+            kind.amount_cents = kind.amount_cents or self.amount_cents
+            kind.currency = (kind.currency or self.currency).upper()
+            kind.valid_days = kind.valid_days or self.valid_days
+            kind.stores = kind.stores if kind.stores is not None else self.stores
+            kind.texts = kind.texts or (name if name in KIND_TEXTS else None)
+            if kind.texts is None:
+                raise ValueError(f"kinds.{name}.texts: must be one of {', '.join(KIND_TEXTS)} (the translated "
+                                 "texts a person reads about this kind)")
+        self.kinds = kinds
+        return self
+
+    @property
+    def default_kind(self) -> str:
+        return next(iter(self.kinds))
 
 
 class Delivery(_Section):

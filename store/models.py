@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from settings import DEFAULT_KIND
 from store import sealing
 from store.personal import PersonalJSON, PersonalText
 
@@ -280,6 +281,9 @@ class Registration(Base):
     # What the voucher provider knows this person's vouchers by (period:issue_key): random and
     # never re-used, so no one is handed a voucher meant for someone erased before them.
     issue_key: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    # What staff marked about the person for the kinds of voucher that need it (vouchers.kinds.*.
+    # eligibility.flags), comma-separated words such as "pharmacy"; never free text about them.
+    flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -349,7 +353,6 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-DEFAULT_KIND = "supermarket"  # the program's weekly voucher; more kinds come with config (vouchers.kinds)
 
 
 class Store(Base):
@@ -405,16 +408,18 @@ class LedgerRedemption(Base):
 
 
 class Voucher(Base):
-    """The program's record of a weekly voucher for a person. One per person per period,
+    """The program's record of a voucher for a person. One per person, kind and period,
     enforced by the database. After erasure only the anonymous accounting remains."""
 
     __tablename__ = "vouchers"
-    __table_args__ = (UniqueConstraint("registration_id", "period"), NEVER_REUSED)
+    __table_args__ = (UniqueConstraint("registration_id", "kind", "period"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    period: Mapped[str] = mapped_column(String(8), index=True)  # ISO week, 2026-W49
+    # The kind's period: an ISO week (2026-W49), a month (2026-12) or "once" (a one-off kind).
+    period: Mapped[str] = mapped_column(String(8), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default=DEFAULT_KIND, server_default=DEFAULT_KIND)
     provider_reference: Mapped[str] = mapped_column(String(64), unique=True)
     code: Mapped[str] = mapped_column(String(32))
     pin: Mapped[str] = mapped_column(String(8))

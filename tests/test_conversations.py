@@ -23,7 +23,8 @@ from tests.conftest import BACKENDS, fixture
 FOLDER = Path(__file__).parent / "conversations"
 TURN_KINDS = ("say", "tap", "pick", "media")
 TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "state", "check"}
-SETUP_KEYS = {"language", "registered", "included", "voucher", "opted_out", "handoff", "helpdesk", "username"}
+SETUP_KEYS = {"language", "registered", "included", "flags", "voucher", "opted_out", "handoff", "helpdesk",
+              "username"}
 # setup `helpdesk: closed | open`: the helpers' hours as on a Sunday night or a Monday noon in Amsterdam
 HELPDESK_CLOCK = {"closed": datetime(2026, 11, 29, 22, 0, tzinfo=UTC),
                   "open": datetime(2026, 11, 30, 11, 0, tzinfo=UTC)}
@@ -115,6 +116,8 @@ def _start(person: Person, setup: dict) -> None:
         for status in ("verified", "included"):
             person.cli("registrations", "set-status", "--phone", person.phone, "--status", status,
                        "--reason", "test", "--no-notify")
+    for flag in setup.get("flags") or []:
+        person.cli("registrations", "flag", "--phone", person.phone, "--flag", flag)
     if setup.get("voucher"):
         person.cli("vouchers", "issue")
     if setup.get("handoff"):

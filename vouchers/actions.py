@@ -6,8 +6,11 @@ from bot.formats import long_date, money
 from bot.i18n import N_
 from store.conversation import Conversation
 from vouchers.delivery import voucher_replies, with_balance
+from vouchers.kinds import texts_of
 
-BALANCE_LINE = N_("Voucher of {amount}: {left} left, valid until {date}.")
+# NOTE: one line per voucher in the answer to "how much is left"; {kind} is the kind's name,
+# e.g. "Supermarket voucher" or "Pharmacy voucher".
+BALANCE_LINE = N_("{kind}: {left} left of {amount}, valid until {date}.")
 NO_BALANCE = N_("You have no voucher with money left at the moment.")
 
 
@@ -38,6 +41,8 @@ def vouchers_resend(context: ActionContext[Conversation]) -> str:
 
 
 def vouchers_balance(context: ActionContext[Conversation]) -> str:
+    """Every voucher with money left, kind by kind (supermarket, then pharmacy…), each with what
+    is left of it and until when."""
     host = context.host
     runtime, session = host.runtime, host.session
     locale = context.profile.language or runtime.settings.languages.source
@@ -45,9 +50,11 @@ def vouchers_balance(context: ActionContext[Conversation]) -> str:
     if not vouchers:
         context.say(NO_BALANCE)
         return "none"
-    for voucher in vouchers:
+    order = list(runtime.settings.vouchers.kinds)
+    for voucher in sorted(vouchers, key=lambda v: (order.index(v.kind) if v.kind in order else len(order), v.id)):
         left = runtime.vouchers.balance(session, voucher.code)
-        context.say(BALANCE_LINE, amount=money(voucher.amount_cents, voucher.currency, locale),
+        kind = runtime.translator.text(texts_of(runtime.settings, voucher.kind).title, locale)
+        context.say(BALANCE_LINE, kind=kind, amount=money(voucher.amount_cents, voucher.currency, locale),
                     left=money(left, voucher.currency, locale), date=long_date(voucher.valid_until, locale))
     return "ok"
 

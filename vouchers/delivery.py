@@ -14,18 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.formats import long_date, money
-from bot.i18n import N_
 from bot.messages import Reply
 from delivery.notices import Notice, route, send_notice
 from delivery.outbox import queue_replies
 from handoff.tickets import open_ticket
 from store.models import Contact, Registration, Voucher, utcnow
+from vouchers.kinds import kind_of, texts_of
 from vouchers.media import image_reference
 
-VOUCHER_TEXT = N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
-                  "Show the barcode at the till. If the picture does not open, the cashier can type the code.")
-READY = N_("Your supermarket voucher of {amount} is ready. Tap the button or answer YES to receive it.")
-REMINDER = N_("You still have a supermarket voucher of {amount} waiting. Tap the button or answer YES to receive it.")
 CLAIM_PAYLOAD = "voucher.claim"
 
 
@@ -35,7 +31,8 @@ def _locale(contact: Contact, runtime) -> str:
 
 def voucher_reply(runtime, voucher: Voucher, contact: Contact) -> Reply:
     locale = _locale(contact, runtime)
-    text = runtime.translator.text(VOUCHER_TEXT, locale, amount=money(voucher.amount_cents, voucher.currency, locale),
+    words = texts_of(runtime.settings, voucher.kind).voucher
+    text = runtime.translator.text(words, locale, amount=money(voucher.amount_cents, voucher.currency, locale),
                                    date=long_date(voucher.valid_until, locale), code=voucher.code, pin=voucher.pin,
                                    **runtime.settings.placeholders())
     return Reply(text=text, media_url=image_reference(voucher.id), tag=f"voucher:{voucher.id}")
@@ -57,11 +54,15 @@ def voucher_replies(runtime, contact: Contact, vouchers: list[Voucher]) -> list[
     return [voucher_reply(runtime, voucher, contact) for voucher in vouchers]
 
 
-def _ready_notice(session, runtime, contact: Contact, voucher: Voucher, text: str) -> str:
-    """"Your voucher is ready" (or the reminder), with the button that sends it."""
+def _ready_notice(session, runtime, contact: Contact, voucher: Voucher, *, reminder: bool = False) -> str:
+    """"Your voucher is ready" (or the reminder), with the button that sends it: in the words
+    and the approved template of the voucher's kind."""
     amount = money(voucher.amount_cents, voucher.currency, _locale(contact, runtime))
+    texts = texts_of(runtime.settings, voucher.kind)
+    template = kind_of(runtime.settings, voucher.kind).template
     routed, message = send_notice(session, runtime.settings, runtime.translator, contact,
-                                  Notice(text=text, template="voucher_ready", values={"amount": amount},
+                                  Notice(text=texts.reminder if reminder else texts.ready, template=template,
+                                         values={"amount": amount},
                                          variables={"1": amount}, options=[{"payload": CLAIM_PAYLOAD, "label": "YES"}]))
     return "notice sent" if message is not None else f"not sent: {routed.why_not}"
 
@@ -97,23 +98,24 @@ def _on_whatsapp():
     return Voucher.registration_id.not_in(select(Registration.id).where(Registration.no_whatsapp.is_(True)))
 
 
-def notify_new(runtime, period: str | None = None) -> dict[str, int]:
-    """Tell everyone with a new voucher: the voucher itself inside the window, else the notice."""
+def notify_new(runtime, period: str | list[str] | None = None) -> dict[str, int]:
+    """Tell everyone with a new voucher (of `period`, or of any of a list of periods): the
+    voucher itself inside the window, else the notice."""
     counts: dict[str, int] = {}
     query = select(Voucher).where(Voucher.notified_at.is_(None), Voucher.contact_id.is_not(None), _on_whatsapp())
     if period:
-        query = query.where(Voucher.period == period)
+        query = query.where(Voucher.period.in_([period] if isinstance(period, str) else period))
     for session, vouchers, contacts in _in_chunks(runtime, query):
         for voucher in vouchers:
             contact = voucher.contact
             if contact.opted_out or contact.unreachable_at:
                 outcome = "not sent: opted out or unreachable"
-            elif route(runtime.settings, contact, "voucher_ready").how == "text":
+            elif route(runtime.settings, contact, kind_of(runtime.settings, voucher.kind).template).how == "text":
                 queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, [voucher]),
                               queue="bulk", flush=False)
                 outcome = "voucher sent"
             else:
-                outcome = _ready_notice(session, runtime, contact, voucher, READY)
+                outcome = _ready_notice(session, runtime, contact, voucher)
                 if outcome == "notice sent":
                     voucher.notified_at = utcnow()
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -137,7 +139,7 @@ def remind_unclaimed(runtime) -> dict[str, int]:
             if contact.opted_out or contact.unreachable_at:
                 continue
             if voucher.reminders < limit:
-                if _ready_notice(session, runtime, contact, voucher, REMINDER) == "notice sent":
+                if _ready_notice(session, runtime, contact, voucher, reminder=True) == "notice sent":
                     voucher.reminders += 1
                     counts["reminded"] += 1
                     contacts.add(contact.id)

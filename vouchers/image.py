@@ -122,12 +122,13 @@ class VoucherText:
 
 def voucher_text(*, code: str, pin: str, amount_cents: int, currency: str, valid_until: Date,
                  language: str, locale: str | None = None, program: str,
-                 translator: Translator) -> VoucherText:
+                 translator: Translator, title: str = TITLE) -> VoucherText:
+    """`title` is the kind's (vouchers/kinds.py), an untranslated msgid."""
     locale = locale or language
     text = translator.text
     return VoucherText(
         program=program,
-        title=text(TITLE, language),
+        title=text(title, language),
         code=text(CODE, language, code=code),
         pin=text(PIN, language, pin=pin) if pin else None,
         amount=text(AMOUNT, language, amount=money(amount_cents, currency, locale)),
@@ -140,12 +141,12 @@ def voucher_text(*, code: str, pin: str, amount_cents: int, currency: str, valid
 
 def render_voucher(*, code: str, pin: str, amount_cents: int, currency: str, valid_until: Date,
                    language: str, locale: str | None = None, symbology: str = "code128",
-                   program: str, translator: Translator) -> bytes:
+                   program: str, translator: Translator, title: str = TITLE) -> bytes:
     """PNG bytes of the voucher; ValueError when the code cannot be written in the symbology."""
     value = barcode_value(code, symbology)
     words = voucher_text(code=value, pin=pin, amount_cents=amount_cents, currency=currency,
                          valid_until=valid_until, language=language, locale=locale, program=program,
-                         translator=translator)
+                         translator=translator, title=title)
     modules = _modules(value, symbology)
     bars = _bars(modules)
     qr = _qr(value)

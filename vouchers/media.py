@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app
 
 from delivery.media_links import opened, reference
 from store.models import Voucher
+from vouchers.kinds import texts_of
 
 blueprint = Blueprint("voucher_media", __name__, url_prefix="/media")
 
@@ -40,4 +41,4 @@ def render_for(runtime, voucher: Voucher, language: str | None) -> bytes:
     return render_voucher(code=voucher.code, pin=voucher.pin, amount_cents=voucher.amount_cents,
                           currency=voucher.currency, valid_until=voucher.valid_until, language=language,
                           symbology=runtime.settings.vouchers.symbology, program=runtime.settings.program.name,
-                          translator=runtime.translator)
+                          translator=runtime.translator, title=texts_of(runtime.settings, voucher.kind).title)

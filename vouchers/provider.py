@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from settings import DEFAULT_KIND
 from store.models import LedgerRedemption, LedgerVoucher, Store, utcnow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -52,7 +53,8 @@ class Redeemed:
 
 
 class VoucherProvider(Protocol):
-    def issue_many(self, session, requests: list[tuple[str, int, str, date]]) -> dict[str, Issued]: ...
+    def issue_many(self, session, requests: list[tuple[str, int, str, date]], kind: str = DEFAULT_KIND,
+                   ) -> dict[str, Issued]: ...
     def balance(self, session, code: str) -> int: ...
     def transactions(self, session, code: str) -> list[Transaction]: ...
     def revoke(self, session, code: str) -> bool: ...
@@ -70,14 +72,17 @@ def hash_key(key: str) -> str:
 class LocalLedger:
     """Vouchers, balances and till redemptions in this service's own database."""
 
-    def issue_many(self, session, requests: list[tuple[str, int, str, date]]) -> dict[str, Issued]:
-        """Issue a voucher per (reference, amount, currency, valid until); a reference issued
-        before returns the voucher it got then, so a retried batch issues nothing twice."""
+    def issue_many(self, session, requests: list[tuple[str, int, str, date]], kind: str = DEFAULT_KIND,
+                   ) -> dict[str, Issued]:
+        """Issue a voucher of `kind` per (reference, amount, currency, valid until); a reference
+        issued before returns the voucher it got then, so a retried batch issues nothing twice.
+        The kind goes with the voucher to the till, which refuses it in a store not taking it."""
         if not requests:
             return {}
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         rows = [{"reference": ref, "code": _code(), "pin": f"{secrets.randbelow(10000):04d}", "currency": currency,
-                 "amount_cents": amount, "balance_cents": amount, "valid_until": until, "created_at": utcnow()}
+                 "amount_cents": amount, "balance_cents": amount, "valid_until": until, "kind": kind,
+                 "created_at": utcnow()}
                 for ref, amount, currency, until in requests]
         session.execute(insert(LedgerVoucher).on_conflict_do_nothing(index_elements=["reference"]), rows)
         found = session.execute(select(LedgerVoucher.reference, LedgerVoucher.code, LedgerVoucher.pin)

@@ -1,0 +1,119 @@
+"""Kinds of voucher (vouchers.kinds in config.yml): what each is called, its period, who gets it.
+
+Config chooses a kind's amount, period, stores and eligibility; what a person reads about it
+(the title on the image, the voucher message, "your voucher is ready", the balance line) is a
+set of texts here, because every text must be translated into all the program's languages
+before it can go out, and an editor typing a sentence into config.yml would skip that.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import and_, literal
+
+from bot.i18n import N_
+from settings import KIND_TEXTS, VoucherKind
+
+ONCE = "once"  # the period of a one-off kind: a person gets it once
+
+
+@dataclass(frozen=True)
+class KindTexts:
+    title: str     # on the voucher image and in the balance answer
+    voucher: str   # the message carrying the voucher: {amount}, {date}, {code}, {pin}
+    ready: str     # "your voucher is ready" with the button: {amount}
+    reminder: str  # the reminder of a voucher not received yet: {amount}
+
+
+TEXTS = {
+    "supermarket": KindTexts(
+        # NOTE: printed at the top of the voucher image, under the program's name; also in the balance answer.
+        title=N_("Supermarket voucher"),
+        voucher=N_("Your supermarket voucher of {amount}, valid until {date}.\nCode: {code}\nPIN: {pin}\n"
+                   "Show the barcode at the till. If the picture does not open, the cashier can type the code."),
+        ready=N_("Your supermarket voucher of {amount} is ready. Tap the button or answer YES to receive it."),
+        reminder=N_("You still have a supermarket voucher of {amount} waiting. Tap the button or answer YES to "
+                    "receive it."),
+    ),
+    "pharmacy": KindTexts(
+        # NOTE: printed at the top of the voucher image; for medicines and hygiene products at a pharmacy.
+        title=N_("Pharmacy voucher"),
+        voucher=N_("Your pharmacy voucher of {amount}, valid until {date}. It is for medicines and hygiene "
+                   "products.\nCode: {code}\nPIN: {pin}\nShow the barcode at the pharmacy. If the picture does not "
+                   "open, the pharmacist can type the code."),
+        ready=N_("Your pharmacy voucher of {amount} is ready. Tap the button or answer YES to receive it."),
+        reminder=N_("You still have a pharmacy voucher of {amount} waiting. Tap the button or answer YES to "
+                    "receive it."),
+    ),
+}
+assert set(TEXTS) == set(KIND_TEXTS), "settings.KIND_TEXTS names the sets of texts defined here"
+
+
+def kind_of(settings, name: str) -> VoucherKind:
+    """A kind's settings; a voucher of a kind since removed from config reads as the default kind
+    (its own amount and currency are on the voucher), so old vouchers still show and scan."""
+    kinds = settings.vouchers.kinds
+    return kinds.get(name) or kinds[settings.vouchers.default_kind]
+
+
+def texts_of(settings, name: str) -> KindTexts:
+    return TEXTS[kind_of(settings, name).texts or "supermarket"]
+
+
+def current_period(kind: VoucherKind, today: date) -> str:
+    """The period a kind's voucher issued today belongs to."""
+    if kind.period == "weekly":
+        year, week, _ = today.isocalendar()
+        return f"{year}-W{week:02d}"
+    if kind.period == "monthly":
+        return f"{today.year}-{today.month:02d}"
+    return ONCE
+
+
+def period_start(kind: VoucherKind, period: str, today: date) -> date:
+    """The first day of `period`, a ValueError naming the expected form when it does not fit the
+    kind; a one-off voucher's validity starts the day it is issued."""
+    if kind.period == "one-off":
+        if period != ONCE:
+            raise ValueError(f"a one-off kind has no period to choose (got {period!r})")
+        return today
+    try:
+        if kind.period == "weekly":
+            year, week = period.split("-W")
+            return date.fromisocalendar(int(year), int(week), 1)
+        year, month = period.split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        example = "an ISO week like 2026-W49" if kind.period == "weekly" else "a month like 2026-12"
+        raise ValueError(f"period {period!r} is not {example}") from None
+
+
+def fits(kind: VoucherKind, period: str) -> bool:
+    try:
+        period_start(kind, period, date.today())
+    except ValueError:
+        return False
+    return True
+
+
+def valid_until(kind: VoucherKind, period: str, today: date) -> date:
+    start = period_start(kind, period, today)
+    days = kind.valid_days or 28
+    if kind.period == "monthly" and days < calendar.monthrange(start.year, start.month)[1]:
+        days = calendar.monthrange(start.year, start.month)[1]  # a monthly voucher lasts at least its month
+    return start + timedelta(days=days - 1)
+
+
+def eligible(kind: VoucherKind, flags_column):
+    """A SQL condition on the registration's flags: every flag the kind asks for is set."""
+    padded = literal(",") + flags_column + literal(",")
+    return and_(True, *(padded.like(f"%,{flag},%") for flag in kind.eligibility.flags))
+
+
+def flags_with(flags: str, flag: str, on: bool) -> str:
+    """The comma-separated flags with `flag` set or cleared."""
+    words = {word for word in flags.split(",") if word}
+    words = words | {flag} if on else words - {flag}
+    return ",".join(sorted(words))
