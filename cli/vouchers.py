@@ -14,7 +14,7 @@ from privacy.audit import record
 from settings import DEFAULT_KIND
 from store.models import Registration, Store, Voucher, utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
-from vouchers.issuance import current_period, issue_due, period_start
+from vouchers.issuance import issue_due, period_start
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
 from vouchers.provider import hash_key

@@ -57,6 +57,7 @@ class PaperVoucher:
     currency: str
     valid_until: Date
     language: str
+    title: str = image.TITLE  # the kind's title (vouchers/kinds.py), untranslated
 
 
 def _font_file(candidates: list[str]) -> str:
@@ -175,7 +176,7 @@ def render_pdf(vouchers: list[PaperVoucher], *, paper: str = "a4", program: str,
         _value, modules, qr = scan_patterns(voucher.code, symbology)
         words = voucher_text(code=voucher.code, pin=voucher.pin, amount_cents=voucher.amount_cents,
                              currency=voucher.currency, valid_until=voucher.valid_until, language=voucher.language,
-                             program=program, translator=translator)
+                             program=program, translator=translator, title=voucher.title)
         note = translator.text(PAPER_NOTE, voucher.language)
         height = size.height
         if measure is not None:  # a receipt is cut where the voucher ends: lay it out once to know where

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from privacy.audit import record
 from store.models import Registration, Voucher, utcnow
+from vouchers.kinds import texts_of
 from vouchers.paper import PAPERS, PaperVoucher, render_pdf
 
 
@@ -59,7 +60,8 @@ def print_vouchers(session, runtime, vouchers: list[Voucher], *, paper: str, act
     settings = runtime.settings
     pdf = render_pdf([PaperVoucher(code=voucher.code, pin=voucher.pin, amount_cents=voucher.amount_cents,
                                    currency=voucher.currency, valid_until=voucher.valid_until,
-                                   language=voucher.contact.language or settings.languages.source)
+                                   language=voucher.contact.language or settings.languages.source,
+                                   title=texts_of(settings, voucher.kind).title)
                       for voucher in vouchers],
                      paper=paper, program=settings.program.name, translator=runtime.translator,
                      symbology=settings.vouchers.symbology)
