@@ -137,3 +137,25 @@ def test_the_preview_shows_an_unsaved_text_as_whatsapp_would(client, editor, fil
 def test_bad_addresses_get_a_clear_404(client, editor, files):
     assert client.get("/staff/texts/not-a-key").status_code == 404
     assert client.get("/staff/texts/0123456789abcdef").status_code == 404
+
+
+def test_a_text_written_over_several_lines_is_reworded_in_place(client, editor, files, runtime):
+    at = "delete_data.confirm.menu"
+    response = client.post(f"/staff/texts/{text_key(CONFIRM)}/source?at={at}",
+                           data={"text": "This deletes everything we know about you. Are you sure?",
+                                 "csrf_token": csrf(client, page_url(CONFIRM, at))})
+    assert response.status_code == 302
+    written = (files / "flows" / "delete_data.yml").read_text()
+    assert '    menu: "This deletes everything we know about you. Are you sure?"\n    options:\n' in written
+    runtime.reload_flows()
+    step = runtime.bot.flows.flows["delete_data"].steps["confirm"]
+    assert step.get("menu") == "This deletes everything we know about you. Are you sure?"
+    assert [option.label for option in step.options] == ["Yes, delete everything", "No, keep my data"]
+
+
+def test_the_english_of_a_text_in_the_program_code_is_not_changed_here(client, editor, files):
+    source = "Sorry, I did not understand that."
+    url = f"/staff/texts/{text_key(source)}"
+    assert "written in the program: a developer changes it" in client.get(url).text
+    response = client.post(f"{url}/source", data={"text": "Sorry?", "csrf_token": csrf(client, url)})
+    assert response.status_code == 400 and "written in the program&#39;s code" in response.text
