@@ -2,14 +2,14 @@
 same way as referral content, in the same table, each kind numbered 1, 2, 3...; rows from before
 are referral content releases, numbered by their id
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
