@@ -2,14 +2,14 @@
 same way as referral content, in the same table, each kind numbered 1, 2, 3...; rows from before
 are referral content releases, numbered by their id
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
