@@ -156,18 +156,3 @@ def resend_vouchers(session, runtime, ticket: Ticket, user: StaffUser) -> str:
         return f"{count} sent again"
     return (f"{count} queued: the 24-hour window is closed, so it waits until the person writes "
             "(they are sent the approved 'you have a message' template where there is one)")
-
-
-def canned_replies(runtime, language: str | None) -> list[tuple[str, str]]:
-    """(English, in the person's language) for each canned reply."""
-    language = language or runtime.settings.languages.source
-    return [(text, runtime.translator.text(text, language, **runtime.settings.placeholders())) for text in CANNED]
-
-
-CANNED = (
-    N_("Hello, I am from the team. How can I help you?"),
-    N_("Thank you. I am checking this for you, please wait a moment."),
-    N_("Can you tell me a bit more, please?"),
-    N_("I have sent your voucher again. Please check the messages above."),
-    N_("I will ask a colleague and come back to you here."),
-)

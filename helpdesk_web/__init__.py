@@ -48,11 +48,11 @@ def _not_found(error):
 
 
 # Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
-from helpdesk_web import console, simulator, start  # noqa: E402
+from helpdesk_web import console, ready_answers, simulator, start  # noqa: E402
 from helpdesk_web.bidi import direction, isolated  # noqa: E402
 
 blueprint.add_app_template_filter(isolated, "isolated")
 blueprint.add_app_template_filter(direction, "direction")
 
-for _child in (console.blueprint, simulator.blueprint, start.blueprint):
+for _child in (console.blueprint, ready_answers.blueprint, simulator.blueprint, start.blueprint):
     blueprint.register_blueprint(_child)

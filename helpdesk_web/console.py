@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from sqlalchemy import case, func, or_, select
 
 from delivery.notices import free_text_reaches
-from handoff import console
+from handoff import console, ready_answers
 from handoff import context as person
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
@@ -230,7 +230,9 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "mine": ticket.assigned_to_id == user.id,
             "held_by_other": ticket.assigned_to_id not in (None, user.id),
             "templates": list(console.templates_for(runtime, contact)),
-            "canned": console.canned_replies(runtime, contact.language), "outcomes": console.OUTCOMES,
+            "canned": ready_answers.answers.offered(contact.language, runtime.settings.languages.all,
+                                                    runtime.settings.languages.source),
+            "outcomes": console.OUTCOMES,
             "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
         }
         record_reading(session, user.actor, "viewed conversation", f"ticket:{ticket.id}")

@@ -120,12 +120,6 @@ def test_free_text_outside_the_window_is_refused(whatsapp, runtime, agent):
             console.reply(session, runtime, ticket_of(session), session.get(StaffUser, agent.id), "hi")
 
 
-def test_canned_replies_come_in_the_persons_language(runtime):
-    replies = dict(console.canned_replies(runtime, "nl"))
-    assert replies["Hello, I am from the team. How can I help you?"] != \
-        "Hello, I am from the team. How can I help you?"
-
-
 def test_close_needs_a_known_outcome(whatsapp, runtime, agent):
     english(whatsapp)
     whatsapp.send("human")
