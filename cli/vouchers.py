@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 
 import click
@@ -12,12 +11,12 @@ from sqlalchemy import func, select
 from cli.common import contact_id_for, deliver_now
 from privacy.audit import record
 from settings import DEFAULT_KIND
-from store.models import Registration, Store, Voucher, utcnow
+from store.models import Registration, Voucher, utcnow
+from vouchers import stores
 from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import issue_due, period_start
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
-from vouchers.provider import hash_key
 from vouchers.stats import weekly_stats
 
 group = AppGroup("vouchers", help="The weekly voucher cycle, stores and figures.")
@@ -30,18 +29,48 @@ group = AppGroup("vouchers", help="The weekly voucher cycle, stores and figures.
 def add_store(name, kinds):
     """Add a store and print its key for the till (shown once)."""
     runtime = current_app.extensions["dda"]
-    key = secrets.token_urlsafe(32)
-    kinds = sorted({kind.strip().lower() for kind in kinds if kind.strip()})
-    known = runtime.settings.vouchers.kinds
-    if not kinds or any(kind not in known for kind in kinds):
-        raise click.BadParameter(f"kinds are those of vouchers.kinds in config.yml: {', '.join(known)}",
-                                 param_hint="--kind")
+    try:
+        kinds = stores.clean_kinds(kinds, runtime.settings.vouchers.kinds)
+    except stores.StoreError as error:
+        raise click.BadParameter(str(error), param_hint="--kind") from None
     with runtime.session() as session:
-        if session.scalar(select(Store).where(Store.name == name)):
-            raise click.ClickException(f"a store named {name!r} exists already")
-        session.add(Store(name=name, key_hash=hash_key(key), kinds=",".join(kinds)))
+        try:
+            _, key = stores.add_store(session, name, kinds, actor="cli")
+        except stores.StoreError as error:
+            raise click.ClickException(str(error)) from None
         session.commit()
     click.echo(key)
+
+
+@group.command("disable-store")
+@click.argument("name")
+def disable_store(name):
+    """Refuse a store's tills from now on (it left the program, or its key leaked)."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        try:
+            store = stores.disable_store(session, stores.store_named(session, name).id, actor="cli")
+        except stores.StoreError as error:
+            raise click.ClickException(str(error)) from None
+        session.commit()
+        click.echo(f"disabled {store.name}: its tills are refused from now on")
+
+
+@group.command("stores")
+@click.option("--json", "as_json", is_flag=True)
+def list_stores(as_json):
+    """Every store: the kinds of voucher it takes, whether it is disabled, payments taken."""
+    runtime = current_app.extensions["dda"]
+    with runtime.session() as session:
+        rows = stores.stores(session)
+    if as_json:
+        click.echo(json.dumps([{"name": r.name, "kinds": r.kinds, "redemptions": r.redemptions,
+                                "disabled_at": r.disabled_at.isoformat() if r.disabled_at else None}
+                               for r in rows], indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r.name:<40} {','.join(r.kinds):<24} {'disabled' if r.disabled_at else 'enabled':<9} "
+                   f"{r.redemptions} payment(s)")
 
 
 @group.command("issue")

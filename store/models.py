@@ -367,6 +367,9 @@ class Store(Base):
     # cannot spend supermarket vouchers.
     kinds: Mapped[str] = mapped_column(String(200), default=DEFAULT_KIND, server_default=DEFAULT_KIND)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Disabled, never deleted: its tills are refused from then on, its past redemptions keep their store.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_by: Mapped[str | None] = mapped_column(String(254))
 
     def accepts(self, kind: str) -> bool:
         return kind in self.kinds.split(",")

@@ -3,12 +3,14 @@ supermarkets, staff accounts, invitations, imports and the weekly issue. Each pa
 same functions as its `flask` command, so both are checked against the same outcome."""
 from __future__ import annotations
 
+import re
 import time
 
 from sqlalchemy import select
 
-from store.models import AuditEntry, Registration, RegistrationEvent
+from store.models import AuditEntry, Registration, RegistrationEvent, Store
 from tests.test_staff import bulk, csrf, import_csv, listed, move, registration_ids, signed_in, status_of
+from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
 
 PEOPLE = ("phone,language,reference\n+31612000001,en,REF-001\n+31612000002,ar,REF-002\n"
           "+31612000003,nl,ZZ-77\n")
@@ -145,3 +147,63 @@ def test_the_detail_page_offers_only_possible_moves(client, runner, runtime):
     page = client.get(f"/staff/registrations/{rid}").text  # imported: nothing to verify yet
     assert "status-form" not in page and "No status change is possible from imported" in page
     _ = csrf
+
+
+# --- supermarkets ---------------------------------------------------------------------------
+
+KEY = re.compile(r'<code id="till-key" class="till-key">([^<]+)</code>')
+
+
+def add_store(client, name, kinds="supermarket"):
+    return client.post("/staff/stores/", data={"name": name, "kinds": kinds,
+                                               "csrf_token": csrf(client, "/staff/stores/")})
+
+
+def test_a_store_added_in_the_browser_shows_its_key_once_and_the_till_works(client, runner, runtime, whatsapp):
+    email = signed_in(client, runner, "supervisor")
+    include(whatsapp, runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--period", PERIOD, "--no-notify")
+    code = vouchers(runtime)[0].code
+    response = add_store(client, "  Jumbo   Noord ")
+    assert response.status_code == 201
+    key = KEY.search(response.text).group(1)
+    assert "will not be shown again" in response.text
+    listing = client.get("/staff/stores/").text
+    assert "Jumbo Noord" in listing and key not in listing
+    with runtime.session() as session:
+        store = session.scalar(select(Store))
+        assert key not in store.key_hash
+    assert redeem(client, key, code, 100, "till-1").status_code == 200
+    again = add_store(client, "jumbo noord")
+    assert again.status_code == 400 and "exists already" in again.text and not KEY.search(again.text)
+    assert "Kinds are those of vouchers.kinds" in add_store(client, "Odd", "no such; kind!").text
+
+    disabled = client.post(f"/staff/stores/{store.id}/disable",
+                           data={"confirm": "yes", "csrf_token": csrf(client, "/staff/stores/")},
+                           follow_redirects=True)
+    assert "Jumbo Noord is disabled" in disabled.text and f"by staff:{email}" in disabled.text
+    refused = redeem(client, key, code, 100, "till-2")
+    assert refused.status_code == 403 and refused.json["error"] == "store_disabled"
+    with runtime.session() as session:
+        actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"store:{store.id}")))
+    assert actions == ["added store", "disabled store"]
+    missing = client.post("/staff/stores/999/disable", data={"csrf_token": csrf(client, "/staff/stores/")})
+    assert missing.status_code == 404
+
+
+def test_the_cli_and_the_page_manage_the_same_stores(client, runner, runtime):
+    signed_in(client, runner)
+    assert runner.invoke(args=["vouchers", "add-store", "Lidl Oost"]).exit_code == 0
+    assert "Lidl Oost" in client.get("/staff/stores/").text
+    result = runner.invoke(args=["vouchers", "disable-store", "lidl oost"])
+    assert result.exit_code == 0, result.output
+    listed_json = runner.invoke(args=["vouchers", "stores", "--json"]).output
+    assert '"disabled_at": null' not in listed_json and "Lidl Oost" in listed_json
+    assert "disabled" in client.get("/staff/stores/").text
+    assert runner.invoke(args=["vouchers", "disable-store", "Nowhere"]).exit_code != 0
+
+
+def test_agents_and_partners_cannot_manage_stores(client, runner):
+    signed_in(client, runner, "agent")
+    assert client.get("/staff/stores/").status_code == 403
+    assert add_store(client, "Sneaky").status_code in (400, 403)

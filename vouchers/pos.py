@@ -44,6 +44,8 @@ def redeem():
         store = session.scalar(select(Store).where(Store.key_hash == hash_key(header[7:].strip())))
         if store is None:
             return _error(401, "unauthorized", "unknown store key")
+        if store.disabled_at is not None:
+            return _error(403, "store_disabled", "this store's key was disabled; ask the program for a new one")
         try:
             result = runtime.vouchers.redeem(session, store, code, amount, currency.upper(), transaction,
                                              pin=pin if runtime.settings.vouchers.till_pin else None)
