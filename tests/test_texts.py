@@ -147,7 +147,7 @@ def test_a_text_written_over_several_lines_is_reworded_in_place(client, editor, 
     assert response.status_code == 302
     written = (files / "flows" / "delete_data.yml").read_text()
     assert '    menu: "This deletes everything we know about you. Are you sure?"\n    options:\n' in written
-    runtime.reload_flows()
+    assert publish(runtime, "test").number == 2  # the whole set still checks out
     step = runtime.bot.flows.flows["delete_data"].steps["confirm"]
     assert step.get("menu") == "This deletes everything we know about you. Are you sure?"
     assert [option.label for option in step.options] == ["Yes, delete everything", "No, keep my data"]
