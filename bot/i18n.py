@@ -95,8 +95,9 @@ def previous_wording(message) -> str | None:
         return None
 
 
-def served(catalog) -> Served:
-    """The entries of a babel Catalog that people see (see the module docstring for fuzzy ones)."""
+def served(catalog, source_language: bool = False) -> Served:
+    """The entries of a babel Catalog that people see (see the module docstring for fuzzy ones).
+    In the source language's own catalog a fuzzy entry is the old English: never shown."""
     current = {m.id for m in catalog if m.id}
     result = Served()
     for message in catalog:
@@ -105,6 +106,8 @@ def served(catalog) -> Served:
             continue
         if not message.fuzzy:
             result.texts[message.id] = message.string
+            continue
+        if source_language:
             continue
         previous = previous_wording(message)
         borrowed = previous is not None and previous != message.id and previous in current
@@ -123,16 +126,19 @@ class Translator:
     """Texts in each language, from `catalogs` (language -> `.po` text, as a release holds them)
     or else from the `.po` files under `directory` (the editors' draft)."""
 
-    def __init__(self, directory: Path = CATALOGS, catalogs: Mapping[str, str] | None = None):
+    def __init__(self, directory: Path = CATALOGS, catalogs: Mapping[str, str] | None = None,
+                 source_language: str = "en"):
         self.directory = directory
         self.sources = catalogs
+        self.source_language = source_language
         self._catalogs: dict[str, Served] = {}
 
     def catalog(self, language: str | None) -> Served:
         language = language or "en"
         if language not in self._catalogs:
             po_text = self._po_text(language) if LANGUAGE.match(language) else None
-            self._catalogs[language] = served(parse_catalog(po_text)) if po_text else Served()
+            self._catalogs[language] = served(parse_catalog(po_text), language == self.source_language) \
+                if po_text else Served()
         return self._catalogs[language]
 
     def _po_text(self, language: str) -> str | None:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.flows import FlowError, FlowSet, load_flows
 from bot.i18n import Served, Translator, parse_catalog, placeholders, served
+from bot.yaml_source import in_order
 from nlu.intents import INTENTS
 from privacy.audit import record
 from store import releases as stored
@@ -86,7 +87,7 @@ def check(runtime, bundle: dict | None = None) -> FlowSet:
     bundle = collect(runtime.settings) if bundle is None else bundle
     settings = runtime.settings
     values = settings.placeholders()
-    translator = Translator(catalogs=bundle["catalogs"])
+    translator = Translator(catalogs=bundle["catalogs"], source_language=settings.languages.source)
     template = parse_catalog(bundle["template"]) if bundle["template"] else []
     known = frozenset(m.id for m in template if m.id)
     problems: list[str] = []
@@ -97,17 +98,22 @@ def check(runtime, bundle: dict | None = None) -> FlowSet:
                            translate=lambda text, language: translator.text(text, language, **values))
     except FlowError as error:
         problems += error.problems
+    places = {m.id: f"{settings.content.translations / TEMPLATE}:{m.lineno or 1}" for m in template if m.id}
+    if flows is not None:
+        for flow in flows.flows.values():
+            for text, line, _where in flow.texts():
+                places[text] = f"{flow.path}:{line}"
     problems += _catalog_problems(bundle, sorted(known), settings.languages.program, settings.languages.source,
-                                  flows)
+                                  places)
     if problems or flows is None:
-        raise FlowError(problems)
+        raise FlowError(in_order(problems))
     return flows
 
 
 def _catalog_problems(bundle: dict, sources: list[str], program: list[str], source_language: str,
-                      flows: FlowSet | None) -> list[str]:
+                      places: dict[str, str]) -> list[str]:
     """One problem per text (not per language): which program languages lack it or change its
-    placeholders, said where an editor finds the text."""
+    placeholders, said where an editor finds the text (`places`: text -> file:line)."""
     missing: dict[str, list[str]] = {}
     wrong: dict[str, list[str]] = {}
     for language in program:
@@ -121,17 +127,12 @@ def _catalog_problems(bundle: dict, sources: list[str], program: list[str], sour
                 missing.setdefault(source, []).append(language)
             elif source not in shown.needs_review and placeholders(text) != placeholders(source):
                 wrong.setdefault(source, []).append(language)
-    places: dict[str, str] = {}
-    if flows is not None:
-        for flow in flows.flows.values():
-            for text, line, _where in flow.texts():
-                places.setdefault(text, f"{flow.path}:{line}")
     problems = []
     for source, languages in missing.items():
-        problems.append(f"{places.get(source, 'translations/' + TEMPLATE)}: {source[:60]!r} has no translation in "
+        problems.append(f"{places[source]}: {source[:60]!r} has no translation in "
                         f"{', '.join(languages)}; translate it for every program language before publishing")
     for source, languages in wrong.items():
-        problems.append(f"{places.get(source, 'translations/' + TEMPLATE)}: the translation of {source[:60]!r} in "
+        problems.append(f"{places[source]}: the translation of {source[:60]!r} in "
                         f"{', '.join(languages)} does not have the placeholders {placeholders(source)} of the "
                         "English; write each {name} exactly as in the English")
     return problems
@@ -214,7 +215,7 @@ class LiveFlows(Generic[E]):
         runtime = self.runtime
         flows = load_flows(_named(runtime.settings, bundle), runtime.actions.names(),
                            choices=runtime.choices.names(), placeholders=runtime.settings.placeholders())
-        translator = Translator(catalogs=bundle["catalogs"])
+        translator = Translator(catalogs=bundle["catalogs"], source_language=runtime.settings.languages.source)
         return Live(flows, translator, self.make_engine(flows, translator))
 
     def _files(self) -> Live[E]:

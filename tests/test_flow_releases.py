@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,18 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def makefile_recipe(target: str) -> list[str]:
+    """The commands of a Makefile target, continuation lines joined."""
+    lines = (ROOT / "Makefile").read_text().replace("\\\n", " ").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"{target}:"))) + 1
+    recipe = []
+    for line in lines[start:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return recipe
 
 
 def french_menu(whatsapp, phone: str) -> str:
@@ -106,3 +119,42 @@ def test_start_up_serves_the_last_release_not_the_files(app, runtime, draft, mon
         assert restarted.translator.text("What can I do for you?", "fr") == "Que puis-je faire pour vous ?"
     finally:
         restarted.close()
+
+
+def test_rewording_an_english_text_keeps_the_french_served_until_reviewed(runner, runtime, draft, whatsapp):
+    """An editor adds a word to an English text and runs `make translations` (the real Makefile,
+    on a copy of the project): French people keep the reviewed French, English people get the new
+    wording, `translations status` lists it as needs review, and once a reviewer accepts a
+    translation of the new wording, that one is served."""
+    for name in ("Makefile", "babel.cfg", "pyproject.toml"):
+        shutil.copy2(ROOT / name, draft / name)
+    for folder in ("bot", "handoff", "inbox", "registration", "vouchers", "privacy", "delivery", "channels",
+                   "referrals"):
+        shutil.copytree(ROOT / folder, draft / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    edit(draft / "flows/main.yml", 'menu: "What can I do for you?"', 'menu: "What can I do for you today?"')
+    for command in makefile_recipe("translations"):
+        if "pybabel" in command:  # the catalogs' refresh; compiling .mo files is not needed to serve
+            subprocess.run(command.replace("$(BIN)", str(ROOT / ".venv" / "bin")), shell=True, cwd=draft, check=True,
+                           capture_output=True)
+    french = (draft / "translations/fr/LC_MESSAGES/messages.po").read_text(encoding="utf-8")
+    assert '#, fuzzy\n#| msgid "What can I do for you?"\nmsgid "What can I do for you today?"\n' \
+           'msgstr "Que puis-je faire pour vous ?"' in french
+
+    published = runner.invoke(args=["flows", "publish"])
+    assert published.exit_code == 0, published.output
+    assert french_menu(whatsapp, "+31600000006").startswith("Que puis-je faire pour vous ?")
+    whatsapp.send("hello", phone="+31600000007")
+    assert whatsapp.conversation("2", phone="+31600000007")[-1].startswith("What can I do for you today?")
+
+    status = runner.invoke(args=["translations", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    by_language = {row["language"]: row for row in json.loads(status.output)}
+    assert by_language["fr"]["needs_review_texts"] == ["What can I do for you today?"]
+    assert by_language["fr"]["missing"] == 0
+
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po",
+         '#, fuzzy\n#| msgid "What can I do for you?"\nmsgid "What can I do for you today?"\n'
+         'msgstr "Que puis-je faire pour vous ?"',
+         'msgid "What can I do for you today?"\nmsgstr "Que puis-je faire pour vous aujourd\'hui ?"')
+    assert runner.invoke(args=["flows", "publish"]).exit_code == 0
+    assert french_menu(whatsapp, "+31600000008").startswith("Que puis-je faire pour vous aujourd'hui ?")
