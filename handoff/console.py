@@ -120,16 +120,25 @@ NOT_ARRIVED = ("failed", "undelivered")
 
 
 def resend_vouchers(session, runtime, ticket: Ticket, user: StaffUser) -> str:
-    """"Send voucher again": every voucher with money left, as the chat's own "resend" sends it
-    (the image, with the code and PIN in the text), through the outbox. Idempotent: a voucher a
-    helper already re-sent in the last RESEND_QUIET (and not failed) is not sent twice, so a
-    double click or two helpers at once send one copy; the program's own earlier send does not
-    count (the person is asking because it did not reach them). Outside the 24-hour window delivery holds
-    it and sends the approved message_waiting template; it goes when the person writes.
-    Audited per voucher. Returns what the helper is told; the caller commits and delivers."""
+    """"Send voucher again" on a ticket (see `send_vouchers_again`); the helper who sends it takes
+    the ticket if nobody has it."""
     if ticket.status != "open":
         raise ConsoleError("this ticket is closed")
-    contact = ticket.contact
+    told, sent = send_vouchers_again(session, runtime, ticket.contact, user.email, f"ticket:{ticket.id}")
+    if sent and ticket.assigned_to_id is None:
+        claim(session, ticket, user)
+    return told
+
+
+def send_vouchers_again(session, runtime, contact, email: str, where: str) -> tuple[str, int]:
+    """Every voucher with money left, as the chat's own "resend" sends it (the image, with the
+    code and PIN in the text), through the outbox: from a ticket, or at the desk with the person
+    there. Idempotent: a voucher a staff member already re-sent in the last RESEND_QUIET (and not
+    failed) is not sent twice, so a double click or two helpers at once send one copy; the
+    program's own earlier send does not count (the person is asking because it did not reach
+    them). Outside the 24-hour window delivery holds it and sends the approved message_waiting
+    template; it goes when the person writes. Audited per voucher, with `where` (ticket:7, desk).
+    Returns what staff are told and how many were queued; the caller commits and delivers."""
     if contact.opted_out:
         raise ConsoleError("this person has opted out: nothing can be sent")
     current = [v.id for v in vouchers(session, runtime.vouchers, contact.id) if v.resendable]
@@ -142,17 +151,15 @@ def resend_vouchers(session, runtime, ticket: Ticket, user: StaffUser) -> str:
         Message.status.not_in(NOT_ARRIVED))))
     todo = [number for tag, number in tags.items() if tag not in recent]
     if not todo:
-        return "already sent in the last few minutes: nothing sent twice"
-    if ticket.assigned_to_id is None:
-        claim(session, ticket, user)
+        return "already sent in the last few minutes: nothing sent twice", 0
     rows = list(session.scalars(select(Voucher).where(Voucher.id.in_(todo)).order_by(Voucher.id)))
     items = queue_replies(session, runtime.settings, contact, voucher_replies(runtime, contact, rows), sender="agent")
     for item in items:
-        item.message.author = user.email
+        item.message.author = email
     for voucher in rows:
-        record(session, f"staff:{user.email}", "resent voucher", f"voucher:{voucher.id}", f"ticket:{ticket.id}")
+        record(session, f"staff:{email}", "resent voucher", f"voucher:{voucher.id}", where)
     count = f"{len(rows)} voucher{'s' if len(rows) != 1 else ''}"
     if free_text_reaches(runtime.settings, contact):
-        return f"{count} sent again"
+        return f"{count} sent again", len(rows)
     return (f"{count} queued: the 24-hour window is closed, so it waits until the person writes "
-            "(they are sent the approved 'you have a message' template where there is one)")
+            "(they are sent the approved 'you have a message' template where there is one)"), len(rows)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from registration.imports import import_contacts
 from store.models import AuditEntry, Contact, Registration
-from tests.test_staff import create_user
+from tests.test_staff import create_user, csrf, signed_in
 
 TEMPLATE = "HX" + "d" * 32
 PHONE = "+31612340001"
@@ -128,3 +129,68 @@ def test_bad_input_gets_a_clear_answer(runner, runtime):
         result = add(runner, **arguments)
         assert result.exit_code == 1 and message in result.output, (arguments, result.output)
     assert registrations(runtime) == []
+
+
+# --- the desk page ------------------------------------------------------------------------------
+
+def desk_post(client, path, data):
+    return client.post(path, data={"csrf_token": csrf(client, "/staff/desk/"), **data})
+
+
+def registration_form(**extra):
+    return {"language": "ti", "phone": "+31 6 1234 0001", "name": "Amina", "partner": "", "whatsapp": "yes",
+            "consent": "yes", **extra}
+
+
+def test_the_desk_page_shows_the_privacy_text_in_the_persons_language(client, runner, runtime):
+    signed_in(client, runner, "agent")
+    page = client.get("/staff/desk/?language=ti").text
+    privacy = runtime.bot.flows.flows["register"].steps["privacy"].get("say")
+    tigrinya = runtime.translator.text(privacy, "ti", **runtime.settings.placeholders())
+    assert tigrinya != privacy and escape(tigrinya) in page
+    assert 'id="privacy-text" lang="ti" dir="ltr"' in page
+    assert 'lang="ar" dir="rtl"' in client.get("/staff/desk/?language=ar").text
+    assert 'id="privacy-text"' not in client.get("/staff/desk/?language=xx").text  # unknown: choose again
+
+
+def test_registering_on_the_desk_page_needs_consent_and_records_who_took_it(client, runner, runtime, twilio):
+    email = signed_in(client, runner, "agent")
+    runtime.settings.templates["desk_welcome"] = {"ti": TEMPLATE}
+    refused = desk_post(client, "/staff/desk/register", registration_form(consent=""))
+    assert refused.status_code == 400 and "without their consent nobody is registered" in refused.text
+    assert registrations(runtime) == []
+
+    response = desk_post(client, "/staff/desk/register", registration_form())
+    assert response.status_code == 302
+    runtime.tasks.drain()
+    [registration] = registrations(runtime)
+    assert response.headers["Location"].endswith(f"/staff/desk/{registration.id}")
+    assert registration.consent_by == email and registration.status == "registered"
+    assert {e.actor for e in registration.events} == {f"staff:{email}"}
+    assert [m["ContentSid"] for m in twilio.sent(PHONE)] == [TEMPLATE]
+    page = client.get(response.headers["Location"]).text
+    assert "Welcome message: sent as template" in page and f"taken by {email}" in page
+
+    again = desk_post(client, "/staff/desk/register", registration_form(name="Other", whatsapp="no"))
+    assert again.status_code == 409 and "already registered" in again.text
+    assert f'href="/staff/desk/{registration.id}"' in again.text
+    assert PHONE not in client.get(f"/staff/desk/{registration.id}").text  # an agent sees the number masked
+
+
+def test_the_desk_finds_a_person_by_number_and_refuses_bad_input(client, runner, runtime):
+    signed_in(client, runner, "agent")
+    assert desk_post(client, "/staff/desk/register", registration_form(whatsapp="no")).status_code == 302
+    [registration] = registrations(runtime)
+    found = desk_post(client, "/staff/desk/find", {"phone": "0612340001"})
+    assert found.headers["Location"].endswith(f"/staff/desk/{registration.id}")
+    assert "Nobody is registered" in desk_post(client, "/staff/desk/find", {"phone": "+31612349999"}).text
+    assert "is not a valid phone number" in desk_post(client, "/staff/desk/find", {"phone": "hello"}).text
+    bad = desk_post(client, "/staff/desk/register", registration_form(phone="+3161234000", name="A"))
+    assert bad.status_code == 400 and "not a valid phone number" in bad.text
+    page = client.get(f"/staff/desk/{registration.id}").text
+    assert "no: served on paper" in page and 'id="resend"' not in page
+
+
+def test_partners_have_no_desk(client, runner):
+    signed_in(client, runner, "partner", partner="Partner A")
+    assert client.get("/staff/desk/").status_code == 403

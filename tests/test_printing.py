@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.i18n import Translator
 from store.models import AuditEntry, Voucher
-from tests.test_staff import create_user
+from tests.test_staff import create_user, csrf, signed_in
 from tests.test_voucher_glyphs import LANGUAGES
 from vouchers import image
 from vouchers.image import voucher_text
@@ -212,3 +212,48 @@ def test_print_refuses_clearly(runner, runtime, people, tmp_path):
         result = runner.invoke(args=["vouchers", "print", *args])
         assert result.exit_code != 0 and message in result.output, (args, result.output)
     assert not Path(out).exists()
+
+
+# --- the buttons on the staff pages -------------------------------------------------------------
+
+def registration_id(runtime, phone) -> int:
+    return codes(runtime)[phone].registration_id
+
+
+def test_print_voucher_button_on_the_persons_page_gives_a_scannable_pdf(client, runner, runtime, people):
+    signed_in(client, runner, "supervisor")
+    rid = registration_id(runtime, TIGRINYA)
+    page = client.get(f"/staff/registrations/{rid}").text
+    assert 'id="print-voucher"' in page
+    response = client.post(f"/staff/desk/{rid}/print", data={"csrf_token": csrf(client, f"/staff/registrations/{rid}"),
+                                                            "paper": "receipt", "back": "registration"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "attachment" in response.headers["Content-Disposition"]
+    [(picture, text, (width, _height))] = pages(response.data)
+    assert scanned(picture) == [codes(runtime)[TIGRINYA].code] * 2 and round(width) == 80 and "ኩፖን" in text
+    assert codes(runtime)[TIGRINYA].handed_out_by == "staff:supervisor@example.org"
+    desk = client.get(f"/staff/desk/{rid}").text
+    assert "€17.50" in desk and "received" in desk  # the balance, and handed out counts as received
+
+
+def test_the_desk_shows_the_balance_and_sends_vouchers_again(client, runner, runtime, people, twilio):
+    signed_in(client, runner, "agent")
+    rid = registration_id(runtime, DUTCH)
+    page = client.get(f"/staff/desk/{rid}").text
+    assert "€17.50" in page and 'id="resend"' in page and 'id="print"' in page
+    token = csrf(client, f"/staff/desk/{rid}")
+    sent = client.post(f"/staff/desk/{rid}/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert "1 voucher queued: the 24-hour window is closed" in sent.text
+    again = client.post(f"/staff/desk/{rid}/resend", data={"csrf_token": token}, follow_redirects=True)
+    assert "nothing sent twice" in again.text
+    with runtime.session() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "resent voucher"))
+        assert entry.actor == "staff:agent@example.org" and entry.detail == "desk"
+
+
+def test_partners_cannot_print(client, runner, runtime, people):
+    signed_in(client, runner, "partner", partner="Partner A")
+    rid = registration_id(runtime, TIGRINYA)
+    response = client.post(f"/staff/desk/{rid}/print", data={"csrf_token": csrf(client, "/staff/")})
+    assert response.status_code == 403
+    assert codes(runtime)[TIGRINYA].handed_out_at is None
