@@ -50,6 +50,8 @@ def create_app(overrides: dict | None = None, *, embedded_worker: bool = True) -
     staff.init_app(app, runtime)
     import helpdesk_web
     helpdesk_web.init_app(app)  # /helpdesk and /simulator: staff pages outside /staff
+    import info_web
+    info_web.init_app(app)  # /info: the public information pages, no sign-in and no cookies
 
     if embedded_worker and not settings.uses_redis:
         _start_worker_on_first_request(app, runtime)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from referrals.check import ContentError, drafts, missing
 from referrals.csv_import import import_region
 from referrals.feedback import counts
-from referrals.release import check_files, latest_release, publish
+from referrals.release import NoSuchRelease, check_files, latest_release, publish, releases, rollback
 
 group = AppGroup("content", help="Referral information: regions, categories and offers in content/.")
 
@@ -97,14 +97,17 @@ def import_csv(csv_file: Path, region: str, name: str | None, dry_run: bool):
     """Write regions/<region>.yml from a spreadsheet's CSV export (replacing its offers)."""
     settings = _runtime().settings
     try:
-        target, offers = import_region(settings.content.referrals, csv_file, region, name,
-                                       settings.languages.program, settings.languages.served, dry_run=dry_run)
+        imported = import_region(settings.content.referrals, csv_file, region, name,
+                                 settings.languages.program, settings.languages.served, dry_run=dry_run)
     except ContentError as error:
         _fail(error, "nothing was written.")
+    for change in imported.changes:
+        click.echo(f"  {change}")
     if dry_run:
-        click.echo(f"{offers} offers are valid; nothing was written (--dry-run).")
+        click.echo(f"{imported.offers} offers are valid; {len(imported.changes)} change(s); nothing was written "
+                   f"(--dry-run).")
     else:
-        click.echo(f"Wrote {offers} offers to {target}. Publish them with `flask content reload`.")
+        click.echo(f"Wrote {imported.offers} offers to {imported.target}. Publish them with `flask content reload`.")
 
 
 @group.command("feedback")
@@ -128,3 +131,40 @@ def feedback(as_json: bool):
     for row in rows:
         flag = "  <- needs a look" if row["needs_a_look"] else ""
         click.echo(f"{row['offer']:<32} helpful {row['helpful']:>4}  not helpful {row['not_helpful']:>4}{flag}")
+
+
+@group.command("releases")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def list_releases(as_json: bool):
+    """Published releases, the newest (live) first: the numbers `flask content rollback` takes."""
+    with _runtime().session() as session:
+        rows = releases(session)
+    if as_json:
+        click.echo(json.dumps([{"release": r.id, "published_at": r.at.isoformat(), "by": r.by, "regions": r.regions,
+                                "offers": r.offers, "same_as": r.same_as, "live": r.live} for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo("Nothing has been published yet.")
+    for r in rows:
+        note = (" (live)" if r.live else "") + (f" same content as release {r.same_as}" if r.same_as else "")
+        click.echo(f"{r.id:>5}  {r.at:%Y-%m-%d %H:%M}  {r.by:<30}  {r.regions} regions, {r.offers} offers{note}")
+
+
+@group.command("rollback")
+@click.argument("number", type=int)
+@click.option("--by", "actor", default="cli", show_default=True, help="Who rolls back, for the audit log.")
+def rollback_to(number: int, actor: str):
+    """Make release NUMBER live again (as a new release); the files on disk stay as they are."""
+    runtime = _runtime()
+    try:
+        restored = rollback(runtime, number, f"{actor} (cli)" if actor != "cli" else actor)
+    except NoSuchRelease:
+        click.echo(f"There is no release {number}; see `flask content releases`.", err=True)
+        sys.exit(1)
+    if restored.release_id is None:
+        click.echo(f"Release {number} is already what people see; nothing changed.")
+    else:
+        click.echo(f"Release {restored.release_id} restores release {number}: {len(restored.content.offers)} offers "
+                   f"in {len(restored.content.regions)} regions. Running services switch within "
+                   f"{runtime.settings.content.refresh_seconds:g} seconds. The files still hold the later "
+                   f"changes; publishing them again makes those live.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.actions import ActionContext, Actions, Choices
 from bot.i18n import N_
+from bot.menus import BODY
 from bot.messages import Location, Option, Reply
 from referrals.card import national_summary, offer_card
 from referrals.content import Content
@@ -21,6 +22,9 @@ NOT_LISTED = N_("My region is not listed")
 NOT_LISTED_ID = "_national"
 # NOTE: above the organisations that help anywhere in the country (phone lines, websites).
 NATIONAL_INTRO = N_("These organisations help people anywhere in the Netherlands, for free. In danger now? Call 112.")
+# NOTE: the last line of a place's card in the chat, before a link to the public information page
+# of the person's region and need (all places, their rights), in their language.
+ON_THE_WEB = N_("All places and your rights, on the web:")
 SLOTS = ("region", "category", "subcategory", "offer", "question")
 
 
@@ -76,7 +80,7 @@ def referral_card(context: ActionContext[Conversation]) -> str:
     if offer is None:
         return "gone"
     language = _language(context)
-    context.turn.replies.append(Reply(text=offer_card(offer, language)))
+    _append_with_link(context, offer_card(offer, language), f"{offer.region}/{offer.category}/")
     if offer.location is not None:
         label = offer.menu_title(language) + (f", {offer.address}" if offer.address else "")
         context.turn.replies.append(Reply(text=label, location=Location(*offer.location, label=label)))
@@ -89,8 +93,26 @@ def referral_national(context: ActionContext[Conversation]) -> str:
     offers = _content(context).national_offers()
     intro = _translated(context, NATIONAL_INTRO)
     summary = national_summary(offers, _language(context))
-    context.turn.replies.append(Reply(text=f"{intro}\n\n{summary}" if summary else intro))
+    national = _content(context).national
+    _append_with_link(context, f"{intro}\n\n{summary}" if summary else intro,
+                      f"{national.id}/" if national is not None else "")
     return "ok" if offers else "none"
+
+
+def info_link(context: ActionContext[Conversation], page: str) -> str:
+    """The public information page (info_web) in the person's language: no sign-in, no cookies."""
+    base = context.host.runtime.settings.connections.public_base_url.rstrip("/")
+    return f"{base}/info/{_language(context) or 'en'}/{page}"
+
+
+def _append_with_link(context: ActionContext[Conversation], text: str, page: str) -> None:
+    """The text with the link to the information page under it, or the link as a message of its
+    own when together they would pass WhatsApp's 1024 characters."""
+    link = f"🔗 {_translated(context, ON_THE_WEB)}\n{info_link(context, page)}"  # own line: stays a link in RTL
+    if len(text) + 2 + len(link) <= BODY:
+        context.turn.replies.append(Reply(text=f"{text}\n\n{link}"))
+    else:
+        context.turn.replies += [Reply(text=text), Reply(text=link)]
 
 
 def referral_feedback(context: ActionContext[Conversation]) -> str:

@@ -11,6 +11,7 @@ import csv
 import io
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -91,14 +92,36 @@ def read_offers(path: Path, problems: list[str]) -> list[dict]:
     return offers
 
 
+@dataclass(frozen=True)
+class Imported:
+    target: Path
+    offers: int
+    changes: list[str]  # what the import changes in the region, in words: the dry run shows these
+
+
+def changes(before: list[dict], after: list[dict]) -> list[str]:
+    """Offers added, removed and changed (with the fields that change), by id."""
+    old = {str(o.get("id")): o for o in before if isinstance(o, dict)}
+    new = {str(o.get("id")): o for o in after}
+    found = [f"new offer {key}" for key in new if key not in old]
+    found += [f"offer {key} is removed" for key in old if key not in new]
+    for key in new:
+        if key in old:
+            fields = sorted(f for f in set(old[key]) | set(new[key]) if old[key].get(f) != new[key].get(f))
+            if fields:
+                found.append(f"offer {key}: {', '.join(fields)} change")
+    return found
+
+
 def import_region(folder: Path, csv_path: Path, region: str, name: str | None, program: list[str],
-                  served: list[str], dry_run: bool = False) -> tuple[Path, int]:
+                  served: list[str], dry_run: bool = False) -> Imported:
     """Write regions/<region>.yml from the CSV; ContentError lists every problem, nothing written."""
     problems: list[str] = []
     if not NAME.match(region or ""):
         raise ContentError([f"{csv_path}:1: the region must be lowercase letters, digits and _, like amsterdam"])
     target = folder / "regions" / f"{region}.yml"
     header: dict = {"version": 1, "region": region}
+    existing: dict = {}
     if target.exists():
         existing = yaml.safe_load(target.read_text(encoding="utf-8")) or {}
         header.update({k: existing[k] for k in ("name", "location") if k in existing})
@@ -124,6 +147,7 @@ def import_region(folder: Path, csv_path: Path, region: str, name: str | None, p
     if problems:
         raise ContentError(problems)
     document = {**header, "offers": [{k: v for k, v in o.items() if not k.startswith("__")} for o in offers]}
+    changed = changes(existing.get("offers") or [], document["offers"])
     text = (f"# Imported from {csv_path.name} on {date.today().isoformat()} with `flask content import`.\n"
             f"# Edit here, or change the spreadsheet and import it again (that replaces the offers).\n"
             + yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=100))
@@ -139,4 +163,4 @@ def import_region(folder: Path, csv_path: Path, region: str, name: str | None, p
         partial = target.with_suffix(".yml.part")
         partial.write_text(text, encoding="utf-8")
         partial.replace(target)
-    return target, len(offers)
+    return Imported(target, len(offers), changed)

@@ -1,9 +1,11 @@
 """How personal data and times appear on staff pages."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import phonenumbers
+from markupsafe import Markup, escape
 
 MASK = "\u2022" * 7
 # Someone who writes with a WhatsApp username and hides their number: staff never see their user ID.
@@ -29,3 +31,8 @@ def when(value: datetime | None) -> str:
     if value.tzinfo is None:  # SQLite gives back naive times; they are stored in UTC
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def whatsapp(text: str | None) -> Markup:
+    """A message as WhatsApp shows it, for previews (in a .wa-bubble, which keeps line breaks): *bold* in bold."""
+    return Markup(re.sub(r"\*([^*\n]+)\*", r"<strong>\1</strong>", str(escape(text or ""))))
