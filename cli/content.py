@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from referrals.check import ContentError, drafts, missing
 from referrals.csv_import import import_region
 from referrals.feedback import counts
-from referrals.release import NoSuchRelease, check_files, latest_release, publish, releases, rollback
+from referrals.release import NoSuchRelease, check_files, history, latest_release, publish, rollback
 
 group = AppGroup("content", help="Referral information: regions, categories and offers in content/.")
 
@@ -138,16 +138,15 @@ def feedback(as_json: bool):
 def list_releases(as_json: bool):
     """Published releases, the newest (live) first: the numbers `flask content rollback` takes."""
     with _runtime().session() as session:
-        rows = releases(session)
+        rows = history(session)
     if as_json:
-        click.echo(json.dumps([{"release": r.id, "published_at": r.at.isoformat(), "by": r.by, "regions": r.regions,
-                                "offers": r.offers, "same_as": r.same_as, "live": r.live} for r in rows], indent=2))
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     if not rows:
         click.echo("Nothing has been published yet.")
     for r in rows:
-        note = (" (live)" if r.live else "") + (f" same content as release {r.same_as}" if r.same_as else "")
-        click.echo(f"{r.id:>5}  {r.at:%Y-%m-%d %H:%M}  {r.by:<30}  {r.regions} regions, {r.offers} offers{note}")
+        note = ("(live) " if r.live else "") + r.note
+        click.echo(f"{r.number:>5}  {r.published_at:%Y-%m-%d %H:%M}  {r.published_by:<30}  {note}")
 
 
 @group.command("rollback")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 from privacy.audit import record
 from referrals.check import ContentError, load_content
@@ -52,53 +51,30 @@ class NoSuchRelease(LookupError):
 
 
 def rollback(runtime, number: int, actor: str) -> Published:
-    """Make an earlier release live again, as a new release with the same content: the numbers
-    only grow, so every server sees a change, and the audit log keeps the whole history.
-    The files on disk stay as they are (they are the draft; publishing them again undoes this)."""
+    """Make an earlier release live again, as a new release with the same content (noted
+    "rollback to N"): the numbers only grow, so every server sees a change, and the audit log keeps
+    the whole history. The files on disk stay as they are (they are the draft; publishing them
+    again undoes this)."""
     with runtime.session() as session:
-        earlier = session.get(ContentRelease, number)
+        earlier = releases.find(session, KIND, number)
         if earlier is None:
             raise NoSuchRelease(number)
-        latest = latest_release(session)
         content = Content.from_bundle(earlier.bundle)
-        if latest is not None and latest.fingerprint == earlier.fingerprint:
+        release = releases.add(session, KIND, earlier.bundle, actor, note=f"rollback to {number}",
+                               fingerprint=earlier.fingerprint)
+        if release is None:
             return Published(None, content)
-        release = ContentRelease(published_by=actor, fingerprint=earlier.fingerprint, bundle=earlier.bundle)
-        session.add(release)
-        session.flush()
-        record(session, actor, "content rolled back", f"content:{release.id}", f"restores release {number}")
+        record(session, actor, "content rolled back", f"content:{release.number}", f"rollback to {number}")
         session.commit()
-        release_id = release.id
+        restored = release.number
     runtime.referrals.forget()
-    log.info("referral content release %s restores release %s", release_id, number)
-    return Published(release_id, content)
+    log.info("referral content release %s restores release %s", restored, number)
+    return Published(restored, content)
 
 
-@dataclass(frozen=True)
-class ReleaseRow:
-    id: int
-    at: datetime
-    by: str
-    regions: int
-    offers: int
-    same_as: int | None  # the first release with this content: what a rollback restored
-    live: bool
-
-
-def releases(session, limit: int = 50) -> list[ReleaseRow]:
-    """The newest releases first, for the list editors roll back from."""
-    rows = session.execute(select(ContentRelease.id, ContentRelease.published_at, ContentRelease.published_by,
-                                  ContentRelease.fingerprint).order_by(ContentRelease.id.desc()).limit(limit)).all()
-    first: dict[str, int] = {}
-    for row in reversed(rows):
-        first.setdefault(row.fingerprint, row.id)
-    found = []
-    for index, row in enumerate(rows):
-        bundle = session.get(ContentRelease, row.id).bundle
-        same = first[row.fingerprint]
-        found.append(ReleaseRow(row.id, row.published_at, row.published_by, len(bundle.get("regions", [])),
-                                len(bundle.get("offers", [])), same if same != row.id else None, index == 0))
-    return found
+def history(session) -> list[releases.ReleaseInfo]:
+    """The referral content's releases, the newest (live) first: what editors roll back from."""
+    return releases.history(session, KIND)
 
 
 def latest_release(session) -> ContentRelease | None:

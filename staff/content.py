@@ -20,7 +20,7 @@ from referrals.check import ContentError, drafts, missing
 from referrals.csv_import import MAX_BYTES, import_region
 from referrals.editing import NotFound, category_data, offer_data, region_data
 from referrals.feedback import Counts, counts
-from referrals.release import NoSuchRelease, check_files, latest_release, publish, releases, rollback
+from referrals.release import NoSuchRelease, check_files, history, latest_release, publish, rollback
 from staff.auth import current_user, role_required
 from staff.display import whatsapp
 
@@ -67,10 +67,10 @@ def index():
     review = drafts(runtime.settings.content.referrals)
     languages = [{"code": code, "missing": untranslated.get(code), "review": review.get(code, 0)} for code in codes]
     with runtime.session() as session:
-        history = releases(session)
+        published = history(session)
     files = _files(runtime.settings.content.referrals)
     return render_template("staff/content.html", release=release, problems=problems, draft=draft,
-                           unpublished=unpublished, regions=regions, languages=languages, history=history,
+                           unpublished=unpublished, regions=regions, languages=languages, history=published,
                            files=files, needs_a_look=sum(1 for c in answers.values() if c.needs_a_look))
 
 
