@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from bot.flows import NAME
+from bot.formats import is_right_to_left
 from bot.yaml_source import plain, read_yaml_mapping
 from info_web.cards import card
 from privacy.audit import record
@@ -237,7 +238,8 @@ def offer_form(region: str, offer_id: str | None):
                 return redirect(url_for("staff.content.offer_form", region=region, offer_id=offer["id"]))
             checked = saved.content.offer(offer["id"]) if saved is not None else None
             if checked is not None:
-                previews = [{"language": code, "card": offer_card(checked, code), "view": card(checked, code)}
+                previews = [{"language": code, "card": offer_card(checked, code), "view": card(checked, code),
+                             "dir": "rtl" if is_right_to_left(code) else "ltr"}
                             for code in dict.fromkeys([preview_language, "en"])]
     files = _files(folder)
     return render_template("staff/content_offer.html", region=region, region_name=region_name, offer=offer,

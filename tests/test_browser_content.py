@@ -95,9 +95,11 @@ def test_info_pages_on_a_390_px_phone(browser, live, real_content, runner, backe
     assert not [r.url for r in responses if "set-cookie" in r.all_headers()], "no cookie set"
     assert context.cookies() == []
     pages = {}
-    for response in responses:
+    for response in responses:  # fetched again: a page's body is gone once the browser navigated away
         if response.request.resource_type in ("document", "stylesheet"):
-            pages[response.url] = len(response.body())
+            again = context.request.get(response.url)
+            assert "set-cookie" not in again.headers
+            pages[response.url] = len(again.body())
     css = sum(size for url, size in pages.items() if url.endswith(".css"))
     for url, size in pages.items():
         if not url.endswith(".css"):
