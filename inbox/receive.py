@@ -7,10 +7,12 @@ unless its MessageSid is already known, and release what was held for the person
 so WhatsApp's window is open). The unique MessageSid makes a retried or concurrent delivery a
 no-op. Only someone new costs more: a data key is made in the keyring first, then the contact.
 
-On PostgreSQL each step commits on its own (autocommit) and the message and the release are one
-statement; the message is stored before the webhook answers either way. SQLite (`make run`,
-tests) runs the same statements in one transaction. The statements are plain SQL with typed
-parameters so SQLAlchemy compiles them once (README, Production).
+For someone known, outside a key rotation, that is three statements: one read (was the message
+an erased person's, whose are these identifiers, which data key), one write of the message and
+the release, one of the window. On PostgreSQL each write commits on its own (autocommit), so a
+message costs two commits; the message is stored before the webhook answers either way. SQLite
+(`make run`, tests) runs the same statements in one transaction. The statements are plain SQL
+with typed parameters so SQLAlchemy compiles them once (README, Production).
 """
 from __future__ import annotations
 
@@ -20,10 +22,9 @@ from sqlalchemy import bindparam, select, text
 
 from channels.twilio_payload import Received
 from delivery.window import release_held
-from privacy.replays import is_forgotten
 from store.identifiers import Identity, identify, wrote
 from store.models import PHONE, Contact, Message, utcnow
-from store.personal import seal
+from store.personal import lookup_keys, seal
 from store.sealing import contact_key
 
 
@@ -54,6 +55,36 @@ _INSERT_MESSAGE_AND_RELEASE = text(f"""
     SELECT (SELECT id FROM message), (SELECT count(*) FROM released)""").bindparams(*_MESSAGE_TYPES)
 
 
+# Whether the MessageSid was an erased person's, and the owner and data key of each identifier.
+_LOOKUP = text("""
+    SELECT EXISTS (SELECT 1 FROM forgotten_messages WHERE sid_key IN :sid_keys) AS forgotten,
+           identifier.key, identifier.contact_id, contact.data_key_id
+    FROM (SELECT 1) AS one
+    LEFT JOIN contact_identifiers AS identifier ON identifier.key IN :keys
+    LEFT JOIN contacts AS contact ON contact.id = identifier.contact_id""").bindparams(
+    bindparam("sid_keys", expanding=True), bindparam("keys", expanding=True))
+
+
+class _Known(NamedTuple):
+    forgotten: bool
+    contact_id: int | None  # None: someone new, identifiers to link, or a rotation under way
+    data_key: str | None
+
+
+def _look_up(connection, received: Received) -> _Known:
+    """The common case in one read: every identifier known, all one person's, one hash each."""
+    hashes = [lookup_keys(identity.value) for identity in (received.sender, *received.linked)]
+    rows = connection.execute(_LOOKUP, {"sid_keys": lookup_keys(received.sid),
+                                        "keys": [key for keys in hashes for key in keys]}).all()
+    owners: dict[str, tuple[int, str | None]] = {row.key: (row.contact_id, row.data_key_id)
+                                                  for row in rows if row.key is not None}
+    found = {owners.get(keys[0]) for keys in hashes}
+    owner = found.pop() if len(found) == 1 else None
+    if owner is None or any(len(keys) > 1 for keys in hashes):
+        return _Known(rows[0].forgotten, None, None)
+    return _Known(rows[0].forgotten, *owner)
+
+
 class Stored(NamedTuple):
     message_id: int
     contact_id: int
@@ -68,14 +99,17 @@ def receive(runtime, received: Received) -> Stored | None:
     values = {"now": now, "sid": received.sid, "kind": received.kind, "media_types": list(received.media_types) or None}
     postgresql = runtime.db.dialect.name == "postgresql"
     with runtime.db.connect() as connection:
-        if is_forgotten(connection, received.sid):
+        known = _look_up(connection, received)
+        if known.forgotten:
             return None
         if postgresql:
             connection.commit()
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        contact_id = identify(connection, [received.sender, *received.linked], now,
-                              channel=received.channel)
-        data_key = contact_key(connection, contact_id)
+        contact_id, data_key = known.contact_id, known.data_key
+        if contact_id is None or data_key is None:
+            contact_id = identify(connection, [received.sender, *received.linked], now,
+                                  channel=received.channel)
+            data_key = contact_key(connection, contact_id)
         values |= {"contact_id": contact_id, "body": seal(received.body, data_key) if received.body else None,
                    "payload": seal(received.payload, data_key) if received.payload else None}
         if postgresql:
@@ -91,6 +125,6 @@ def receive(runtime, received: Received) -> Stored | None:
             runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
             return Stored(message_id, contact_id, new=True, waiting=True)
-        known = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
-                                   .where(Message.provider_sid == received.sid)).one()
-        return Stored(known.id, known.contact_id, new=False, waiting=known.processed_at is None)
+        before = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
+                                    .where(Message.provider_sid == received.sid)).one()
+        return Stored(before.id, before.contact_id, new=False, waiting=before.processed_at is None)

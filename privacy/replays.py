@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from store.models import ForgottenMessage, utcnow
 from store.personal import lookup_keys
@@ -18,12 +18,6 @@ def forget_message(session, sid: str) -> None:
     key = lookup_keys(sid)[0]
     if session.get(ForgottenMessage, key) is None:
         session.add(ForgottenMessage(sid_key=key, at=utcnow()))
-
-
-def is_forgotten(connection, sid: str) -> bool:
-    """Whether `sid` was a message of someone erased (under the current or a previous key)."""
-    return connection.execute(select(ForgottenMessage.sid_key)
-                              .where(ForgottenMessage.sid_key.in_(lookup_keys(sid))).limit(1)).first() is not None
 
 
 def purge_forgotten(session, days: int) -> int:

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from store.models import BSUID, PHONE, Contact, ContactIdentifier
@@ -75,12 +75,23 @@ def identify(connection, identities: list[Identity], now: datetime, *, channel: 
     return contact_id
 
 
+# PostgreSQL: both rows in one statement, one commit on the webhook's autocommit connection.
+_WROTE = text("""
+    WITH identifier AS (UPDATE contact_identifiers SET last_inbound_at = :now WHERE key = :key)
+    UPDATE contacts SET last_inbound_at = :now WHERE id = :contact_id""").bindparams(
+    bindparam("now", type_=Contact.last_inbound_at.type))
+
+
 def wrote(connection, contact_id: int, sender: Identity, now: datetime) -> None:
     """The person wrote from `sender` at `now`: replies go there, and their 24-hour window is open.
     Callers run it last in their transaction: it locks the contact's row, which the worker
     answering the person's previous message may also be writing."""
+    key = lookup_keys(sender.value)[0]
+    if connection.dialect.name == "postgresql":
+        connection.execute(_WROTE, {"now": now, "key": key, "contact_id": contact_id})
+        return
     table, contacts = ContactIdentifier.__table__, Contact.__table__
-    connection.execute(update(table).where(table.c.key == lookup_keys(sender.value)[0]).values(last_inbound_at=now))
+    connection.execute(update(table).where(table.c.key == key).values(last_inbound_at=now))
     connection.execute(update(contacts).where(contacts.c.id == contact_id).values(last_inbound_at=now))
 
 
