@@ -312,8 +312,10 @@ def callback(client, request: dict, status: str, error_code: str | None = None):
 
 def test_duplicate_and_out_of_order_callbacks_leave_each_status_right(make_runtime, twilio):
     runtime = make_runtime(threads=4)
-    runtime.channel.client.http_client.timeout = 0.5
-    twilio.stall_next(1.2, times=4)  # four sends end in doubt: only their callbacks can settle them
+    # Four sends end in doubt: only their callbacks can settle them. The timeout leaves room for a
+    # loaded machine (the suite runs in parallel workers): an ordinary send must never reach it.
+    runtime.channel.client.http_client.timeout = 2
+    twilio.stall_next(4, times=4)
     contacts = seed(runtime, people=20, each=2)
     runtime.tasks.send_bulk(contacts)
     runtime.tasks.drain()
