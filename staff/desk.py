@@ -10,7 +10,18 @@ Phone numbers only travel in form posts, never in a URL, so no access log holds 
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -24,11 +35,13 @@ from staff.auth import current_user, role_required
 from staff.registrations import possible_duplicates, sees_full_phone
 from store.identifiers import find_contact_id
 from store.models import Partner, Registration, Voucher
+from vouchers.image import FONTS
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_person, print_vouchers
 
 blueprint = Blueprint("desk", __name__, url_prefix="/desk")
 FIELDS = ("phone", "name", "partner", "whatsapp")
+ETHIOPIC_FONTS = ("NotoSansEthiopic-Regular.ttf", "NotoSansEthiopic-Bold.ttf")
 
 
 def _runtime():
@@ -69,7 +82,7 @@ def register():
     language = request.form.get("language", "")
     form = {key: request.form.get(key, "").strip() for key in FIELDS}
     if request.form.get("consent") != "yes":
-        return _form_page(language, form, "Read the text above with the person and tick that they agree: "
+        return _form_page(language, form, "Read the privacy text (step 2) with the person and tick that they agree: "
                                            "without their consent nobody is registered.", status=400)
     if form["whatsapp"] not in ("yes", "no"):
         return _form_page(language, form, "Say whether the person uses WhatsApp on this number.", status=400)
@@ -190,3 +203,13 @@ def print_voucher(registration_id: int):
         name = f"voucher-{registration_id}-{found[0].period}-{paper}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blueprint.get("/fonts/<name>")
+def font(name: str):
+    """The Ethiopic font the vouchers ship (assets/fonts), for the desk's Tigrinya and Amharic
+    text: a tablet without one would show the privacy text as empty boxes. Only Ethiopic
+    letters load it (desk.css, unicode-range); it is no secret, so no sign-in is asked."""
+    if name not in ETHIOPIC_FONTS:
+        abort(404)
+    return send_from_directory(FONTS, name, mimetype="font/ttf")
