@@ -17,7 +17,7 @@ from vouchers.delivery import notify_new, remind_unclaimed
 from vouchers.issuance import issue_due, period_start
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
-from vouchers.stats import weekly_stats
+from vouchers.stats import usage_for, weekly_stats
 
 group = AppGroup("vouchers", help="The weekly voucher cycle, stores and figures.")
 
@@ -116,10 +116,12 @@ def remind():
 @group.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 def stats(as_json):
-    """Issued, claimed, spent per week; redemptions per store and weekday. No names or numbers."""
+    """Issued, claimed, spent per week; usage per kind (spent within 7/14/28 days, never used),
+    store, weekday and week, with small cells suppressed. No names or numbers."""
     runtime = current_app.extensions["dda"]
     with runtime.session() as session:
         figures = weekly_stats(session)
+        figures["usage"] = usage_for(session, runtime.settings)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -127,6 +129,15 @@ def stats(as_json):
         click.echo(f"{week['period']}: issued {week['issued']}, delivered {week['delivered']}, "
                    f"claimed {week['claimed']}, spent {week['spent_cents'] / 100:.2f} of "
                    f"{week['issued_cents'] / 100:.2f} ({week['share_used']:.0%})")
+    usage = figures["usage"]
+    for kind in usage["kinds"]:
+        if kind["suppressed"]:
+            click.echo(f"{kind['kind']}: fewer than {usage['min_count']} vouchers (suppressed)")
+            continue
+        within = ", ".join(f"{days} days " + ("suppressed" if cell["suppressed"] else f"{cell['share_of_issued']:.0%}")
+                           for days, cell in kind["spent_within"].items())
+        click.echo(f"{kind['kind']}: {kind['count']} vouchers, {kind['share_spent']:.0%} of the value spent "
+                   f"(within {within})")
 
 
 @group.command("revoke")
