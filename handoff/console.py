@@ -10,6 +10,7 @@ from bot.i18n import N_
 from bot.messages import Reply
 from delivery.notices import free_text_reaches, route
 from delivery.outbox import queue_replies
+from delivery.window import WAITING_TAG
 from handoff.context import vouchers
 from privacy.audit import record
 from store import conversations
@@ -109,7 +110,8 @@ def send_template(session, runtime, ticket: Ticket, user: StaffUser, name: str) 
     if ticket.assigned_to_id is None:
         claim(session, ticket, user)
     message = Message(contact_id=contact.id, direction="out", kind="template", body=f"[approved template: {name}]",
-                      content_sid=content_sid, sender="agent", author=user.email, status="pending")
+                      content_sid=content_sid, sender="agent", author=user.email, status="pending",
+                      tag=WAITING_TAG if name == "message_waiting" else None)  # delivery then asks no second time
     session.add_all([message, OutboxItem(message=message, queue="replies")])
     session.flush()
     return message

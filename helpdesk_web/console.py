@@ -7,12 +7,16 @@ delivery only after the transaction that queued them has committed. A refused ac
 """
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 from babel.numbers import format_currency
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import case, func, or_, select
 
-from delivery.notices import free_text_reaches
+from delivery.notices import WINDOW, free_text_reaches
+from delivery.window import WAITING
 from handoff import console, ready_answers
 from handoff import context as person
 from handoff.console import ConsoleError
@@ -155,12 +159,32 @@ def _ticket_or_404(session, ticket_id: int) -> Ticket:
     return ticket
 
 
+def window_closes(settings, contact):
+    """When WhatsApp's 24-hour window closes for this person (24 hours after their last message);
+    None where no window applies (a test phone, no Twilio) or they never wrote."""
+    if not settings.uses_twilio or contact.channel == "local" or contact.last_inbound_at is None:
+        return None
+    return aware(contact.last_inbound_at) + WINDOW
+
+
+def _window(settings, contact) -> dict:
+    """The close time for the countdown (ISO, the page's script counts down to it) and as the
+    helper reads it: their locale, the program's time zone."""
+    closes = window_closes(settings, contact)
+    if closes is None:
+        return {"closes": "", "closes_text": "", "left": ""}
+    text = format_datetime(closes, "medium", tzinfo=ZoneInfo(settings.helpdesk.timezone), locale=helper_locale())
+    return {"closes": closes.isoformat(), "closes_text": text, "left": waiting(utcnow(), closes)}
+
+
 def _ticket_state(session, ticket: Ticket) -> dict:
     """What changes while a helper has the page open, for the first render and each refresh."""
     emails = _emails(session, [ticket.assigned_to_id])
+    settings = current_app.extensions["dda"].settings
     return {"id": ticket.id, "status": ticket.status, "outcome": ticket.outcome or "",
             "assigned_to": emails.get(ticket.assigned_to_id, ""),
-            "window_open": free_text_reaches(current_app.extensions["dda"].settings, ticket.contact),
+            "window_open": free_text_reaches(settings, ticket.contact),
+            "window_closes": _window(settings, ticket.contact)["closes"],
             "language": ticket.contact.language or ""}
 
 
@@ -229,7 +253,9 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "notes": _notes(ticket), "helpers": helpers, "can_assign": user.role in MANAGERS,
             "mine": ticket.assigned_to_id == user.id,
             "held_by_other": ticket.assigned_to_id not in (None, user.id),
-            "templates": list(console.templates_for(runtime, contact)),
+            "templates": list(console.templates_for(runtime, contact)), "window": _window(runtime.settings, contact),
+            "waiting_text": runtime.translator.text(WAITING, contact.language or runtime.settings.languages.source,
+                                                    **runtime.settings.placeholders()),
             "canned": ready_answers.answers.offered(contact.language, runtime.settings.languages.all,
                                                     runtime.settings.languages.source),
             "outcomes": console.OUTCOMES,

@@ -3,10 +3,13 @@ answers a voucher question, changing the person's language to Arabic, "send vouc
 the 24-hour window's countdown and the template offered once it has closed."""
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from store.models import Ticket
+from store.models import Contact, Ticket, utcnow
 from tests import test_browser, test_vouchers
 from tests.test_browser import SCREENSHOTS, expect, page_for, sign_in
 from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
@@ -15,6 +18,7 @@ from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
 browser, live, users, store_key = test_browser.browser, test_browser.live, test_browser.users, test_vouchers.store_key
 
 PHONE = "+31612000001"  # tests.test_vouchers.include's person
+WAITING_SID = "HX" + "a" * 32
 
 
 @pytest.fixture(autouse=True)
@@ -69,4 +73,36 @@ def test_a_voucher_question_is_answered_from_the_ticket_in_arabic(
     assert reads == "rtl"  # the voucher text went out in Arabic
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"ticket-context-arabic-{backend}.png", full_page=True)
+    page.context.close()
+
+
+def test_the_window_counts_down_and_then_offers_the_approved_template(browser, live, users, whatsapp, runtime,
+                                                                      twilio, backend):
+    runtime.settings.templates["message_waiting"] = {"ar": WAITING_SID}
+    whatsapp.send("أحتاج مساعدة من فضلك، أريد التحدث مع شخص", phone=PHONE)
+    whatsapp.send("إنسان", phone=PHONE)
+    with runtime.session() as session:  # the person wrote 24 hours ago less 8 seconds
+        session.execute(Contact.__table__.update().values(
+            last_inbound_at=utcnow() - timedelta(hours=24) + timedelta(seconds=8)))
+        session.commit()
+    page = page_for(browser, live)
+    sign_in(page, "agent@example.org")
+    page.goto(f"/helpdesk/tickets/{ticket_of(runtime)}")
+    expect(page.locator("#ticket-window")).to_contain_text("open: you can write freely")
+    expect(page.locator("#window-left")).to_have_text("0 min")
+    expect(page.locator("#window-closes")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    expect(page.locator("#window-left")).to_have_text("none", timeout=20_000)  # counted down by the page itself
+    expect(page.locator("#chat-status")).to_contain_text("The 24-hour window has just closed")
+
+    page.reload()
+    expect(page.locator("#reply-text")).to_have_count(0)
+    waiting = page.locator("#waiting-text")
+    expect(waiting).to_have_attribute("dir", "auto")
+    assert waiting.evaluate("node => getComputedStyle(node).direction") == "rtl"
+    page.click("#send-waiting")
+    expect(page.locator("#conversation .message.agent").last).to_contain_text("message_waiting")
+    whatsapp.wait()
+    assert twilio.sent(PHONE)[-1]["ContentSid"] == WAITING_SID
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"ticket-window-closed-arabic-{backend}.png", full_page=True)
     page.context.close()

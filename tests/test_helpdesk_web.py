@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -206,8 +206,10 @@ def test_ticket_page_shows_the_conversation_and_the_person(whatsapp, client, run
     senders = [(m["direction"], m["sender"]) for m in data["messages"]]
     assert senders[0] == ("in", "person") and ("out", "bot") in senders
     assert [m["text"] for m in data["messages"] if m["direction"] == "in"] == ["hello", "2", "human"]
+    closes = data["ticket"].pop("window_closes")
     assert data["ticket"] == {"id": ticket.id, "status": "open", "outcome": "", "assigned_to": "",
                               "window_open": True, "language": "en"}
+    assert timedelta(hours=23, minutes=58) < datetime.fromisoformat(closes) - utcnow() <= timedelta(hours=24)
 
 
 def test_messages_take_their_own_direction_with_codes_isolated_and_markup_shown_as_text(whatsapp, client, runtime):

@@ -50,5 +50,25 @@
     status.classList.add("error");
   }
 
+  /* The 24-hour window: the server gives the close time, this counts down to it every few
+     seconds ("5 h 02 min", then "closed"); the close time itself is written in the helper's locale. */
+  var left = document.getElementById("window-left");
+  function countdown() {
+    if (!left) return;
+    var minutes = Math.floor((Date.parse(left.dataset.closes) - Date.now()) / 60000);
+    if (minutes < 0) {
+      left.textContent = "none";
+      left.classList.add("warning");
+      status.textContent = "The 24-hour window has just closed: reload to send an approved template instead.";
+      status.classList.add("warning");
+      return;
+    }
+    var hours = Math.floor(minutes / 60), rest = minutes % 60;
+    left.textContent = hours ? hours + " h " + (rest < 10 ? "0" : "") + rest + " min" : rest + " min";
+    left.classList.toggle("warning", minutes < 60);
+  }
+  countdown();
+  if (left) window.setInterval(countdown, 5000);
+
   window.DDA.poll(ticket.dataset.source, Number(ticket.dataset.refresh) || 3, draw, failed);
 })();
