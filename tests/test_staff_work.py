@@ -9,7 +9,7 @@ import time
 from sqlalchemy import select
 
 from store.models import AuditEntry, Registration, RegistrationEvent, Store
-from tests.test_staff import bulk, csrf, import_csv, listed, move, registration_ids, signed_in, status_of
+from tests.test_staff import bulk, csrf, import_csv, listed, login, move, registration_ids, signed_in, status_of
 from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
 
 PEOPLE = ("phone,language,reference\n+31612000001,en,REF-001\n+31612000002,ar,REF-002\n"
@@ -207,3 +207,77 @@ def test_agents_and_partners_cannot_manage_stores(client, runner):
     signed_in(client, runner, "agent")
     assert client.get("/staff/stores/").status_code == 403
     assert add_store(client, "Sneaky").status_code in (400, 403)
+
+
+# --- staff accounts -------------------------------------------------------------------------
+
+ONE_TIME = re.compile(r'<code id="one-time-password" class="till-key">([^<]+)</code>')
+
+
+def post_users(client, path, **data):
+    return client.post(f"/staff/users/{path}", data={**data, "csrf_token": csrf(client, "/staff/users/")})
+
+
+def test_an_admin_invites_changes_resets_and_deactivates_a_volunteer(app, client, runner, runtime):
+    admin = signed_in(client, runner)
+    created = post_users(client, "", email="Vol@Example.org", role="agent")
+    assert created.status_code == 201, created.text
+    password = ONE_TIME.search(created.text).group(1)
+    assert "will not be shown again" in created.text
+    assert password not in client.get("/staff/users/").text
+
+    volunteer = app.test_client()
+    assert login(volunteer, "vol@example.org", password).status_code == 302
+    assert volunteer.get("/helpdesk/").status_code == 200
+
+    changed = post_users(client, "role", email="vol@example.org", role="supervisor")
+    assert changed.status_code == 302
+    assert volunteer.get("/helpdesk/").status_code == 302  # signed out: the new role applies at once
+    assert login(volunteer, "vol@example.org", password).status_code == 302
+    assert volunteer.get("/staff/registrations/").status_code == 200  # a supervisor now
+
+    reset = post_users(client, "password", email="vol@example.org")
+    new_password = ONE_TIME.search(reset.text).group(1)
+    assert volunteer.get("/staff/registrations/").status_code == 302
+    assert login(volunteer, "vol@example.org", password).status_code == 200  # the old one is refused
+    assert login(volunteer, "vol@example.org", new_password).status_code == 302
+
+    refused = post_users(client, "deactivate", email="vol@example.org")
+    assert refused.status_code == 400 and "Tick the box" in refused.text
+    assert post_users(client, "deactivate", email="vol@example.org", confirm="yes").status_code == 302
+    assert volunteer.get("/staff/registrations/").status_code == 302  # the open session ended
+    assert login(volunteer, "vol@example.org", new_password).status_code == 200  # and cannot sign in
+    assert "deactivated" in client.get("/staff/users/").text
+    with runtime.session() as session:
+        audit = [(e.actor, e.action) for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.subject == "staff:vol@example.org").order_by(AuditEntry.id))]
+    assert audit == [(f"staff:{admin}", action) for action in (
+        "created staff user", "changed staff role", "reset staff password", "deactivated staff user")]
+
+
+def test_account_mistakes_are_explained_not_500s(client, runner, runtime):
+    signed_in(client, runner)
+    assert "not an email address" in post_users(client, "", email="nobody", role="agent").text
+    assert "needs its partner organisation" in post_users(client, "", email="p@example.org", role="partner").text
+    assert "Choose a role" in post_users(client, "", email="x@example.org", role="boss").text
+    assert "already has an account" in post_users(client, "", email="admin@example.org", role="agent").text
+    assert "no staff account" in post_users(client, "password", email="ghost@example.org").text
+    mine = post_users(client, "deactivate", email="admin@example.org", confirm="yes")
+    assert mine.status_code == 400 and "your own account" in mine.text
+
+
+def test_a_partner_account_links_to_the_known_partner_whatever_the_case(client, runner, runtime):
+    signed_in(client, runner)
+    import_csv(runtime, PEOPLE, partner="Stichting Hulp")
+    assert post_users(client, "", email="p@example.org", role="partner", partner=" stichting  HULP ").status_code == 201
+    assert "p@example.org" in client.get("/staff/users/").text
+    with runtime.session() as session:
+        from store.models import Partner, StaffUser
+        assert [p.name for p in session.scalars(select(Partner))] == ["Stichting Hulp"]
+        assert session.scalar(select(StaffUser).where(StaffUser.email == "p@example.org")).partner_id is not None
+
+
+def test_only_admins_manage_accounts(client, runner):
+    signed_in(client, runner, "supervisor")
+    assert client.get("/staff/users/").status_code == 403
+    assert post_users(client, "", email="x@example.org", role="admin").status_code in (400, 403)
