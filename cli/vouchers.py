@@ -14,7 +14,8 @@ from settings import DEFAULT_KIND
 from store.models import Registration, Voucher, utcnow
 from vouchers import stores
 from vouchers.delivery import notify_new, remind_unclaimed
-from vouchers.issuance import issue_due, period_start
+from vouchers.issuance import issue_due
+from vouchers.kinds import ONCE, fits
 from vouchers.paper import PAPERS
 from vouchers.printing import NothingToPrint, for_paper, for_person, print_vouchers
 from vouchers.stats import usage_for, weekly_stats
@@ -163,8 +164,8 @@ def revoke(code, reason):
 
 
 @group.command("print")
-@click.option("--period", required=True, help="ISO week such as 2026-W49.")
-@click.option("--phone", help="One person's vouchers of that week.")
+@click.option("--period", required=True, help="The vouchers' period: an ISO week (2026-W49), a month (2026-12).")
+@click.option("--phone", help="One person's vouchers of that period.")
 @click.option("--all-paper", "all_paper", is_flag=True, help="Everyone registered without WhatsApp.")
 @click.option("--paper", type=click.Choice(sorted(PAPERS)), default="a4", show_default=True,
               help="A4 sheets, or an 80 mm receipt printer's roll.")
@@ -174,10 +175,9 @@ def print_command(period, phone, all_paper, paper, out):
     """Print vouchers to hand out at the desk (one page each, in the person's language);
     each is audited and marked as handed out in person."""
     runtime = current_app.extensions["dda"]
-    try:
-        period_start(period)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--period") from None
+    if not any(fits(kind, period) for kind in runtime.settings.vouchers.kinds.values()):
+        raise click.BadParameter(f"{period!r} is no voucher period: an ISO week such as 2026-W49, a month such "
+                                 f"as 2026-12, or {ONCE} for a one-off kind", param_hint="--period")
     if bool(phone) == all_paper:
         raise click.UsageError("give either --phone or --all-paper")
     with runtime.session() as session:

@@ -202,7 +202,8 @@ def test_print_refuses_clearly(runner, runtime, people, tmp_path):
     cases = [
         (["--period", PERIOD, "--out", out], "give either --phone or --all-paper"),
         (["--period", PERIOD, "--phone", DUTCH, "--all-paper", "--out", out], "give either --phone or --all-paper"),
-        (["--period", "week 49", "--all-paper", "--out", out], "is not an ISO week"),
+        (["--period", "week 49", "--all-paper", "--out", out], "is no voucher period"),
+        (["--period", "2026-12", "--all-paper", "--out", out], "Nobody served on paper has a voucher"),  # a month
         (["--period", "2026-W48", "--phone", DUTCH, "--out", out], "no voucher to print for 2026-W48"),
         (["--period", "2026-W48", "--all-paper", "--out", out], "Nobody served on paper has a voucher"),
         (["--period", PERIOD, "--phone", "+31612359999", "--out", out], "no one is registered with that number"),
@@ -257,3 +258,17 @@ def test_partners_cannot_print(client, runner, runtime, people):
     response = client.post(f"/staff/desk/{rid}/print", data={"csrf_token": csrf(client, "/staff/")})
     assert response.status_code == 403
     assert codes(runtime)[TIGRINYA].handed_out_at is None
+
+
+def test_a_monthly_pharmacy_voucher_prints_with_its_own_title(runner, runtime, people, tmp_path):
+    run(runner, "registrations", "flag", "--phone", ARABIC, "--flag", "pharmacy")
+    run(runner, "vouchers", "issue", "--kind", "pharmacy", "--period", "2026-12")
+    out = tmp_path / "pharmacy.pdf"
+    assert "1 voucher(s) of 2026-12" in run(runner, "vouchers", "print", "--period", "2026-12", "--all-paper",
+                                            "--out", str(out))
+    with runtime.session() as session:
+        pharmacy = session.scalar(select(Voucher).where(Voucher.kind == "pharmacy"))
+    [(picture, text, _size)] = pages(out.read_bytes())
+    assert scanned(picture) == [pharmacy.code] * 2
+    title = TRANSLATOR.text("Pharmacy voucher", "ar")
+    assert title != "Pharmacy voucher" and title in text
