@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import quote
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from bot.i18n import N_
 from delivery.notices import Notice, send_notice
@@ -22,11 +22,22 @@ def join_link(whatsapp_number: str, code: str) -> str:
     return f"https://wa.me/{digits}?text={quote(f'JOIN {code}')}"
 
 
-def due_for_invitation(session, again_after_days: int):
+def _due(again_after_days: int):
     cutoff = utcnow() - timedelta(days=again_after_days)
-    return session.scalars(select(Registration).where(
-        Registration.status.in_(("imported", "invited")),
-        or_(Registration.invited_at.is_(None), Registration.invited_at < cutoff)).order_by(Registration.id))
+    return (Registration.status.in_(("imported", "invited")),
+            or_(Registration.invited_at.is_(None), Registration.invited_at < cutoff))
+
+
+def due_for_invitation(session, again_after_days: int):
+    return session.scalars(select(Registration).where(*_due(again_after_days)).order_by(Registration.id))
+
+
+def count_due(session, again_after_days: int) -> dict[str, int]:
+    """How many invite_due would try now: first invitations and reminders, before sending."""
+    rows = session.execute(select(Registration.status, func.count()).where(*_due(again_after_days))
+                           .group_by(Registration.status)).all()
+    counts = {"first": 0, "again": 0} | {"first" if status == "imported" else "again": n for status, n in rows}
+    return counts | {"total": counts["first"] + counts["again"]}
 
 
 def invite(session, runtime, registration: Registration, actor: str) -> str:

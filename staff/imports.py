@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
 from registration.imports import ImportError_, import_contacts
-from registration.invitations import invite_due
+from registration.invitations import count_due, invite_due
 from staff.auth import current_user, role_required
 from store.models import Partner
 
@@ -75,8 +75,21 @@ def import_upload():
     return _form(report=report, filename=upload.filename, partner=partner)
 
 
+@blueprint.get("/invite")
+@role_required(*MANAGERS)
+def invite_preview():
+    """How many invitations would go out, before anything is sent: Invite now asks first."""
+    runtime = _runtime()
+    with runtime.session() as session:
+        due = count_due(session, runtime.settings.registration.invitation.again_after_days)
+    return render_template("staff/invite_confirm.html", due=due,
+                           again_after_days=runtime.settings.registration.invitation.again_after_days)
+
+
 @blueprint.post("/invite")
 @role_required(*MANAGERS)
 def invite_now():
+    if request.form.get("confirm") != "yes":
+        return invite_preview()
     counts = invite_due(_runtime(), actor=current_user().actor)
     return render_template("staff/invite_result.html", counts=sorted(counts.items()))

@@ -464,13 +464,13 @@ def test_a_partner_imports_only_under_its_own_name(client, runner, runtime):
 def test_invite_now_invites_the_imported_and_shows_counts(client, runner, runtime):
     email = signed_in(client, runner)
     import_csv(runtime, PEOPLE_B)
-    response = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import")})
+    response = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import"), "confirm": "yes"})
     assert response.status_code == 200
     # The test service uses Twilio without approved templates: the invitation is skipped, and said so.
     assert "skipped: no approved invitation template for en" in response.text
     assert "<td>1</td>" in response.text
     runtime.settings.templates["invitation"] = {"en": "HX" + "0" * 32}  # this app's settings only
-    response = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import")})
+    response = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import"), "confirm": "yes"})
     assert "<td>invited</td><td>1</td>" in response.text
     with runtime.session() as session:
         event = session.scalar(select(RegistrationEvent).where(RegistrationEvent.to_status == "invited"))

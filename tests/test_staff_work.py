@@ -281,3 +281,22 @@ def test_only_admins_manage_accounts(client, runner):
     signed_in(client, runner, "supervisor")
     assert client.get("/staff/users/").status_code == 403
     assert post_users(client, "", email="x@example.org", role="admin").status_code in (400, 403)
+
+
+# --- invitations ----------------------------------------------------------------------------
+
+def test_invite_now_says_how_many_and_asks_first(client, runner, runtime):
+    signed_in(client, runner)
+    runtime.settings.templates["invitation"] = {lang: "HX" + "0" * 32 for lang in runtime.settings.languages.all}
+    import_csv(runtime, PEOPLE)
+    preview = client.get("/staff/invite")
+    assert preview.status_code == 200
+    shown = " ".join(preview.text.split())
+    assert "3 people</strong> will be sent an invitation: 3 for the first time, 0 again" in shown
+    unconfirmed = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import")})
+    assert "will be sent an invitation" in unconfirmed.text  # nothing sent without the confirmation
+    with runtime.session() as session:
+        assert {r.status for r in session.scalars(select(Registration))} == {"imported"}
+    sent = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import"), "confirm": "yes"})
+    assert "<td>invited</td><td>3</td>" in sent.text
+    assert "Nobody to invite" in client.get("/staff/invite").text
