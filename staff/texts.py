@@ -12,16 +12,20 @@ from __future__ import annotations
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from bot.flows import FlowError
 from bot.formats import is_right_to_left
 from bot.i18n import Translator
 from bot.menus import LIST_BUTTON
 from privacy.audit import record
+from releases import flows as flow_releases
 from staff.auth import current_user, role_required
+from store.releases import fingerprint_of
 from translations import editing
 from translations.editing import STATES, EditRefused, Text
 
 EDITORS = ("admin", "editor")
 MAX_SEARCH = 200
+SHOWN_RELEASES = 20
 
 blueprint = Blueprint("texts", __name__, url_prefix="/texts")
 
@@ -85,6 +89,49 @@ def _preview(text: Text, language: str, value: str | None = None) -> editing.Pre
     return editing.preview(flows, text, translate, translator.text(LIST_BUTTON, language))
 
 
+def _publishing() -> dict:
+    """What is live, and whether the files hold edits that are not (for the Publish button)."""
+    runtime = _runtime()
+    history = flow_releases.releases(runtime)
+    draft = fingerprint_of(flow_releases.collect(runtime.settings))
+    live = history[0] if history else None
+    return {"live": live, "history": history[:SHOWN_RELEASES], "unpublished": live is None or live.fingerprint != draft}
+
+
+@blueprint.post("/publish")
+@role_required(*EDITORS)
+def publish():
+    """Check the whole set of flows and texts and make it live; a mistake keeps the live release."""
+    back = request.form.get("back") or url_for(".index")
+    back = back if back.startswith("/staff/texts/") else url_for(".index")
+    try:
+        published = flow_releases.publish(_runtime(), current_user().actor, request.form.get("note", "")[:200])
+    except FlowError as error:
+        return render_template("staff/texts_refused.html", problems=error.problems, back=back), 400
+    if published.number is None:
+        flash("Nothing to publish: the texts and flows are the same as the live release.")
+    else:
+        flash(f"Published release {published.number} ({published.summary}). "
+              "Every server and worker switches to it within seconds.")
+    return redirect(back)
+
+
+@blueprint.post("/rollback/<int:number>")
+@role_required(*EDITORS)
+def rollback(number: int):
+    """Make an earlier release live again, as a new release; the files keep their later edits."""
+    try:
+        published = flow_releases.rollback(_runtime(), number, current_user().actor)
+    except LookupError:
+        abort(404)
+    except FlowError as error:
+        return render_template("staff/texts_refused.html", problems=error.problems, back=url_for(".index"),
+                               rollback=number), 400
+    flash(f"Release {number} is live again, as release {published.number}. The files still hold the later edits: "
+          "publishing them makes those live again.")
+    return redirect(url_for(".index"))
+
+
 @blueprint.get("/")
 @role_required(*EDITORS)
 def index():
@@ -107,7 +154,7 @@ def index():
         groups.setdefault(text.place.flow or editing.PROGRAM_GROUP, []).append(text)
     return render_template("staff/texts.html", groups=groups, languages=languages, language=language, state=state,
                            flow=flow, flows=flows, search=search, states=STATES, totals=totals, count=len(shown),
-                           total=len(texts), program_group=editing.PROGRAM_GROUP)
+                           total=len(texts), program_group=editing.PROGRAM_GROUP, publishing=_publishing())
 
 
 def _edit_page(text: Text, problems: dict[str, str] | None = None, drafts: dict[str, str] | None = None,
@@ -117,7 +164,7 @@ def _edit_page(text: Text, problems: dict[str, str] | None = None, drafts: dict[
     previews = {language["code"]: _preview(text, language["code"], drafts.get(language["code"]))
                 for language in languages}
     return render_template("staff/text.html", text=text, languages=languages, previews=previews,
-                           problems=problems or {}, drafts=drafts,
+                           problems=problems or {}, drafts=drafts, publishing=_publishing(),
                            placeholders=editing.placeholders(text.source)), status
 
 

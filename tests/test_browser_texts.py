@@ -83,9 +83,27 @@ def test_an_editor_changes_a_text_and_people_get_it_in_two_languages(browser, li
 
     phone = page_for(browser, live)
     sign_in(phone, editor)
+    chat = menu_as_a_new_person(phone, "fr")  # saved is not yet published: people get the live text
+    expect(chat.locator(".message.bot").last).to_contain_text(FRENCH_OLD)
+
+    expect(page.locator("#unpublished")).to_contain_text("saved changes that people do not get yet")
+    page.fill("#note", "a warmer menu question")
+    page.click("#publish")
+    expect(page.locator("main .notice").first).to_contain_text("Published release 2")
+    expect(page.locator("#live-release")).to_contain_text("Release 2 is live")
+
     chat = menu_as_a_new_person(phone, "fr")
     expect(chat.locator(".message.bot").last).to_contain_text(FRENCH_NEW)
     chat = menu_as_a_new_person(phone, "ar")
     expect(chat.locator(".message.bot").last).to_contain_text(ARABIC_NEW)
+
+    page.goto("/staff/texts/")
+    expect(page.locator("#release-2")).to_contain_text("a warmer menu question")
+    page.get_by_role("button", name="Roll back to release 1").click()
+    expect(page.locator("main .notice").first).to_contain_text("Release 1 is live again, as release 3")
+    chat = menu_as_a_new_person(phone, "fr")
+    expect(chat.locator(".message.bot").last).to_contain_text(FRENCH_OLD)
+    chat = menu_as_a_new_person(phone, "ar")
+    expect(chat.locator(".message.bot").last).to_contain_text(ARABIC_OLD)
     page.context.close()
     phone.context.close()

@@ -159,3 +159,38 @@ def test_the_english_of_a_text_in_the_program_code_is_not_changed_here(client, e
     assert "written in the program: a developer changes it" in client.get(url).text
     response = client.post(f"{url}/source", data={"text": "Sorry?", "csrf_token": csrf(client, url)})
     assert response.status_code == 400 and "written in the program&#39;s code" in response.text
+
+
+def test_publish_and_roll_back_from_the_page(client, editor, files, whatsapp, runtime):
+    at = "delete_data.confirm.menu"
+    url = page_url(CONFIRM, at)
+    assert 'id="publish" disabled' in client.get("/staff/texts/").text  # nothing to publish yet
+    client.post(f"/staff/texts/{text_key(CONFIRM)}/translation?at={at}",
+                data={"language": "fr", "text": "Vraiment tout effacer ?", "csrf_token": csrf(client, url)})
+    listing = client.get("/staff/texts/").text
+    assert 'id="unpublished" class="notice"' in listing or "saved changes that people do not get yet" in listing
+    published = client.post("/staff/texts/publish", data={"back": url, "note": "clearer question",
+                                                          "csrf_token": csrf(client, url)})
+    assert published.status_code == 302 and published.location.endswith(url)
+    assert "Published release 2" in client.get(url).text
+    french_person(whatsapp, runtime)
+    assert "Vraiment tout effacer ?" in whatsapp.conversation("supprimer mes données", phone=PHONE)[0]
+
+    listing = client.get("/staff/texts/").text
+    assert "Roll back to release 1" in listing and "clearer question" in listing
+    back = client.post("/staff/texts/rollback/1", data={"csrf_token": csrf(client, "/staff/texts/")})
+    assert back.status_code == 302
+    assert "Release 1 is live again, as release 3" in client.get("/staff/texts/").text
+    assert "Vraiment tout effacer ?" not in whatsapp.conversation("menu", "supprimer mes données", phone=PHONE)[-1]
+    with runtime.session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == f"staff:{editor}"))]
+    assert actions.count("flows published") == 2 and "text.translation" in actions
+    unknown = client.post("/staff/texts/rollback/99", data={"csrf_token": csrf(client, "/staff/texts/")})
+    assert unknown.status_code == 404
+
+
+def test_a_broken_draft_is_not_published_and_the_page_says_why(client, editor, files, runtime):
+    (files / "flows" / "stop.yml").write_text("flow: stop\nsteps:\n\tbroken: [\n", encoding="utf-8")
+    response = client.post("/staff/texts/publish", data={"csrf_token": csrf(client, "/staff/texts/")})
+    assert response.status_code == 400 and "Not published" in response.text and "stop.yml" in response.text
+    assert runtime.flows.number == 1
