@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, text
 
 from bot.engine import State, Turn
 from store.models import StepCount, utcnow
@@ -36,14 +36,19 @@ def events_of(before: State, turn: Turn) -> list[tuple[str, str, str]]:
     return found
 
 
+# The same upsert on PostgreSQL and SQLite, compiled once: it runs on every turn.
+_COUNT = text("""
+    INSERT INTO step_counts (day, flow, step, language, event, count)
+    VALUES (:day, :flow, :step, :language, :event, 1)
+    ON CONFLICT (day, flow, step, language, event) DO UPDATE SET count = step_counts.count + 1""").bindparams(
+    bindparam("day", type_=StepCount.day.type))
+
+
 def record_turn(session, before: State, turn: Turn, language: str | None, day: date | None = None) -> None:
-    """Add one to each count this turn touched, as one upsert per count (safe with many workers)."""
+    """Add one to each count this turn touched. Every worker's turn locks the same few rows (today's
+    welcome, say), so they are taken in one order: two turns never wait on each other in a circle."""
     day = day or utcnow().date()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for flow, step, event in events_of(before, turn):
-        statement = insert(StepCount).values(day=day, flow=flow[:64], step=step[:64], language=(language or "")[:8],
-                                             event=event, count=1)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["day", "flow", "step", "language", "event"],
-            set_={"count": StepCount.count + 1}))
+    rows = sorted({(flow[:64], step[:64], event) for flow, step, event in events_of(before, turn)})
+    if rows:
+        session.execute(_COUNT, [{"day": day, "flow": flow, "step": step, "language": (language or "")[:8],
+                                  "event": event} for flow, step, event in rows])
