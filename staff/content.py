@@ -248,6 +248,26 @@ def offer_form(region: str, offer_id: str | None):
         400 if problems else 200
 
 
+@blueprint.post("/offers/<region>/<offer_id>/delete")
+@role_required(*EDITORS)
+def offer_delete(region: str, offer_id: str):
+    """Remove an offer from its region's file, if the rest still checks out (a region keeps at
+    least one offer); like every edit, people see it only after publishing."""
+    folder = _runtime().settings.content.referrals
+    _, broken = _item(lambda: offer_data(folder, region, offer_id))
+    if broken:
+        return broken
+    if request.form.get("action") != "save":
+        flash(f"Offer {offer_id} was not removed: tick the box that says yes, remove it.")
+        return redirect(url_for("staff.content.offer_form", region=region, offer_id=offer_id))
+    saved, problems = _save(lambda write: editing.delete_offer(folder, region, offer_id, *_codes()),
+                            f"removal of offer {offer_id} from {region}", f"content:offer:{offer_id}")
+    if saved is None:
+        flash(f"Offer {offer_id} was not removed: " + "; ".join(problems))
+        return redirect(url_for("staff.content.offer_form", region=region, offer_id=offer_id))
+    return redirect(url_for("staff.content.index"))
+
+
 @blueprint.route("/regions/<region>", methods=["GET", "POST"])
 @role_required(*EDITORS)
 def region_form(region: str):

@@ -171,3 +171,42 @@ def test_every_word_around_the_content_is_translated(client, runner, real_conten
             continue
         for key, source in TEXTS.items():
             assert runtime.translator.text(source, code) != source, (code, key)
+
+
+# -- the link from the chat ------------------------------------------------------------------
+def test_a_long_card_sends_the_info_link_as_its_own_message(whatsapp, runtime, twilio, content):  # noqa: F811
+    from tests.test_referrals import start_in
+    long = {code: ("Ask at the desk for a doctor who speaks your language; " * 8)[:400] for code in
+            runtime.settings.languages.all}
+    path = content / "regions" / "testtown.yml"
+    edit(path, "  name: Practice 01\n", "  name: Practice 01\n  need_to_know:\n" + "".join(
+        f"    {code}: \"{text}\"\n" for code, text in long.items()))
+    text = path.read_text(encoding="utf-8")
+    story = ("General practice number 1, a long story. " * 10)[:394]  # 400 at most in every language
+    path.write_text(text.replace("General practice number 1.", story), encoding="utf-8")
+    runtime.referrals.forget()
+    start_in(whatsapp)
+    whatsapp.send("cmd.referral", MessageType="button", ButtonPayload="cmd.referral")
+    for number in ("1", "1"):  # health care, doctor (the only region is chosen by itself)
+        whatsapp.send(number)
+    before = len(twilio.sent())
+    whatsapp.send("1")  # Practice 01
+    bodies = [message.get("Body") or "" for message in twilio.sent()[before:]]
+    card = next(body for body in bodies if "*Practice 01*" in body)
+    link = next(body for body in bodies if "/info/en/testtown/health/" in body)
+    assert card != link and len(card) <= 1024 and link.startswith("🔗 All places and your rights, on the web:")
+    assert all(len(body) <= 1024 for body in bodies)
+
+
+def test_an_offer_is_removed_from_its_file(client, runner, content):  # noqa: F811
+    editor(client, runner)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/content/").text)[1]
+    unticked = client.post("/staff/content/offers/testtown/doc_05/delete", data={"csrf_token": token},
+                           follow_redirects=True)
+    assert "doc_05" in (content / "regions" / "testtown.yml").read_text(encoding="utf-8")  # the box was not ticked
+    assert unticked.status_code == 200
+    page = client.post("/staff/content/offers/testtown/doc_05/delete", data={"csrf_token": token, "action": "save"},
+                       follow_redirects=True)
+    assert "Saved removal of offer doc_05" in page.text
+    assert "doc_05" not in (content / "regions" / "testtown.yml").read_text(encoding="utf-8")
+    assert runner.invoke(args=["content", "check"]).exit_code == 0
