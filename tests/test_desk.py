@@ -13,7 +13,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from registration.imports import import_contacts
-from store.models import AuditEntry, Contact, Registration
+from store.models import AuditEntry, Contact, Partner, Registration
 from tests.test_staff import create_user, csrf, signed_in
 
 TEMPLATE = "HX" + "d" * 32
@@ -194,3 +194,18 @@ def test_the_desk_finds_a_person_by_number_and_refuses_bad_input(client, runner,
 def test_partners_have_no_desk(client, runner):
     signed_in(client, runner, "partner", partner="Partner A")
     assert client.get("/staff/desk/").status_code == 403
+
+
+def test_the_same_name_at_the_same_partner_is_flagged_as_a_possible_duplicate(client, runner, runtime):
+    signed_in(client, runner, "agent")
+    with runtime.session() as session:
+        session.add(Partner(name="Church Help"))
+        session.commit()
+    for phone in ("+31612340001", "+31612340002"):
+        response = desk_post(client, "/staff/desk/register", registration_form(phone=phone, partner="Church Help",
+                                                                               name="Amina  Yusuf"))
+        assert response.status_code == 302
+    first, second = registrations(runtime)
+    assert first.partner.name == second.partner.name == "Church Help"
+    page = client.get(f"/staff/desk/{second.id}").text
+    assert f"registration #{first.id} has the same name at the same partner" in page

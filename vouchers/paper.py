@@ -12,6 +12,7 @@ assets/fonts, used wherever the main font has no glyph. Pure: no database, no Fl
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -22,6 +23,10 @@ from fpdf.enums import Align, XPos, YPos
 from bot.i18n import N_, Translator
 from vouchers import image
 from vouchers.image import VoucherText, scan_patterns, voucher_text
+
+# fontTools says at INFO what it drops from each font it subsets: dozens of lines per page in an
+# operator's terminal, none of them news.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 # NOTE: on the printed voucher, at the bottom: the paper is as good as money.
 PAPER_NOTE = N_("Keep this paper safe: anyone with the code and PIN can spend this voucher.")
