@@ -97,12 +97,26 @@ def _too_large(error):
 
 
 # Nested here, once per process, because the blueprint objects outlive any one app (tests build many).
-from staff import audit, auth, content, desk, imports, merge, registrations, statistics, stores, texts, users, vouchers  # noqa: E402,E501
+from staff import (  # noqa: E402
+    audit,
+    auth,
+    content,
+    desk,
+    imports,
+    merge,
+    registrations,
+    releases,
+    statistics,
+    stores,
+    texts,
+    users,
+    vouchers,
+)
 from staff.display import mask_phone, when  # noqa: E402
 
 blueprint.add_app_template_filter(mask_phone, "mask_phone")
 blueprint.add_app_template_filter(when, "when")
 for _child in (auth.blueprint, registrations.blueprint, imports.blueprint, vouchers.blueprint, audit.blueprint,
                content.blueprint, merge.blueprint, texts.blueprint, statistics.blueprint, stores.blueprint,
-               desk.blueprint, users.blueprint):
+               desk.blueprint, users.blueprint, releases.blueprint):
     blueprint.register_blueprint(_child)

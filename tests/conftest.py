@@ -296,6 +296,21 @@ def simulator_on(runtime, monkeypatch):
 
 
 @pytest.fixture
+def draft(tmp_path, runtime):
+    """The editors' files (flows and catalogs) in a folder of their own, as the service reads
+    them: what a test changes there is a draft until published (releases/flows.py)."""
+    import shutil
+
+    from settings import ROOT
+
+    flows, catalogs = tmp_path / "flows", tmp_path / "translations"
+    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(ROOT / "translations", catalogs, ignore=shutil.ignore_patterns("*.py", "*.mo", "__pycache__"))
+    runtime.settings.content.flows, runtime.settings.content.translations = flows, catalogs
+    return tmp_path
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

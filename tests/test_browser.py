@@ -256,3 +256,64 @@ def test_the_queue_and_a_ticket_work_on_a_390_px_phone(browser, live, users, wha
     page.click("#send-reply")
     expect(page.locator("#conversation .message.agent")).to_contain_text("Hello from a phone")
     context.close()
+
+
+# -- publishing bot texts and rolling them back (issue 21) ----------------------------------
+from tests.test_flow_releases import FRENCH_MENU, edit  # noqa: E402
+
+DUTCH_MENU = 'msgstr "Wat kan ik voor je doen?"'
+
+
+@pytest.fixture
+def editor_user(runtime):
+    with runtime.session() as session:
+        session.add(StaffUser(email="editor@example.org", password_hash=hash_password(PASSWORD), role="editor",
+                              active=True))
+        session.commit()
+
+
+def simulated_person(browser, live, choice: str):
+    """A test person in the simulator who chose a language (its number in the list)."""
+    phone = page_for(browser, live)
+    sign_in(phone, "editor@example.org")
+    phone.goto("/simulator/")
+    write(phone, "hello")
+    expect(phone.locator("#conversation")).to_contain_text("15.")
+    write(phone, choice)
+    return phone
+
+
+def last_menu(phone, expected: str) -> None:
+    write(phone, "menu")
+    expect(phone.locator("#conversation .message.bot").last).to_contain_text(expected)
+
+
+def test_an_editor_publishes_and_rolls_back_and_people_see_it(browser, live, runtime, draft, editor_user):
+    french, dutch = simulated_person(browser, live, "4"), simulated_person(browser, live, "6")
+    last_menu(french, "Que puis-je faire pour vous ?")
+    last_menu(dutch, "Wat kan ik voor je doen?")
+
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Comment puis-je vous aider ?"')
+    edit(draft / "translations/nl/LC_MESSAGES/messages.po", DUTCH_MENU, 'msgstr "Hoe kan ik je helpen?"')
+    editor = page_for(browser, live)
+    sign_in(editor, "editor@example.org")
+    editor.goto("/staff/")
+    editor.get_by_role("link", name="Publish texts").first.click()
+    expect(editor.locator("#live-release")).to_contain_text("Release 1")
+    expect(editor.locator("#draft-state")).to_contain_text("not live yet")
+    editor.fill("#note", "friendlier menu question")
+    editor.click("#publish")
+    expect(editor.locator("main")).to_contain_text("Published release 2")
+    expect(editor.locator("#live-release")).to_contain_text("friendlier menu question")
+    expect(editor.locator("#publish")).to_be_disabled()  # nothing left to publish
+    last_menu(french, "Comment puis-je vous aider ?")
+    last_menu(dutch, "Hoe kan ik je helpen?")
+
+    editor.get_by_role("button", name="Make release 1 live again").click()
+    expect(editor.locator("main")).to_contain_text("Release 1 is live again, as release 3")
+    expect(editor.locator("#release-3")).to_contain_text("rollback to 1")
+    expect(editor.locator("#release-3")).to_contain_text("live")
+    last_menu(french, "Que puis-je faire pour vous ?")
+    last_menu(dutch, "Wat kan ik voor je doen?")
+    for page in (french, dutch, editor):
+        page.context.close()

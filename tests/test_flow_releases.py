@@ -7,21 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from settings import ROOT
 
 FRENCH_MENU = 'msgstr "Que puis-je faire pour vous ?"'
-
-
-@pytest.fixture
-def draft(tmp_path, runtime):
-    """The editors' files (flows and catalogs) in a folder of their own, as the service reads them."""
-    flows, catalogs = tmp_path / "flows", tmp_path / "translations"
-    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("*.md"))
-    shutil.copytree(ROOT / "translations", catalogs, ignore=shutil.ignore_patterns("*.py", "*.mo", "__pycache__"))
-    runtime.settings.content.flows, runtime.settings.content.translations = flows, catalogs
-    return tmp_path
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -158,3 +146,26 @@ def test_rewording_an_english_text_keeps_the_french_served_until_reviewed(runner
          'msgid "What can I do for you today?"\nmsgstr "Que puis-je faire pour vous aujourd\'hui ?"')
     assert runner.invoke(args=["flows", "publish"]).exit_code == 0
     assert french_menu(whatsapp, "+31600000008").startswith("Que puis-je faire pour vous aujourd'hui ?")
+
+
+# -- the editors' page -----------------------------------------------------------------------
+def test_the_publish_page_is_for_editors_and_says_why_a_draft_is_refused(app, client, runner, draft, whatsapp):
+    from tests.test_staff import csrf, signed_in
+
+    agent = app.test_client()
+    signed_in(agent, runner, role="agent", email="agent@example.org")
+    assert agent.get("/staff/releases/").status_code == 403
+    signed_in(client, runner, role="editor", email="editor@example.org")
+    page = client.get("/staff/releases/").text
+    assert "Release 1, published" in page and "the same as the live release" in page
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr ""')
+    page = client.get("/staff/releases/").text
+    assert "cannot be published until these are fixed" in page
+    assert "&#39;What can I do for you?&#39; has no translation in fr" in page
+    refused = client.post("/staff/releases/publish", data={"csrf_token": csrf(client, "/staff/releases/")},
+                          follow_redirects=True)
+    assert "Not published: the saved files have mistakes, listed below (1 problem(s)" in refused.text
+    assert "People keep getting release 1" in refused.text
+    assert client.post("/staff/releases/9/rollback", data={"csrf_token": csrf(client, "/staff/releases/")},
+                       follow_redirects=True).text.count("There is no flows release 9.") == 1
+    assert french_menu(whatsapp, "+31600000009").startswith("Que puis-je faire pour vous ?")
