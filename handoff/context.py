@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from privacy.audit import record
 from registration.lifecycle import registration_for
+from settings import DEFAULT_KIND
 from store.models import Contact, RegistrationEvent, Ticket, Voucher, utcnow
 
 SEES_NAMES = ("agent", "supervisor", "admin")  # helpers address the person by name; partners never see tickets
@@ -31,6 +32,7 @@ class VoucherState:
     valid_until: date
     claimed_at: datetime | None
     revoked: bool
+    kind: str = DEFAULT_KIND  # vouchers.kinds: supermarket, pharmacy…
 
     @property
     def spent_cents(self) -> int:
@@ -66,8 +68,19 @@ def vouchers(session, provider, contact_id: int) -> list[VoucherState]:
                            .order_by(Voucher.period.desc(), Voucher.id.desc()))
     return [VoucherState(id=v.id, period=v.period, amount_cents=v.amount_cents, currency=v.currency,
                          balance_cents=0 if v.revoked_at else provider.balance(session, v.code),
-                         valid_until=v.valid_until, claimed_at=v.claimed_at, revoked=v.revoked_at is not None)
+                         valid_until=v.valid_until, claimed_at=v.claimed_at, revoked=v.revoked_at is not None,
+                         kind=v.kind)
             for v in rows]
+
+
+def left_per_kind(states: list[VoucherState]) -> list[tuple[str, str, int]]:
+    """(kind, currency, cents) the person can still spend, kind by kind: what "how much is left"
+    answers in the chat, for the helper or the desk to read at a glance."""
+    left: dict[tuple[str, str], int] = {}
+    for state in states:
+        if state.resendable:
+            left[(state.kind, state.currency)] = left.get((state.kind, state.currency), 0) + state.balance_cents
+    return [(kind, currency, cents) for (kind, currency), cents in sorted(left.items())]
 
 
 @dataclass(frozen=True)

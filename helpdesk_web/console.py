@@ -203,17 +203,24 @@ def helper_locale() -> Locale:
     return Locale.parse("en")
 
 
-def _vouchers(session, contact_id: int) -> list[dict]:
+def _vouchers(states: list) -> list[dict]:
     locale = helper_locale()
 
     def money(cents: int, currency: str) -> str:
         return format_currency(cents / 100, currency, locale=locale)
 
-    return [{"id": v.id, "period": v.period, "amount": money(v.amount_cents, v.currency),
+    return [{"id": v.id, "period": v.period, "kind": v.kind, "amount": money(v.amount_cents, v.currency),
              "balance": money(v.balance_cents, v.currency), "spent": money(v.spent_cents, v.currency),
              "valid_until": v.valid_until.isoformat(), "claimed": v.claimed,
              "claimed_at": when(v.claimed_at), "state": v.state, "resendable": v.resendable}
-            for v in person.vouchers(session, _runtime().vouchers, contact_id)]
+            for v in states]
+
+
+def _left_per_kind(vouchers: list) -> str:
+    """"supermarket €17.50 · pharmacy €25.00": what the person can still spend, per kind."""
+    locale = helper_locale()
+    return " · ".join(f"{kind} {format_currency(cents / 100, currency, locale=locale)}"
+                      for kind, currency, cents in person.left_per_kind(vouchers))
 
 
 def _language_choices(codes: list[str]) -> list[tuple[str, str]]:
@@ -241,6 +248,7 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
         ticket = _ticket_or_404(session, ticket_id)
         contact = ticket.contact
         registration = person.registration(session, contact.id)
+        states = person.vouchers(session, runtime.vouchers, contact.id)
         helpers = [] if user.role not in MANAGERS else list(session.execute(
             select(StaffUser.id, StaffUser.email, StaffUser.role)
             .where(StaffUser.role.in_(HELPERS), StaffUser.active.is_(True)).order_by(StaffUser.email)))
@@ -249,7 +257,8 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "registration": registration,
             "name": registration.name if user.role in person.SEES_NAMES else None,
             "languages": _language_choices(runtime.settings.languages.all), "previous": _previous(session, ticket),
-            "vouchers": _vouchers(session, contact.id), "messages": conversation(session, contact.id),
+            "vouchers": _vouchers(states), "left_per_kind": _left_per_kind(states),
+            "messages": conversation(session, contact.id),
             "notes": _notes(ticket), "helpers": helpers, "can_assign": user.role in MANAGERS,
             "mine": ticket.assigned_to_id == user.id,
             "held_by_other": ticket.assigned_to_id not in (None, user.id),

@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload
 
 from bot.formats import is_right_to_left, money
 from handoff.console import ConsoleError, send_vouchers_again
+from handoff.context import left_per_kind
 from handoff.context import vouchers as voucher_states
 from privacy.actions import language_name
 from privacy.audit import record_reading
@@ -145,7 +146,9 @@ def person(registration_id: int):
         session.commit()
     rows = [{"state": v, "amount": money(v.amount_cents, v.currency, "en"),
              "left": money(v.balance_cents, v.currency, "en"), "handed_out": handed_out.get(v.id)} for v in states]
+    left = " · ".join(f"{kind} {money(cents, currency, 'en')}" for kind, currency, cents in left_per_kind(states))
     return render_template("staff/desk/person.html", registration=registration, rows=rows, duplicates=duplicates,
+                           left_per_kind=left,
                            printable=any(v.resendable for v in states), papers=sorted(PAPERS),
                            language_label=language_name(registration.contact.language or "en", "en"),
                            full_phone=sees_full_phone(user))

@@ -1,6 +1,7 @@
 """Kinds of voucher (vouchers.kinds): the supermarket voucher every week, the pharmacy voucher
 every month for people staff flagged; issuance per kind and period, idempotent; a till key
 spends only its store's kinds; vouchers from before kinds became the default kind."""
+import re
 from datetime import date
 
 import pytest
@@ -141,3 +142,22 @@ def test_a_wrong_kind_in_config_is_named(setting, message):
 
     with pytest.raises(SettingsError, match=message):
         load_settings(environ={**ENVIRONMENT, "DATABASE_URL": "sqlite://"}, overrides=setting)
+
+
+def test_the_helpdesk_ticket_and_the_desk_show_what_is_left_per_kind(client, runner, runtime, whatsapp):
+    from store.models import Registration, Ticket
+    from tests.test_helpdesk_web import sign_in
+
+    include(whatsapp, runner, runtime)
+    flag(runner, runtime)
+    run(runner, runtime, "vouchers", "issue", "--no-notify")
+    whatsapp.send("human", phone=PHONE)
+    with runtime.session() as session:
+        ticket = session.scalar(select(Ticket).order_by(Ticket.id.desc()))
+        registration_id = session.scalar(select(Registration.id))
+    sign_in(client, runtime, "supervisor")
+    page = client.get(f"/helpdesk/tickets/{ticket.id}").text.replace("\u00a0", " ")
+    assert "Left to spend: pharmacy €25.00 · supermarket €17.50" in page  # kinds in alphabetical order
+    assert re.search(r"pharmacy <bdi>20\d\d-\d\d</bdi>", page)  # each voucher says its kind and period
+    desk = client.get(f"/staff/desk/{registration_id}").text.replace("\u00a0", " ")
+    assert "Left to spend: pharmacy €25.00 · supermarket €17.50" in desk
