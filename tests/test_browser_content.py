@@ -25,7 +25,8 @@ def editor(runtime):
         session.commit()
 
 
-def test_an_editor_edits_previews_publishes_and_rolls_back_an_offer(browser, live, editor, content, runner):  # noqa: F811
+def test_an_editor_edits_previews_publishes_and_rolls_back_an_offer(browser, live, editor, content, runner,  # noqa: F811
+                                                                    backend):
     assert runner.invoke(args=["content", "reload"]).exit_code == 0  # release 1
     page = page_for(browser, live)
     sign_in(page, "editor@example.org")
@@ -46,6 +47,8 @@ def test_an_editor_edits_previews_publishes_and_rolls_back_an_offer(browser, liv
     expect(bubble).to_contain_text("عيادة عامة في وسط المدينة")
     assert bubble.evaluate("node => getComputedStyle(node).direction") == "rtl"
     expect(page.locator(".info-card-preview").first).to_contain_text("+31 20 555 0199")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("section.previews").screenshot(path=SCREENSHOTS / f"content-offer-preview-{backend}.png")
 
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".notice[role=status]")).to_contain_text("Saved offer doc_03")
@@ -82,7 +85,7 @@ def test_info_pages_on_a_390_px_phone(browser, live, real_content, runner, backe
     page.locator(".choices a").first.click()  # health care
     expect(page.locator(".card").first).to_be_visible()
     assert page.locator("h1").evaluate("node => getComputedStyle(node).direction") == direction
-    assert page.locator(".card .facts bdi").first.evaluate("node => getComputedStyle(node).unicodeBidi") == "isolate"
+    assert page.locator(".card .ways bdi").first.evaluate("node => getComputedStyle(node).unicodeBidi") == "isolate"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_SCREEN["width"]  # nothing cut off
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"info-{language}-390px-{backend}.png", full_page=True)
