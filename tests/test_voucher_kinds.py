@@ -161,3 +161,35 @@ def test_the_helpdesk_ticket_and_the_desk_show_what_is_left_per_kind(client, run
     assert re.search(r"pharmacy <bdi>20\d\d-\d\d</bdi>", page)  # each voucher says its kind and period
     desk = client.get(f"/staff/desk/{registration_id}").text.replace("\u00a0", " ")
     assert "Left to spend: pharmacy €25.00 · supermarket €17.50" in desk
+
+
+def test_the_weekly_cycle_issues_the_monthly_kind_once_a_month(runner, runtime, whatsapp):
+    from datetime import UTC, datetime
+
+    from jobs.scheduled import run_when_due
+
+    include(whatsapp, runner, runtime)
+    flag(runner, runtime)
+    first = run_when_due(runtime, datetime(2026, 12, 7, 8, 30, tzinfo=UTC))  # a Monday, 09:30 in Amsterdam
+    assert first["per kind"]["supermarket"]["period"] == "2026-W50"
+    assert first["per kind"]["pharmacy"]["period"] == "2026-12" and first["issued"]["issued"] == 2
+    second = run_when_due(runtime, datetime(2026, 12, 14, 8, 30, tzinfo=UTC))  # the next Monday
+    assert second["per kind"]["pharmacy"] == {"period": "2026-12", "issued": 0, "already issued": 1, "failed": 0}
+    assert sorted((v.kind, v.period) for v in vouchers(runtime)) == [
+        ("pharmacy", "2026-12"), ("supermarket", "2026-W50"), ("supermarket", "2026-W51")]
+
+
+def test_a_one_off_kind_is_issued_once_ever(runner, runtime, whatsapp, monkeypatch):
+    from settings import VoucherKind
+    from vouchers.issuance import issue_due
+
+    winter = VoucherKind(amount_cents=5000, currency="EUR", period="one-off", valid_days=60, stores="",
+                         texts="supermarket")
+    monkeypatch.setitem(runtime.settings.vouchers.kinds, "winter", winter)
+    include(whatsapp, runner, runtime)
+    first = issue_due(runtime, date(2026, 12, 7), kinds=["winter"])
+    assert first == {"winter": {"period": "once", "issued": 1, "already issued": 0, "failed": 0}}
+    later = issue_due(runtime, date(2027, 3, 1), kinds=["winter"])
+    assert later["winter"]["issued"] == 0 and later["winter"]["already issued"] == 1
+    (voucher,) = [v for v in vouchers(runtime) if v.kind == "winter"]
+    assert voucher.valid_until == date(2027, 2, 4)  # 60 days from the day it was issued
