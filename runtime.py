@@ -7,6 +7,7 @@ nothing below this module imports it (tests/test_architecture.py).
 from __future__ import annotations
 
 import logging
+import time
 
 import redis as redis_lib
 from sqlalchemy import exists, select
@@ -55,6 +56,9 @@ def flow_functions() -> tuple[Actions[Conversation], Choices[Conversation]]:
     return actions, choices
 
 
+TEMPLATES_REFRESH_SECONDS = 60
+
+
 class Runtime:
     """Implements store.conversation.Services: what the application and the domain use."""
 
@@ -70,6 +74,8 @@ class Runtime:
         self.db = make_engine(settings.connections.database_url)
         check_keyring(self.db, self.data_keys)
         self.session = make_sessionmaker(self.db)
+        self.merge_approved_templates()
+        self._templates_merged_at = time.monotonic()
         self.redis = _redis(settings.connections.redis_url)
         self.locks = Locks(self.redis, wait_seconds=settings.conversation.lock_timeout_seconds)
         self.actions, self.choices = flow_functions()
@@ -126,8 +132,24 @@ class Runtime:
 
     def reload_if_changed(self) -> None:
         """Called before each turn: serve the newest flows release (a cheap look, at most every
-        content.refresh_seconds), so a publication reaches every worker without a restart."""
+        content.refresh_seconds), so a publication reaches every worker without a restart; and,
+        once a minute, the templates `flask whatsapp sync` has since seen approved."""
         self.flows.current()
+        if time.monotonic() - self._templates_merged_at >= TEMPLATES_REFRESH_SECONDS:
+            self._templates_merged_at = time.monotonic()
+            self.merge_approved_templates()
+
+    def merge_approved_templates(self) -> int:
+        """The templates `flask whatsapp sync` saw approved join config.yml's `templates:` (which
+        wins where it names a SID): what delivery/notices.route offers outside the 24-hour window."""
+        from channels.twilio_templates import approved, merge
+
+        try:
+            with self.session() as session:
+                found = approved(session)
+        except SQLAlchemyError:
+            return 0  # not migrated yet: `flask db upgrade` is about to run
+        return merge(self.settings.templates, found)
 
     def close(self) -> None:
         self.tasks.close()

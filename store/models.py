@@ -522,6 +522,24 @@ class WhatsAppContent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class WhatsAppTemplate(Base):
+    """An approved-template content (`flask whatsapp sync`) for one template name and language,
+    and what WhatsApp said about it (received, pending, approved, rejected, paused, disabled).
+    Only approved ones are used for messages outside the 24-hour window; `body_key` is a hash of
+    the content, so a changed text is made and submitted again. No personal data."""
+
+    __tablename__ = "whatsapp_templates"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    content_sid: Mapped[str] = mapped_column(String(64))
+    body_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ForgottenMessage(Base):
     """The MessageSid of an erased person's message, as a keyed hash: Twilio re-sending it
     within the deduplication window (privacy.replay_days) must not bring the person back."""

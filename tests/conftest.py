@@ -152,6 +152,7 @@ class TwilioStandIn:
         self.stalls: list[float] = []
         self.contents: dict[str, dict] = {}
         self.content_failures: list[tuple[int, int]] = []
+        self.approvals: dict[str, dict] = {}  # Content SID -> WhatsApp's approval (status, name, category)
         self.lock = threading.Lock()
         app = Flask("twilio-stand-in")
 
@@ -164,6 +165,21 @@ class TwilioStandIn:
                 sid = "HX" + uuid.uuid4().hex
                 self.contents[sid] = request.get_json()
             return {"sid": sid, "account_sid": ACCOUNT_SID, **self.contents[sid]}, 201
+
+        @app.post("/v1/Content/<sid>/ApprovalRequests/whatsapp")
+        def submit_for_approval(sid):
+            with self.lock:
+                if sid not in self.contents:
+                    return {"code": 20404, "message": "not found", "more_info": "", "status": 404}, 404
+                self.approvals[sid] = {"type": "whatsapp", "status": "received", "rejection_reason": "",
+                                       **request.get_json()}
+                return dict(self.approvals[sid]), 201
+
+        @app.get("/v1/Content/<sid>/ApprovalRequests")
+        def approval(sid):
+            with self.lock:
+                return {"sid": sid, "account_sid": ACCOUNT_SID,
+                        "whatsapp": dict(self.approvals.get(sid, {"status": "unsubmitted"}))}
 
         @app.post("/2010-04-01/Accounts/<account>/Messages.json")
         def create(account):
@@ -197,6 +213,13 @@ class TwilioStandIn:
 
     def fail_next(self, status: int, code: int, times: int = 1) -> None:
         self.failures += [(status, code)] * times
+
+    def decide(self, status: str, reason: str = "", language: str | None = None) -> None:
+        """WhatsApp answers every submitted template (of one language): approved, rejected…"""
+        with self.lock:
+            for sid, approval in self.approvals.items():
+                if language is None or self.contents[sid]["language"] == language:
+                    approval.update(status=status, rejection_reason=reason)
 
     def fail_content_next(self, status: int, code: int, times: int = 1) -> None:
         self.content_failures += [(status, code)] * times
@@ -248,6 +271,7 @@ def twilio(twilio_server, monkeypatch):
     twilio_server.stalls.clear()
     twilio_server.content_failures.clear()
     twilio_server.contents.clear()
+    twilio_server.approvals.clear()
     monkeypatch.setenv("TWILIO_API_BASE_URL", twilio_server.url)
     return twilio_server
 
