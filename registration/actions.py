@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.actions import ActionContext, Actions, Choices
 from registration.lifecycle import change_status, new_join_code, registration_for
+from registration.partners import known_partner
 from store.conversation import Conversation
 from store.models import Message, Registration, utcnow
 
@@ -89,6 +90,10 @@ def registration_save(context: ActionContext[Conversation]) -> str:
         registration.number_confirmed = True
     if slots.get("reg_partner") and registration.partner_id is None:
         registration.partner_named = slots["reg_partner"]
+        # "stichting hulp" typed in the chat is the partner Stichting Hulp: it sees and verifies them.
+        known = known_partner(context.host.session, slots["reg_partner"])
+        if known is not None:
+            registration.partner_id = known.id
         slots["reg_partner_known"] = True
     registration.updated_at = utcnow()
     return "ok"

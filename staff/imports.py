@@ -50,9 +50,8 @@ def import_upload():
             return _form(403, error="Your account is not linked to a partner organisation; ask an admin.")
         partner = user.partner_name
     else:
-        partner = request.form.get("partner", "").strip()
-        if not partner:
-            return _form(400, error="Enter the partner organisation the list comes from.")
+        # Optional when the file has a partner column: each row then names its own partner.
+        partner = " ".join(request.form.get("partner", "").split())
         if len(partner) > 120:
             return _form(400, error="The partner name is longer than 120 characters.")
     upload = request.files.get("file")
@@ -67,7 +66,7 @@ def import_upload():
         try:
             report = import_contacts(session, text, partner_name=partner, secret=settings.secrets.encryption_key,
                                      region=settings.program.default_region, languages=settings.languages.all,
-                                     actor=user.actor)
+                                     actor=user.actor, only_partner=user.role == "partner")
         except ImportError_ as error:
             session.rollback()
             return _form(400, error=f"{upload.filename}: {error}.")

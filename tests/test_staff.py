@@ -431,9 +431,9 @@ def test_import_upload_reports_rejected_lines_with_reasons(client, runner, runti
     assert response.status_code == 200
     page = response.text
     assert "Accepted: 1" in page and "Already on your list: 0" in page and "Rejected: 3" in page
-    assert "<td>3</td><td>not a valid phone number</td>" in page
-    assert "<td>4</td><td>unknown language &#39;xx&#39;" in page
-    assert "<td>5</td><td>the same number as line 2</td>" in page
+    assert '<td>3</td><td class="value"><bdi>12345</bdi></td><td>not a valid phone number</td>' in page
+    assert '<td>4</td><td class="value"><bdi>xx</bdi></td><td>unknown language &#39;xx&#39;' in page
+    assert '<td>5</td><td class="value"><bdi>0612000001</bdi></td><td>the same number as line 2</td>' in page
     assert set(registration_ids(runtime)) == {"+31612000001"}
     again = upload(client, csv_text.encode("utf-8"))
     assert "Accepted: 0" in again.text and "Already on your list: 1" in again.text

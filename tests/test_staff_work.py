@@ -3,6 +3,7 @@ supermarkets, staff accounts, invitations, imports and the weekly issue. Each pa
 same functions as its `flask` command, so both are checked against the same outcome."""
 from __future__ import annotations
 
+import io
 import re
 import time
 
@@ -300,3 +301,65 @@ def test_invite_now_says_how_many_and_asks_first(client, runner, runtime):
     sent = client.post("/staff/invite", data={"csrf_token": csrf(client, "/staff/import"), "confirm": "yes"})
     assert "<td>invited</td><td>3</td>" in sent.text
     assert "Nobody to invite" in client.get("/staff/invite").text
+
+
+# --- imports --------------------------------------------------------------------------------
+
+def upload(client, content: str, partner="", filename="lijst.csv"):
+    return client.post("/staff/import", content_type="multipart/form-data",
+                       data={"partner": partner, "csrf_token": csrf(client, "/staff/import"),
+                             "file": (io.BytesIO(content.encode("utf-8")), filename)})
+
+
+def test_a_dutch_csv_with_names_and_partners_is_imported_and_linked(client, runner, runtime, caplog):
+    signed_in(client, runner)
+    import_csv(runtime, "phone\n+31612009999\n", partner="Stichting Hulp")
+    dutch = ("Telefoonnummer;Naam;Taal;Organisatie;Referentie\n"
+             "06 1200 0001;Amal Haddad;ar;stichting  HULP;SH-1\n"
+             "06 1200 00;Jan;nl;Stichting Hulp;SH-2\n"
+             "+31612000003;Marie;xx;Stichting Hulp;SH-3\n")
+    page = upload(client, dutch).text
+    assert "Accepted: 1" in page and "Rejected: 2" in page
+    assert '<td>3</td><td class="value"><bdi>06 1200 00</bdi></td><td>not a valid phone number</td>' in page
+    assert '<bdi>xx</bdi></td><td>unknown language' in page
+    assert "was linked to the known partner <strong dir=\"auto\">Stichting Hulp</strong>" in page
+    assert "06 1200 00" not in caplog.text  # shown to the uploader, never logged
+    with runtime.session() as session:
+        from store.models import Partner
+        assert [p.name for p in session.scalars(select(Partner))] == ["Stichting Hulp"]
+        amal = session.get(Registration, registration_ids(runtime)["+31612000001"])
+        assert (amal.name, amal.partner.name, amal.partner_ref, amal.contact.language) == \
+            ("Amal Haddad", "Stichting Hulp", "SH-1", "ar")
+
+
+def test_french_and_english_headers_and_a_typed_partner_on_the_form(client, runner, runtime):
+    signed_in(client, runner)
+    import_csv(runtime, "phone\n+31612009999\n", partner="Croix-Rouge")
+    french = "Numéro de téléphone,Nom,Langue,Référence\n+33 6 12 34 56 78,Élodie,fr,CR-9\n"
+    page = upload(client, french, partner="  croix-rouge ").text
+    assert "Accepted: 1" in page
+    english = "Phone Number,Full Name,Language\n+31612000004,Sam,en\n"
+    assert "Accepted: 1" in upload(client, english, partner="Croix-Rouge").text
+    with runtime.session() as session:
+        from store.models import Partner
+        assert [p.name for p in session.scalars(select(Partner))] == ["Croix-Rouge"]
+    assert "no phone column" in upload(client, "Naam,Taal\nAmal,ar\n", partner="X").text
+
+
+def test_a_row_without_any_partner_is_refused_and_a_partner_imports_only_its_own(client, runner, runtime):
+    signed_in(client, runner)
+    page = upload(client, "telefoon,partner\n+31612000001,\n+31612000002,Nieuw Huis\n").text
+    assert "Accepted: 1" in page and "no partner: fill in the partner column" in page
+    client.post("/staff/logout", data={"csrf_token": csrf(client, "/staff/")})
+    signed_in(client, runner, "partner", partner="Nieuw Huis")
+    page = upload(client, "telefoon,partenaire\n+31612000005,nieuw huis\n+31612000006,Other Org\n").text
+    assert "Accepted: 1" in page and "you import only for your own organisation" in page
+    assert "<bdi>Other Org</bdi>" in page
+
+
+def test_a_partner_typed_in_the_chat_is_linked_to_the_known_partner(client, runner, runtime, whatsapp):
+    import_csv(runtime, "phone\n+31612009999\n", partner="STICHTING  hulp")
+    include(whatsapp, runner, runtime)  # types "Stichting Hulp" when asked for the partner
+    with runtime.session() as session:
+        registration = session.scalar(select(Registration).where(Registration.partner_named.is_not(None)))
+        assert registration.partner is not None and registration.partner.name == "STICHTING hulp"
