@@ -112,7 +112,8 @@ class Runtime:
                       fallback_limit=self.settings.conversation.fallback_limit,
                       placeholders=self.settings.placeholders(), understand=self.nlu,
                       guess_language=self.nlu.guess_language, confidence_threshold=nlu.confidence_threshold,
-                      suggestion_threshold=nlu.suggestion_threshold, urgent_threshold=nlu.urgent_threshold)
+                      suggestion_threshold=nlu.suggestion_threshold, urgent_threshold=nlu.urgent_threshold,
+                      out_of_scope_threshold=nlu.out_of_scope_threshold)
 
     def _channel(self):
         c, s = self.settings.connections, self.settings.secrets

@@ -9,6 +9,12 @@ language put before it. Out-of-scope recall is also measured on messages written
 training data, in other topics and words (nlu/tests/unseen_out_of_scope/), since recall on the
 test file written with the training data flatters.
 
+Danger and out of scope are also measured on nlu/tests/fresh/: messages written after the model,
+the way people write (a greeting first, typos, Latin-script Arabic, no punctuation), never trained
+or tuned on, with messages that only mention police, fear or children among the others. The urgent
+threshold (config.yml nlu.urgent_threshold) is chosen on nlu/tests/tuning/, which is reported too
+and flatters.
+
 Goals (issue 3): p99 ≤ 15 ms per message, ≥ 92 % held-out accuracy on the program languages,
 ≥ 85 % of out-of-scope messages routed to fallback.
 """
@@ -20,11 +26,13 @@ import statistics
 import time
 from collections import defaultdict
 
+import yaml
+
 from nlu.classifier import IntentClassifier, load_or_train
-from nlu.evaluate import read_test_files
+from nlu.evaluate import evaluate, read_test_files
 from nlu.language import LanguageDetector
 from nlu.training_data import Example, TrainingData, read_folder
-from settings import ROOT
+from settings import ROOT, Nlu
 
 TESTS = ROOT / "nlu" / "tests"
 DATA = ROOT / "nlu" / "data"
@@ -33,6 +41,12 @@ PROGRAM = ["ar", "en", "es", "fr", "id", "nl", "pt", "tl", "uk"]
 SERVED = ["fa", "ti", "so", "tr", "ru", "am"]
 ACT_THRESHOLD = 0.5  # config.yml nlu.confidence_threshold
 SOCIAL = ("greet", "thanks", "goodbye")
+
+
+def _nlu_settings() -> Nlu:
+    """config.yml's nlu section (the thresholds the bot acts on), without the secrets a full load needs."""
+    raw = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8")) or {}
+    return Nlu.model_validate(raw.get("nlu") or {})
 
 
 def _rss_mb() -> float:
@@ -72,8 +86,16 @@ def run() -> bool:
     with_greeting, alone = _greeting_before_requests(test)
     composed, requests_alone = _acted_on(classifier, with_greeting), _acted_on(classifier, alone)
     unseen_oos = _out_of_scope(classifier, read_test_files([TESTS / "unseen_out_of_scope"]))
+    in_scope = TrainingData(examples=[e for e in test.examples if e.intent != "out_of_scope"])
+    honest_by_mistake = _out_of_scope(classifier, in_scope)["answered"]
     unseen = _unseen_language_accuracy(read_folder(DATA), test, ["ar", "nl", "uk", "tl"])
     detection = _detection(test)
+    urgent_threshold = _nlu_settings().urgent_threshold
+    fresh, tuning = read_test_files([TESTS / "fresh"]), read_test_files([TESTS / "tuning"])
+    danger_fresh = _danger(classifier, fresh, urgent_threshold)
+    danger_tuning = _danger(classifier, tuning, urgent_threshold)
+    fresh_oos = _out_of_scope(classifier, TrainingData(
+        examples=[e for e in fresh.examples if e.intent == "out_of_scope"]))
 
     results = {
         "model_load_seconds": round(load_seconds, 3),
@@ -87,6 +109,9 @@ def run() -> bool:
         "greeting_before_held_out_requests_accuracy": composed,
         "held_out_requests_alone_accuracy": requests_alone,
         "unseen_out_of_scope": unseen_oos,
+        "fresh_out_of_scope": fresh_oos,
+        "held_out_requests_answered_as_out_of_scope": honest_by_mistake,
+        "urgent_fresh": danger_fresh, "urgent_tuning": danger_tuning,
         "accuracy_when_language_has_no_examples": unseen,
         "language_detection": detection,
     }
@@ -96,6 +121,8 @@ def run() -> bool:
         "out-of-scope to fallback >= 85 %": results["out_of_scope_to_fallback"] >= 0.85,
         "greeting-first messages acted on rightly >= 90 %": greeting_first["all"] >= 0.9,
         "unseen out-of-scope never starts a wrong flow >= 85 %": unseen_oos["no_wrong_flow"] >= 0.85,
+        "fresh danger caught >= 90 %": (danger_fresh["recall"] or 0) >= 0.9,
+        "fresh false alarms <= 5 %": (danger_fresh["false_alarm_rate"] or 0) <= 0.05,
     }
     results["goals"] = goals
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +146,22 @@ def run() -> bool:
           f"{results['accuracy_all']:>6.1%}")
     print(f"  unseen out-of-scope ({unseen_oos['total']} messages): answered as out of scope "
           f"{unseen_oos['answered']:.1%}, no wrong flow started {unseen_oos['no_wrong_flow']:.1%}")
+    print(f"  fresh out-of-scope ({fresh_oos['total']} messages): answered as out of scope "
+          f"{fresh_oos['answered']:.1%}, no wrong flow started {fresh_oos['no_wrong_flow']:.1%}; "
+          "per language answered: "
+          + ", ".join(f"{k} {v:.0%}" for k, v in fresh_oos["per_language"].items()))
+    print(f"  held-out requests answered as out of scope (the price of answering it when unsure): "
+          f"{honest_by_mistake:.1%}")
+    print(f"  danger (urgent answer at likelihood >= {urgent_threshold}), caught / false alarms:")
+    print("    fresh (never trained or tuned on) | tuning (threshold chosen here)")
+    for code in sorted(danger_fresh["per_language"]):
+        f, t = danger_fresh["per_language"][code], danger_tuning["per_language"].get(code, {})
+        print(f"    {code:<3} {f['caught']:>2}/{f['urgent']:<2} {f['recall']:>5.0%} "
+              f"{f['false_alarms']:>3}/{f['others']:<3} {f['false_alarm_rate']:>4.0%} | "
+              f"{t.get('recall') or 0:>5.0%} {t.get('false_alarm_rate') or 0:>4.0%}")
+    print(f"    all {danger_fresh['caught']:>2}/{danger_fresh['urgent']:<2} {danger_fresh['recall']:>5.1%} "
+          f"{danger_fresh['false_alarms']:>3}/{danger_fresh['others']:<3} {danger_fresh['false_alarm_rate']:>4.1%} | "
+          f"{danger_tuning['recall']:>5.1%} {danger_tuning['false_alarm_rate']:>4.1%}")
     print("  a language left out of training: " + ", ".join(f"{k} {v:.0%}" for k, v in unseen.items()))
     print("  language detection on messages of 3+ words (right / wrong / abstained):")
     for code, row in detection.items():
@@ -163,15 +206,36 @@ def _greeting_before_requests(test: TrainingData) -> tuple[TrainingData, Trainin
 
 
 def _out_of_scope(classifier: IntentClassifier, data: TrainingData) -> dict:
-    """answered: the honest "I cannot help with that here"; no_wrong_flow: that, or unsure (asks)."""
+    """answered: the honest "I cannot help with that here" (out of scope and sure, or unsure with out
+    of scope at nlu.out_of_scope_threshold, as the engine's _abstains); no_wrong_flow: that, or unsure."""
     answered = no_wrong_flow = 0
+    threshold = _nlu_settings().out_of_scope_threshold
+    per_language: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for example in data.examples:
         prediction = classifier.predict(example.text)
-        answered += prediction.intent == "out_of_scope" and prediction.confidence >= ACT_THRESHOLD
+        unsure = prediction.confidence < ACT_THRESHOLD
+        likely = dict(prediction.ranking).get("out_of_scope", 0.0) >= threshold
+        honest = (prediction.intent == "out_of_scope" and not unsure) or (unsure and prediction.knows_a_word and likely)
+        answered += honest
         no_wrong_flow += prediction.intent == "out_of_scope" or prediction.confidence < ACT_THRESHOLD
+        per_language[example.language][0] += honest
+        per_language[example.language][1] += 1
     total = len(data.examples)
     return {"total": total, "answered": round(answered / total, 4) if total else 0.0,
-            "no_wrong_flow": round(no_wrong_flow / total, 4) if total else 0.0}
+            "no_wrong_flow": round(no_wrong_flow / total, 4) if total else 0.0,
+            "per_language": {k: round(a / n, 4) for k, (a, n) in sorted(per_language.items())}}
+
+
+def _danger(classifier: IntentClassifier, data: TrainingData, threshold: float) -> dict:
+    """The bot's urgent answer per language (nlu/evaluate.py, the rule the engine applies): the
+    share of danger messages it catches and of the others it takes for danger."""
+    def parse(text: str) -> dict:
+        prediction = classifier.predict(text)
+        return {"intent": {"name": prediction.intent, "confidence": prediction.confidence},
+                "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
+                "knows_a_word": prediction.knows_a_word}
+
+    return evaluate(parse, data, urgent_threshold=threshold)["intent_evaluation"]["urgent"]
 
 
 def _unseen_language_accuracy(data: TrainingData, test: TrainingData, languages: list[str]) -> dict[str, float]:

@@ -133,7 +133,7 @@ class Engine(Generic[H]):
                  choices: Choices[H] | None = None, fallback_limit: int = 2, placeholders: dict[str, str] | None = None,
                  understand: Understander | None = None, guess_language: LanguageGuesser | None = None,
                  confidence_threshold: float = 0.5, suggestion_threshold: float = 0.25,
-                 urgent_threshold: float = 0.15):
+                 urgent_threshold: float = 0.15, out_of_scope_threshold: float = 0.2):
         self.flows = flows
         self.translator = translator
         self.actions = actions
@@ -145,6 +145,7 @@ class Engine(Generic[H]):
         self.confidence_threshold = confidence_threshold
         self.suggestion_threshold = suggestion_threshold
         self.urgent_threshold = urgent_threshold
+        self.out_of_scope_threshold = out_of_scope_threshold
         self._keywords = flows.by_keyword()
         self._prefixes = flows.by_prefix()
         self._phrases = flows.by_phrase()
@@ -320,10 +321,14 @@ class Engine(Generic[H]):
         return None
 
     def _did_you_mean(self, turn: Turn, message: Received[H]) -> Turn | None:
-        """Unsure (and not out of scope): offer up to two likely flows and "Something else", never
-        "I cannot help with that" or a yes/no flow."""
+        """Unsure: the honest "I cannot help with that" when out of scope is likely enough
+        (_abstains); otherwise offer up to two likely flows and "Something else", never a yes/no flow."""
         understood = self._understand(message.event, turn)
-        if understood is None or understood.confidence < self.suggestion_threshold:
+        if understood is None:
+            return None
+        if self._abstains(understood) and OUT_OF_SCOPE in self.flows.flows:
+            return self._out_of_scope(turn, message.host)
+        if understood.confidence < self.suggestion_threshold:
             return None
         if understood.intent == OUT_OF_SCOPE and understood.confidence >= self.confidence_threshold:
             return None
@@ -335,6 +340,16 @@ class Engine(Generic[H]):
         if not candidates:
             return None
         return self._suggest(turn, dict(list(candidates.items())[:2]), message.host)
+
+    def _abstains(self, understood: Understanding) -> bool:
+        """Unsure, and "out of scope" is a serious reading (`out_of_scope_threshold`): a question the
+        training data never saw ("which bus goes to the zoo") spreads its likelihood over
+        requests that share a word with it ("where" -> where to use the voucher), so no request wins,
+        but out of scope keeps a share. The honest answer (what the bot can do, a person) serves such
+        a message better than guessing two flows it likely does not mean. Not for words the
+        classifier does not know at all: that is "I did not understand"."""
+        return understood.confidence < self.confidence_threshold and understood.knows_a_word and \
+            dict(understood.ranking).get(OUT_OF_SCOPE, 0.0) >= self.out_of_scope_threshold
 
     def _fallback(self, turn: Turn, message: Received[H]) -> Turn | None:
         """Not understood: say so and ask again; `fallback_limit` times in a row reach a person."""

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "nlu" / "data"
 CACHE = ROOT / "var" / "nlu"
-MODEL_VERSION = "3"  # bump when the pipeline below changes, so cached models are retrained
+MODEL_VERSION = "4"  # bump when the pipeline below changes, so cached models are retrained
 
 
 @dataclass
@@ -75,7 +75,10 @@ class IntentClassifier:
     def predict(self, text: str, top: int = 5) -> Prediction:
         """The request wins over the greeting or thanks around it (nlu/politeness.py): when the
         whole message reads as social or unsure, its parts without the politeness are judged too
-        (in the same call), and the surest request among them, if sure enough, is the answer."""
+        (in the same call), and the surest request among them is the answer if it is surer than
+        the whole message. A part is a few words out of context: what is left of "cheers mate"
+        ("mate", which the Spanish "me mate" makes look like danger) must not outweigh a whole
+        message the classifier reads confidently as thanks."""
         normalised = normalise(text)
         parts = self.politeness.requests(normalised)
         whole, *judged = self._predict([normalised, *parts], top)
@@ -83,7 +86,7 @@ class IntentClassifier:
             return whole
         requests = [p for p in judged if p.intent not in SOCIAL]
         best = max(requests, key=lambda p: p.confidence, default=None)
-        if best is not None and (best.confidence >= REQUEST_CONFIDENCE or best.confidence > whole.confidence):
+        if best is not None and best.confidence > whole.confidence:
             return best
         return whole
 

@@ -93,6 +93,7 @@ class Nlu(_Section):
     confidence_threshold: float = Field(default=0.5, gt=0, le=1)
     suggestion_threshold: float = Field(default=0.25, gt=0, le=1)
     urgent_threshold: float = Field(default=0.15, gt=0, le=1)
+    out_of_scope_threshold: float = Field(default=0.2, gt=0, le=1)
     rasa: Rasa = Rasa()
 
     @model_validator(mode="after")

@@ -135,6 +135,30 @@ def test_what_the_service_cannot_do_rarely_starts_a_flow_even_in_words_nobody_tr
         assert classifier.predict(text).intent == "out_of_scope"
 
 
+def test_danger_written_by_others_is_caught_and_fear_of_the_police_is_no_false_alarm(runtime):
+    """nlu/tests/fresh/ was written after the model, the way people write (a greeting first, no
+    punctuation, Darija in Latin letters), and never trained or tuned on: at the bot's threshold
+    the danger in it is caught, and its safety questions, thanks and requests that mention police,
+    fear or children rarely raise the alarm. Thanks with a nickname is no danger either."""
+    from nlu.classifier import load_or_train
+    from nlu.evaluate import evaluate, read_test_files, urgent_likelihood
+
+    classifier = load_or_train()
+    threshold = runtime.settings.nlu.urgent_threshold
+
+    def parse(text):
+        prediction = classifier.predict(text)
+        return {"intent": {"name": prediction.intent, "confidence": prediction.confidence},
+                "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
+                "knows_a_word": prediction.knows_a_word}
+
+    fresh = read_test_files([ROOT / "nlu" / "tests" / "fresh"])
+    danger = evaluate(parse, fresh, threshold)["intent_evaluation"]["urgent"]
+    assert danger["recall"] >= 0.9 and danger["false_alarm_rate"] <= 0.05, danger
+    for text in ("I'm scared the police will find me, is this safe?", "cheers mate", "merci ma belle"):
+        assert urgent_likelihood(parse(text)) < threshold, (text, parse(text))
+
+
 def test_training_is_cached_by_data_and_retrained_when_data_changes(tmp_path):
     from nlu.classifier import load_or_train
 
