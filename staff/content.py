@@ -300,6 +300,9 @@ def category_form(category_id: str):
         for sub in changed.get("subcategories") or []:
             if isinstance(sub, dict) and sub.get("id"):
                 sub["name"] = _text(f"sub.{sub['id']}", True)
+        for number, entry in enumerate(changed.get("questions") or []):
+            if isinstance(entry, dict):
+                entry.update(question=_text(f"q.{number}.question", True), answer=_text(f"q.{number}.answer", True))
         category = changed
         folder = _runtime().settings.content.referrals
         saved, problems = _save(lambda write: editing.save_category(folder, category_id, lambda _old: changed,

@@ -105,6 +105,16 @@ def test_a_category_and_a_region_are_edited_in_forms(client, runner, content):  
     result = client.post("/staff/content/categories/food", data={
         **names, **subs, "name.nl": "Eten en drinken", "csrf_token": token, "action": "save"})
     assert result.status_code == 302, result.text
+    page = client.get("/staff/content/categories/health").text
+    fields = dict(re.findall(r'name="([\w.]+)" value="([^"]*)"', page))
+    fields.update(re.findall(r'name="(q\.0\.answer\.\w+)"[^>]*>([^<]*)</textarea>', page))
+    fields.update(re.findall(r'name="(rights\.\w+)"[^>]*>([^<]*)</textarea>', page))
+    fields.pop("csrf_token", None)
+    answered = client.post("/staff/content/categories/health", data={
+        **fields, "q.0.answer.nl": "Nee, niet als je het niet kunt betalen.", "csrf_token": token, "action": "save"})
+    assert answered.status_code == 302, answered.text
+    assert "Nee, niet als je het niet kunt betalen." in (content / "categories.yml").read_text(encoding="utf-8")
+    assert runner.invoke(args=["content", "check"]).exit_code == 0
     assert 'nl: "Eten en drinken"' in (content / "categories.yml").read_text(encoding="utf-8")
     too_long = client.post("/staff/content/regions/testtown", data={
         **{f"name.{code}": "Testtown" for code in ("en", "nl")}, "name.ar": "مدينة الاختبار الكبيرة جدا في الشمال",
