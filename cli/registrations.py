@@ -23,7 +23,8 @@ def as_row(registration: Registration) -> dict:
     return {"id": registration.id, "status": registration.status, "phone": registration.contact.phone,
             "name": registration.name, "language": registration.contact.language,
             "partner": registration.partner.name if registration.partner else registration.partner_named,
-            "partner_ref": registration.partner_ref, "created_at": registration.created_at.isoformat(),
+            "partner_ref": registration.partner_ref, "no_whatsapp": registration.no_whatsapp,
+            "consent_by": registration.consent_by, "created_at": registration.created_at.isoformat(),
             "updated_at": registration.updated_at.isoformat()}
 
 

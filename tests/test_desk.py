@@ -7,6 +7,7 @@ continued, not doubled; consent and who took it are recorded in the history and 
 """
 from __future__ import annotations
 
+import json
 import re
 
 from markupsafe import escape
@@ -84,6 +85,15 @@ def test_no_whatsapp_marks_the_registration_and_sends_nothing(runner, runtime, t
     assert "no WhatsApp, served on paper" in result.output
     [registration] = registrations(runtime)
     assert registration.no_whatsapp and registration.status == "registered"
+    assert twilio.sent(PHONE) == []
+    [listed] = json.loads(runner.invoke(args=["registrations", "list", "--json"]).output)
+    assert listed["no_whatsapp"] is True and listed["consent_by"] == "desk@example.org"
+    # a status change later tells the person nothing: they have no WhatsApp
+    runtime.settings.templates["status_verified"] = {"ti": TEMPLATE}
+    result = runner.invoke(args=["registrations", "set-status", "--phone", PHONE, "--status", "verified",
+                                 "--reason", "checked"])
+    assert result.exit_code == 0, result.output
+    runtime.tasks.drain()
     assert twilio.sent(PHONE) == []
 
 
@@ -189,6 +199,10 @@ def test_the_desk_finds_a_person_by_number_and_refuses_bad_input(client, runner,
     assert bad.status_code == 400 and "not a valid phone number" in bad.text
     page = client.get(f"/staff/desk/{registration.id}").text
     assert "no: served on paper" in page and 'id="resend"' not in page
+    client.post("/staff/logout", data={"csrf_token": csrf(client, "/staff/desk/")})
+    signed_in(client, runner, "supervisor")
+    detail = client.get(f"/staff/registrations/{registration.id}").text
+    assert "no: served on paper (registered at the desk)" in detail and "taken by agent@example.org" in detail
 
 
 def test_partners_have_no_desk(client, runner):
