@@ -31,6 +31,7 @@ from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks
 from inbox.process import process_contact
 from jobs.scheduled import scheduled_jobs
+from jobs.staff import staff_jobs
 from nlu.service import NluService
 from referrals.release import ReferralContent
 from releases.flows import LiveFlows
@@ -96,7 +97,7 @@ class Runtime:
         self.delivery_hooks.on_delivered("voucher", mark_claimed)
         self.tasks = Tasks(self, settings.connections.redis_url, self.redis,
                            process=lambda contact_id: process_contact(self, contact_id),
-                           scheduled=scheduled_jobs(self))
+                           scheduled=scheduled_jobs(self), jobs=staff_jobs(self))
 
     @property
     def bot(self) -> Engine[Conversation]:

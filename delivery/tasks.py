@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 REPLIES = "replies"
 INBOUND = "inbound"
 BULK = "bulk"
-QUEUES = (INBOUND, REPLIES, BULK)
+JOBS = "jobs"  # work staff start from a page that takes minutes (issuing a week's vouchers)
+QUEUES = (INBOUND, REPLIES, BULK, JOBS)
+JOB_TIME_LIMIT_MS = 2 * 3600 * 1000
 UNREACHABLE = (RedisError, BrokerError)
 # A key that lives as long as Redis keeps its data: when it is gone, so are the queued jobs.
 QUEUE_MARKER = "dda:queue-alive"
@@ -74,7 +76,7 @@ class Tasks:
     """
 
     def __init__(self, runtime: Services, redis_url: str, redis: Redis, *, process: Callable[[int], object],
-                 scheduled: dict[str, Callable[[], object]]):
+                 scheduled: dict[str, Callable[[], object]], jobs: dict[str, Callable[..., object]] | None = None):
         self.broker = make_broker(redis_url)
         self.bulk_broker = make_broker(redis_url)
         self.redis = redis
@@ -102,6 +104,16 @@ class Tasks:
         # to what they just wrote.
         self.deliver_bulk = _Queued(dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK,
                                                    broker=self.bulk_broker, **retries)(deliver_bulk_job))
+        # Long work a staff page starts (jobs/staff.py), by name: the page answers at once and shows
+        # progress, a worker does the work. Not retried by the queue: each job is idempotent, and
+        # the page says when one failed so staff start it again.
+        named_jobs = dict(jobs or {})
+
+        def run_job(name: str, *args) -> None:
+            named_jobs[name](*args)
+
+        self.run_job = _Queued(dramatiq.actor(actor_name="run_job", queue_name=JOBS, broker=self.broker,
+                                              max_retries=0, time_limit=JOB_TIME_LIMIT_MS)(run_job))
         self.batch_size = runtime.settings.delivery.bulk_batch
         self._stale_work = lambda everything: stale_work(runtime, everything)
         self._queue_was_down = False
@@ -142,7 +154,7 @@ class Tasks:
             self._beat()
         except Exception:
             log.exception("could not record this worker as alive")
-        self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES}, worker_threads=threads,
+        self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES, JOBS}, worker_threads=threads,
                                          worker_timeout=100),
                          dramatiq.Worker(self.bulk_broker, queues={BULK}, worker_threads=bulk_threads,
                                          worker_timeout=100)]

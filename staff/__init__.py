@@ -103,6 +103,7 @@ from staff import (  # noqa: E402
     content,
     desk,
     imports,
+    issue,
     merge,
     registrations,
     releases,
@@ -118,5 +119,5 @@ blueprint.add_app_template_filter(mask_phone, "mask_phone")
 blueprint.add_app_template_filter(when, "when")
 for _child in (auth.blueprint, registrations.blueprint, imports.blueprint, vouchers.blueprint, audit.blueprint,
                content.blueprint, merge.blueprint, texts.blueprint, statistics.blueprint, stores.blueprint,
-               desk.blueprint, users.blueprint, releases.blueprint):
+               desk.blueprint, users.blueprint, releases.blueprint, issue.blueprint):
     blueprint.register_blueprint(_child)

@@ -363,3 +363,36 @@ def test_a_partner_typed_in_the_chat_is_linked_to_the_known_partner(client, runn
     with runtime.session() as session:
         registration = session.scalar(select(Registration).where(Registration.partner_named.is_not(None)))
         assert registration.partner is not None and registration.partner.name == "STICHTING hulp"
+
+
+# --- issuing the vouchers due now -----------------------------------------------------------
+
+def test_issue_shows_a_preview_asks_first_then_runs_on_the_worker_once(client, runner, runtime, whatsapp):
+    email = signed_in(client, runner)
+    include(whatsapp, runner, runtime)
+    page = client.get("/staff/vouchers/issue/").text
+    assert '<td class="num to-issue">1</td>' in page and "Issue 1 voucher" in page
+    token = csrf(client, "/staff/vouchers/issue/")
+    refused = client.post("/staff/vouchers/issue/", data={"csrf_token": token}, follow_redirects=True)
+    assert "Nothing was issued" in refused.text and vouchers(runtime) == []
+    started = client.post("/staff/vouchers/issue/", data={"csrf_token": token, "confirm": "yes"})
+    assert started.status_code == 302
+    runtime.tasks.drain()
+    status = client.get("/staff/vouchers/issue/status").json
+    assert (status["state"], status["issued"], status["already"], status["failed"], status["by"]) == \
+        ("done", 1, 0, 0, f"staff:{email}")
+    assert len(vouchers(runtime)) == 1
+    again = client.get("/staff/vouchers/issue/").text
+    assert '<td class="num to-issue">0</td>' in again and "Nobody is due a voucher now" in again
+    client.post("/staff/vouchers/issue/", data={"csrf_token": token, "confirm": "yes"})
+    runtime.tasks.drain()
+    assert client.get("/staff/vouchers/issue/status").json["already"] == 1 and len(vouchers(runtime)) == 1
+    with runtime.session() as session:
+        assert session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "issued vouchers")) == \
+            f"staff:{email}"
+
+
+def test_issuing_is_for_program_staff_only(client, runner):
+    signed_in(client, runner, "agent")
+    assert client.get("/staff/vouchers/issue/").status_code == 403
+    assert client.get("/staff/vouchers/issue/status").status_code == 403
