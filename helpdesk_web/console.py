@@ -184,7 +184,7 @@ def _ticket_state(session, ticket: Ticket) -> dict:
     return {"id": ticket.id, "status": ticket.status, "outcome": ticket.outcome or "",
             "assigned_to": emails.get(ticket.assigned_to_id, ""),
             "window_open": free_text_reaches(settings, ticket.contact),
-            "window_closes": _window(settings, ticket.contact)["closes"],
+            **{f"window_{key}": value for key, value in _window(settings, ticket.contact).items()},
             "language": ticket.contact.language or ""}
 
 

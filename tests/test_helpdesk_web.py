@@ -207,6 +207,7 @@ def test_ticket_page_shows_the_conversation_and_the_person(whatsapp, client, run
     assert senders[0] == ("in", "person") and ("out", "bot") in senders
     assert [m["text"] for m in data["messages"] if m["direction"] == "in"] == ["hello", "2", "human"]
     closes = data["ticket"].pop("window_closes")
+    assert data["ticket"].pop("window_closes_text") and data["ticket"].pop("window_left")
     assert data["ticket"] == {"id": ticket.id, "status": "open", "outcome": "", "assigned_to": "",
                               "window_open": True, "language": "en"}
     assert timedelta(hours=23, minutes=58) < datetime.fromisoformat(closes) - utcnow() <= timedelta(hours=24)

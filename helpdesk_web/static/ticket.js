@@ -14,6 +14,7 @@
   });
 
   var list = document.getElementById("conversation");
+  var left = document.getElementById("window-left");
   var status = document.getElementById("chat-status");
   var shownStatus = ticket.dataset.status;
   var shownWindow = ticket.dataset.window;
@@ -24,6 +25,13 @@
     document.getElementById("ticket-status").textContent = t.status + (t.outcome ? " (" + t.outcome + ")" : "");
     document.getElementById("ticket-assigned").textContent = t.assigned_to || "nobody yet";
     document.getElementById("ticket-language").textContent = t.language || "not chosen yet";
+    if (left && t.window_closes && t.window_closes !== left.dataset.closes) {  /* they wrote again: later */
+      left.dataset.closes = t.window_closes;
+      var closes = document.getElementById("window-closes");
+      closes.setAttribute("datetime", t.window_closes);
+      closes.textContent = t.window_closes_text;
+      countdown();
+    }
     var window_ = t.window_open ? "open" : "closed";
     var changes = [];
     if (t.status !== shownStatus) changes.push("this ticket is now " + t.status);
@@ -52,7 +60,6 @@
 
   /* The 24-hour window: the server gives the close time, this counts down to it every few
      seconds ("5 h 02 min", then "closed"); the close time itself is written in the helper's locale. */
-  var left = document.getElementById("window-left");
   function countdown() {
     if (!left) return;
     var minutes = Math.floor((Date.parse(left.dataset.closes) - Date.now()) / 60000);
