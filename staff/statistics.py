@@ -21,6 +21,7 @@ from translations.editing import read_flows
 VIEWERS = ("admin", "editor", "supervisor")
 PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
 WAITING_KINDS = ("ask", "menu", "choose")
+SPEAKING = (*WAITING_KINDS, "say", "handoff")
 SERIES = ((REACHED, "Reached"), (NOT_UNDERSTOOD, "Not understood"), (HANDOFF, "To a person"))
 # Chart geometry in SVG user units (the viewBox scales it to the page).
 LABEL_WIDTH, PLOT_WIDTH, BAR, GAP, ROW_GAP, TOP = 190, 420, 7, 1, 10, 8
@@ -92,7 +93,8 @@ def index():
     for name, flow in flows.items():
         for step in flow.steps.values():
             found = counts.pop((name, step.id), None)
-            if found:
+            # Steps that say nothing (branch, set, goto, action) only matter when something happened there.
+            if found and (step.kind in SPEAKING or found.get(NOT_UNDERSTOOD) or found.get(HANDOFF)):
                 rows.append(_row(name, step.id, step.kind, found))
     for (name, step), found in sorted(counts.items()):  # outside a flow, or a step since renamed
         rows.append(_row(name, step, "", found))

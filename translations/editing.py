@@ -1,14 +1,15 @@
 """Every text the bot says, as editors see and change it: by flow and step, in every language.
 
 The web editor (staff/texts.py) writes to the very files developers use: the flow files in
-flows/ and the catalogs in translations/ (read and written with Babel, the .mo compiled at once),
-so there is one source of truth and `make translations` finds nothing to undo.
+flows/ and the catalogs in translations/ (read and written with Babel; the .mo compiled too, for
+gettext tools, though the service reads the .po), so there is one source of truth and
+`make translations` finds nothing to undo.
 
 Rewording an English text makes a new msgid. Its earlier translations are not dropped: each
 language gets the new msgid with the old translation marked fuzzy ("needs review"), as gettext's
-fuzzy matching does; what the bot serves meanwhile is decided where catalogs are compiled and
-published (issue 21, point 1). (Babel reads a `#| msgid` line back as a comment, so the old
-English is not kept in the catalog; the audit log has it.)
+fuzzy matching does, and the bot keeps serving it until a speaker saves the language again
+(bot/i18n.py, releases/flows.py). The old English is not written as a `#| msgid` line (Babel
+reads it back as a comment); the audit log keeps it.
 """
 from __future__ import annotations
 
@@ -137,9 +138,15 @@ def flow_places(flow: Flow) -> Iterator[tuple[str, Place]]:
 
 def read_flows(directory: Path) -> dict[str, Flow]:
     """The flows as written, without the whole-set checks: an editor may fix a text in a set
-    that has another problem."""
+    that has another problem. Read again only when a file changed (a page asks many times)."""
+    files = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in sorted(directory.glob("*.yml")))
+    return _read_flows(files)
+
+
+@lru_cache(maxsize=8)
+def _read_flows(files: tuple[tuple[Path, int, int], ...]) -> dict[str, Flow]:
     flows: dict[str, Flow] = {}
-    for path in sorted(directory.glob("*.yml")):
+    for path, _mtime, _size in files:
         data, _errors = read_flow_file(path)
         flow = _parse_flow(path, data, []) if data is not None else None
         if flow is not None:
