@@ -266,3 +266,23 @@ def test_message_to_a_whatsapp_user_id(channel):
     assert request.data["To"] == f"whatsapp:{user_id}"
     template = Outgoing(to="NL.ENT.4471aBc9", content_sid=CONTENT_SID, content_variables={"1": "€ 17,50"})
     assert_accepted(channel.send(template), channel)
+
+
+def test_a_template_is_made_submitted_for_approval_and_its_state_read_as_the_spec_says(channel):
+    """`flask whatsapp sync`'s three calls for an approved template (channels/twilio_templates.py):
+    Create Content (a text, and one with a quick-reply button), Create Approval Request (name,
+    category) and Fetch Approval Requests, each accepted by the Content API's spec."""
+    from channels.twilio_templates import approval, submit, template_request
+
+    text = template_request("invitation", "nl", "Hallo. Open deze link: {{1}}", None, {"1": "https://wa.me/1"})
+    button = template_request("voucher_ready", "ar", "قسيمتك بقيمة {{1}} جاهزة.", ("voucher.claim", "نعم"),
+                              {"1": "€17.50"})
+    for request in (text, button):
+        sid, made = channel.contents.ensure(request)
+        assert made and CONTENT.fullmatch(sid), last_answer(channel)
+        status, _reason = submit(channel.client, sid, "voucher_ready", "ar")
+        assert status, last_answer(channel)
+        assert channel.client.http_client._test_only_last_request.url.endswith(
+            f"/v1/Content/{sid}/ApprovalRequests/whatsapp")
+        status, _reason = approval(channel.client, sid)
+        assert isinstance(status, str) and status, last_answer(channel)
