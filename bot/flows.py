@@ -299,7 +299,8 @@ def load_flows(directory: Path | Mapping[str, str], actions: Iterable[str], know
         if flow is None:
             continue
         if flow.name in flows:
-            problems.append(f"{path}:{flow.line}: flow {flow.name!r} is also defined in {flows[flow.name].path}")
+            problems.append(f"{path}:{flow.line}: flow {flow.name!r} is also defined in {flows[flow.name].path}; "
+                            "give one of them another name")
             continue
         flows[flow.name] = flow
     flow_set = FlowSet(flows)
@@ -309,17 +310,18 @@ def load_flows(directory: Path | Mapping[str, str], actions: Iterable[str], know
         for flow in flows.values():
             for text, line, _where in flow.texts():
                 if text not in known_texts:
-                    problems.append(f"{flow.path}:{line}: text not in the translation catalogs "
-                                    f"(run `make translations`): {text[:60]!r}")
+                    problems.append(f"{flow.path}:{line}: text not in the translation catalogs: {text[:60]!r}; "
+                                    "run `make translations` so it can be translated")
     allowed = set(placeholders) | {s.get("save") for f in flows.values() for s in f.steps.values() if s.get("save")}
     for flow in flows.values():
         for text, line, _where in flow.texts():
             for name in re.findall(r"\{(\w+)\}", text):
                 if name not in allowed:
-                    problems.append(f"{flow.path}:{line}: unknown placeholder {{{name}}}")
+                    problems.append(f"{flow.path}:{line}: unknown placeholder {{{name}}}; use one of "
+                                    f"{', '.join('{' + n + '}' for n in sorted(allowed))}, or save an answer "
+                                    f"under that name first")
     if translate is not None:
-        for language in languages:
-            _check_lengths(flow_set, translate, language, problems)
+        _check_lengths(flow_set, translate, languages, problems)
     if problems:
         raise FlowError(in_order(problems))
     return flow_set
@@ -340,11 +342,14 @@ def _check_flow_links(flow: Flow, flow_set: FlowSet, actions: set[str], choices:
             name, _, step = target[1:].partition(".")
             other = flow_set.flows.get(name)
             if other is None:
-                problems.append(f"{flow.path}:{line}: {what} goes to unknown flow {name!r}")
+                problems.append(f"{flow.path}:{line}: {what} goes to unknown flow {name!r}; the flows are "
+                                f"{', '.join(sorted(flow_set.flows))}")
             elif step and step not in other.steps:
-                problems.append(f"{flow.path}:{line}: {what} goes to unknown step {step!r} of flow {name!r}")
+                problems.append(f"{flow.path}:{line}: {what} goes to unknown step {step!r} of flow {name!r}; its "
+                                f"steps are {', '.join(other.steps)}")
         elif target not in flow.steps:
-            problems.append(f"{flow.path}:{line}: {what} goes to unknown step {target!r}")
+            problems.append(f"{flow.path}:{line}: {what} goes to unknown step {target!r}; write one of this flow's "
+                            f"steps ({', '.join(flow.steps)}), or @flow.step for a step of another flow")
 
     def action_ok(name, line):
         if name not in actions:
@@ -385,34 +390,48 @@ def _check_flow_links(flow: Flow, flow_set: FlowSet, actions: set[str], choices:
             problems.append(f"{flow.path}:{step.line}: handoff needs a reason, like 'asked'")
 
 
-def _check_lengths(flow_set: FlowSet, translate: Callable[[str, str], str], language: str,
+def _check_lengths(flow_set: FlowSet, translate: Callable[[str, str], str], languages: Iterable[str],
                    problems: list[str]) -> None:
-    """What people see on WhatsApp, in `language`, within its limits (bot/menus.py): an editor
-    learns here, not from a cut-off button, that a translation needs a `short:` label."""
-    for flow in flow_set.flows.values():
-        title = translate(flow.title, language) if flow.title else ""
-        if len(title) > ROW_TITLE:
-            problems.append(f"{flow.path}:{flow.line}: [{language}] the title, offered in 'Did you mean' as a list "
-                            f"row, is longer than {ROW_TITLE} characters ({len(title)}): {title!r}; shorten it")
-        for step in flow.steps.values():
-            if step.kind != "menu":
-                continue
-            body = translate(step.get("menu"), language)
-            if len(body) > BODY:
-                problems.append(f"{flow.path}:{step.line}: [{language}] the menu text has {len(body)} characters; "
-                                f"WhatsApp shows at most {BODY} above buttons or a list")
-            for option in step.options:
-                label = option.verbatim or translate(option.label or "", language)
-                title = translate(option.short, language) if option.short else label
-                broken = too_long(len(step.options), title, label)
-                if broken:
-                    what, limit = broken
-                    fix = "shorten it" if option.verbatim else \
-                        ("shorten the translation of 'short'" if option.short and "title" in what
-                         else "shorten the translation" if option.short else "give the option a 'short:' label")
-                    text = label if "description" in what else title
-                    problems.append(f"{flow.path}:{option.line}: [{language}] {what} longer than {limit} "
-                                    f"characters ({len(text)}): {text!r}; {fix}")
+    """What people see on WhatsApp, in each language, within its limits (bot/menus.py): an editor
+    learns here, not from a cut-off button, that a translation needs a `short:` label. A text too
+    long in several languages is one problem naming them, not one per language."""
+    found: dict[tuple[str, str, str], list[tuple[str, str]]] = {}  # (where, what, fix) -> [(language, text)]
+
+    def too_long_in(language: str, where: str, what: str, fix: str, text: str) -> None:
+        found.setdefault((where, what, fix), []).append((language, text))
+
+    for language in languages:
+        for flow in flow_set.flows.values():
+            title = translate(flow.title, language) if flow.title else ""
+            if len(title) > ROW_TITLE:
+                too_long_in(language, f"{flow.path}:{flow.line}", f"the title, offered in 'Did you mean' as a list "
+                            f"row, is longer than {ROW_TITLE} characters", "shorten it", title)
+            for step in flow.steps.values():
+                if step.kind != "menu":
+                    continue
+                body = translate(step.get("menu"), language)
+                if len(body) > BODY:
+                    too_long_in(language, f"{flow.path}:{step.line}", "the menu text is longer than WhatsApp shows "
+                                f"above buttons or a list ({BODY} characters)", "shorten it", body)
+                for option in step.options:
+                    label = option.verbatim or translate(option.label or "", language)
+                    title = translate(option.short, language) if option.short else label
+                    broken = too_long(len(step.options), title, label)
+                    if broken:
+                        what, limit = broken
+                        fix = "shorten it" if option.verbatim else \
+                            ("shorten the translation of 'short'" if option.short and "title" in what
+                             else "shorten the translation" if option.short else "give the option a 'short:' label")
+                        too_long_in(language, f"{flow.path}:{option.line}", f"{what} longer than {limit} characters",
+                                    fix, label if "description" in what else title)
+    for (where, what, fix), texts in found.items():
+        names = ", ".join(language for language, _text in texts)
+        if len({text for _language, text in texts}) == 1:  # one language, or a verbatim text in all
+            text = texts[0][1]
+            shown = f" ({len(text)}): {text[:80]!r}"
+        else:
+            shown = ": " + ", ".join(f"{language} ({len(text)}) {text[:40]!r}" for language, text in texts)
+        problems.append(f"{where}: [{names}] {what}{shown}; {fix}")
 
 
 def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[str]) -> None:
@@ -426,8 +445,10 @@ def _check_triggers(flow_set: FlowSet, intents: set[str] | None, problems: list[
                                     f"{seen[kind, value]!r}")
                 seen[kind, value] = flow.name
                 if kind == "intent" and intents is not None and value not in intents:
-                    problems.append(f"{flow.path}:{flow.line}: unknown intent {value!r}")
+                    problems.append(f"{flow.path}:{flow.line}: unknown intent {value!r}; the intents are "
+                                    f"{', '.join(sorted(intents))}")
         for step in flow.steps.values():
             for option in step.options:
                 if option.intent and intents is not None and option.intent not in intents:
-                    problems.append(f"{flow.path}:{option.line}: unknown intent {option.intent!r}")
+                    problems.append(f"{flow.path}:{option.line}: unknown intent {option.intent!r}; the intents are "
+                                    f"{', '.join(sorted(intents))}")
