@@ -194,3 +194,13 @@ def test_a_broken_draft_is_not_published_and_the_page_says_why(client, editor, f
     response = client.post("/staff/texts/publish", data={"csrf_token": csrf(client, "/staff/texts/")})
     assert response.status_code == 400 and "Not published" in response.text and "stop.yml" in response.text
     assert runtime.flows.number == 1
+
+
+def test_a_translation_must_fit_every_place_its_english_is_shown(client, editor, files):
+    source, at = "Talk to a person", "main.menu.label.1"  # a list row here (24), a reply button elsewhere (20)
+    page = client.get(page_url(source, at)).text
+    assert "at most <strong>20</strong> characters in a button title" in page and "places" in page
+    response = client.post(f"/staff/texts/{text_key(source)}/translation?at={at}",
+                           data={"language": "fr", "text": "Parler à une personne !",
+                                 "csrf_token": csrf(client, page_url(source, at))})
+    assert response.status_code == 400 and "23 characters: WhatsApp shows at most 20 in a button title" in response.text

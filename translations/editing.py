@@ -85,6 +85,10 @@ class Text:
     source: str
     place: Place
     translations: dict[str, Translation] = field(default_factory=dict)
+    # A translation serves every place the same English is shown: it must fit the tightest of them.
+    limit: int | None = None
+    limit_what: str = ""
+    places: int = 1
 
     @property
     def key(self) -> str:
@@ -190,7 +194,14 @@ def all_texts(flows_dir: Path, catalogs_dir: Path, languages: list[str], source_
         for message in load_catalog(template):
             if message.id and isinstance(message.id, str) and message.id not in in_flows:
                 texts.append(Text(message.id, Place("", "", "program", None, 0, BODY, "message body")))
+    by_source: dict[str, list[Place]] = {}
     for text in texts:
+        by_source.setdefault(text.source, []).append(text.place)
+    for text in texts:
+        places = by_source[text.source]
+        tightest = min((p for p in places if p.limit is not None), key=lambda p: p.limit or 0, default=None)
+        text.limit, text.limit_what = (tightest.limit, tightest.limit_what) if tightest else (None, "")
+        text.places = len(places)
         text.translations[source_language] = Translation(source_language, text.source, SOURCE)
         for code, catalog in catalogs.items():
             text.translations[code] = translation_of(catalog, text.source, code)
@@ -285,7 +296,7 @@ def _save(path: Path, catalog: Catalog, *, template: bool = False) -> None:
 
 def save_translation(catalogs_dir: Path, text: Text, language: str, value: str) -> None:
     """Save one language's translation as reviewed (no longer fuzzy), and compile its catalog."""
-    problems = check_text(text.source, value, text.place.limit, text.place.limit_what, language)
+    problems = check_text(text.source, value, text.limit, text.limit_what, language)
     if problems:
         raise EditRefused("\n".join(problems))
     path = catalog_path(language, catalogs_dir)
