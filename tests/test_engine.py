@@ -53,7 +53,7 @@ DOMAIN_ACTIONS = ("registration_start", "registration_consent", "registration_no
                   "registration_complete", "vouchers_send_unclaimed", "vouchers_resend", "vouchers_balance",
                   "privacy_report", "referral_begin", "referral_remember_region", "referral_rights", "referral_card",
                   "referral_feedback", "referral_answer", "referral_national", "vouchers_waiting",
-                  "handoff_acknowledge")
+                  "handoff_acknowledge", "vouchers_where_other_kinds")
 DOMAIN_CHOICES = ("referral_categories", "referral_subcategories", "referral_offers", "referral_questions")
 # What the classifier would say, by message: (intent, confidence, the ranking after it).
 MEANINGS = {

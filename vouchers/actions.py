@@ -6,7 +6,7 @@ from bot.formats import long_date, money
 from bot.i18n import N_
 from store.conversation import Conversation
 from vouchers.delivery import voucher_replies, with_balance
-from vouchers.kinds import texts_of
+from vouchers.kinds import kind_of, texts_of
 
 # NOTE: one line per voucher in the answer to "how much is left"; {kind} is the kind's name,
 # e.g. "Supermarket voucher" or "Pharmacy voucher".
@@ -59,8 +59,24 @@ def vouchers_balance(context: ActionContext[Conversation]) -> str:
     return "ok"
 
 
+def vouchers_where_other_kinds(context: ActionContext[Conversation]) -> str:
+    """After "where can I use it" (the supermarket voucher's shops): where each other kind the
+    person has with money left is spent, e.g. the pharmacies. Outcome: ok, or none."""
+    host = context.host
+    settings = host.runtime.settings
+    kinds = {v.kind for v in with_balance(host.session, host.runtime, host.contact.id, unclaimed_only=False)}
+    said = "none"
+    for name in settings.vouchers.kinds:
+        where = texts_of(settings, name).where
+        if name in kinds and where:
+            context.say(where, stores=kind_of(settings, name).stores)
+            said = "ok"
+    return said
+
+
 def register(actions: Actions[Conversation], choices: Choices[Conversation]) -> None:
     actions.add("vouchers_send_unclaimed", vouchers_send_unclaimed)
     actions.add("vouchers_waiting", vouchers_waiting)
     actions.add("vouchers_resend", vouchers_resend)
     actions.add("vouchers_balance", vouchers_balance)
+    actions.add("vouchers_where_other_kinds", vouchers_where_other_kinds)

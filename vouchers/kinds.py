@@ -25,6 +25,9 @@ class KindTexts:
     voucher: str   # the message carrying the voucher: {amount}, {date}, {code}, {pin}
     ready: str     # "your voucher is ready" with the button: {amount}
     reminder: str  # the reminder of a voucher not received yet: {amount}
+    # "where can I use it", for a person who has this kind beside the default one: {stores}
+    # (the default kind's answer is the voucher_where flow's own text)
+    where: str | None = None
 
 
 TEXTS = {
@@ -46,6 +49,8 @@ TEXTS = {
         ready=N_("Your pharmacy voucher of {amount} is ready. Tap the button or answer YES to receive it."),
         reminder=N_("You still have a pharmacy voucher of {amount} waiting. Tap the button or answer YES to "
                     "receive it."),
+        where=N_("You can use your pharmacy voucher in these pharmacies: {stores}. It is for medicines and "
+                 "hygiene products."),
     ),
 }
 assert set(TEXTS) == set(KIND_TEXTS), "settings.KIND_TEXTS names the sets of texts defined here"
