@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.i18n import N_
 from privacy.audit import record
 from registration.lifecycle import change_status, new_join_code, notify_person, registration_for
+from store import conversations
 from store.identifiers import Identity, find_contact_id, identify
 from store.models import PHONE, Contact, Partner, Registration, StaffUser, utcnow
 
@@ -146,6 +147,8 @@ def register_at_desk(session, runtime, *, phone: str, name: str, language: str, 
             registration.partner_named = partner
     change_status(session, registration, "registered", actor=actor,
                   reason=f"registered at the desk; consent taken by {taken_by}")
+    if continued_from == "registering":  # half-way through the chat's questions: those are answered now
+        conversations.forget(session, contact_id)
     session.flush()
 
     if whatsapp:

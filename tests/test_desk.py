@@ -14,7 +14,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from registration.imports import import_contacts
-from store.models import AuditEntry, Contact, Partner, Registration
+from store.models import AuditEntry, Contact, Message, Partner, Registration
 from tests.test_staff import create_user, csrf, signed_in
 
 TEMPLATE = "HX" + "d" * 32
@@ -223,3 +223,19 @@ def test_the_same_name_at_the_same_partner_is_flagged_as_a_possible_duplicate(cl
     assert first.partner.name == second.partner.name == "Church Help"
     page = client.get(f"/staff/desk/{second.id}").text
     assert f"registration #{first.id} has the same name at the same partner" in page
+
+
+def test_someone_half_way_through_the_chat_registration_is_registered_at_the_desk(runner, runtime, whatsapp):
+    create_user(runner, "desk@example.org", "agent")
+    whatsapp.conversation("hello", "2", "register", "1", phone=PHONE)  # consented in the chat; asked their name
+    result = add(runner, language="en")
+    assert result.exit_code == 0 and "(continued from registering)" in result.output, result.output
+    # They go on answering the chat's questions (name, number, organisation, "yes, register me").
+    for answer in ("Amina", "1", "Stichting Hulp", "1"):
+        assert whatsapp.conversation(answer, phone=PHONE), answer  # every message answered
+    with runtime.session() as session:
+        failed = session.scalar(select(func.count()).select_from(Message).where(Message.failures > 0))
+    assert failed == 0  # no message of theirs broke on the registration already done
+    [registration] = registrations(runtime)
+    assert registration.status == "registered"
+    assert [e.to_status for e in registration.events] == ["registering", "registered"]
