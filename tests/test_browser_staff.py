@@ -82,3 +82,103 @@ def test_pause_and_resume_from_the_persons_page(browser, live, runtime):  # noqa
         expect(page.locator("main table")).to_contain_text(change)
         expect(page.locator("main table")).to_contain_text(reason)
     page.context.close()
+
+
+def test_a_supermarket_is_added_with_its_key_shown_once_and_disabled(browser, live, runtime):  # noqa: F811
+    page = admin_page(browser, live, runtime, "supervisor")
+    page.click("text=Supermarkets")
+    page.fill("#store-name", "Jumbo Noord")
+    page.click("#add-store button[type=submit]")
+    key = page.locator("#till-key")
+    expect(key).to_be_visible()
+    assert len(key.inner_text().strip()) >= 40
+    expect(page.locator("#new-key")).to_contain_text("will not be shown again")
+    page.goto("/staff/stores/")
+    expect(page.locator("#till-key")).to_have_count(0)
+    row = page.locator("#stores tr[data-store='Jumbo Noord']")
+    expect(row).to_contain_text("enabled")
+    row.locator("input[name=confirm]").check()
+    row.get_by_role("button", name="Disable").click()
+    expect(page.locator("main .notice")).to_contain_text("Jumbo Noord is disabled")
+    expect(page.locator("#stores tr[data-store='Jumbo Noord']")).to_contain_text("disabled")
+    page.context.close()
+
+
+def test_an_admin_invites_and_deactivates_a_volunteer_whose_session_ends(browser, live, runtime):  # noqa: F811
+    admin = admin_page(browser, live, runtime)
+    admin.click("text=Staff accounts")
+    admin.fill("#new-email", "volunteer@example.org")
+    admin.select_option("#new-role", "agent")
+    admin.click("#create-user button[type=submit]")
+    password = admin.locator("#one-time-password").inner_text().strip()
+    expect(admin.locator("#new-password")).to_contain_text("will not be shown again")
+
+    volunteer = page_for(browser, live)
+    sign_in(volunteer, "volunteer@example.org", password)
+    expect(volunteer).to_have_url(re.compile(r"/staff/$"))
+
+    admin.goto("/staff/users/")
+    row = admin.locator("#accounts tr[data-email='volunteer@example.org']")
+    row.locator("input[name=confirm]").check()
+    row.get_by_role("button", name="Deactivate").click()
+    expect(admin.locator("main .notice")).to_contain_text("can no longer sign in; 1 open session ended")
+    expect(admin.locator("#accounts tr[data-email='volunteer@example.org'] .state")).to_have_text("deactivated")
+
+    volunteer.goto("/helpdesk/")
+    expect(volunteer).to_have_url(re.compile(r"/staff/login"))  # the open session ended
+    sign_in(volunteer, "volunteer@example.org", password)
+    expect(volunteer.locator("main .error")).to_be_visible()  # and no new one starts
+    admin.context.close()
+    volunteer.context.close()
+
+
+def test_invite_now_shows_the_count_and_asks_to_confirm(browser, live, runtime):  # noqa: F811
+    runtime.settings.templates["invitation"] = {lang: "HX" + "0" * 32 for lang in runtime.settings.languages.all}
+    import_csv(runtime, "phone,language\n+31612000001,en\n+31612000002,nl\n")
+    page = admin_page(browser, live, runtime, "supervisor")
+    page.goto("/staff/import")
+    page.click("#invite-now")
+    expect(page.locator("#invite-count")).to_contain_text("2 people will be sent an invitation")
+    page.click("#confirm-invite")
+    expect(page.locator("main table")).to_contain_text("invited")
+    expect(page.locator("main table")).to_contain_text("2")
+    page.goto("/staff/import")
+    page.click("#invite-now")
+    expect(page.locator("#invite-count")).to_contain_text("Nobody to invite")
+    page.context.close()
+
+
+def test_a_dutch_csv_is_imported_with_the_rejected_values_shown(browser, live, runtime, tmp_path):  # noqa: F811
+    import_csv(runtime, "phone\n+31612009999\n", partner="Stichting Hulp")
+    sheet = tmp_path / "lijst.csv"
+    sheet.write_text("Telefoonnummer;Naam;Taal;Organisatie\n06 1200 0001;Amal;ar;stichting hulp\n"
+                     "06 12;Jan;nl;Stichting Hulp\n", encoding="utf-8")
+    page = admin_page(browser, live, runtime, "supervisor")
+    page.goto("/staff/import")
+    page.set_input_files("#file", str(sheet))
+    page.click("form[enctype] button[type=submit]")
+    report = page.locator("main .report")
+    expect(report).to_contain_text("Accepted: 1")
+    expect(report).to_contain_text("Rejected: 1")
+    expect(page.locator("#rejected tbody tr")).to_contain_text("06 12")
+    expect(page.locator("#rejected tbody tr")).to_contain_text("not a valid phone number")
+    expect(report).to_contain_text("linked to the known partner Stichting Hulp")
+    page.context.close()
+
+
+def test_vouchers_are_issued_with_a_preview_a_confirmation_and_progress(browser, live, runtime):  # noqa: F811
+    import_csv(runtime, "phone,language\n" + "".join(f"+3161200{n:04d},en\n" for n in range(12)))
+    for rid in registration_ids(runtime).values():
+        move(runtime, rid, "registering", "registered", "verified", "included")
+    page = admin_page(browser, live, runtime, "supervisor")
+    page.click("text=Issue vouchers")
+    expect(page.locator("#issue-preview tbody .to-issue").first).to_have_text("12")
+    expect(page.locator("#issue-start")).to_have_text("Issue 12 vouchers")
+    page.check("#issue-confirm")
+    page.click("#issue-start")
+    expect(page.locator("#issue-progress")).to_have_attribute("data-state", "done", timeout=30_000)
+    expect(page.locator("#issue-state")).to_contain_text("Done: 12 issued, 0 already had theirs, 0 failed")
+    assert page.locator("#issue-progress progress").evaluate("bar => bar.value === bar.max")
+    page.goto("/staff/vouchers/issue/")
+    expect(page.locator("#nothing-to-issue")).to_be_visible()
+    page.context.close()
