@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
+from store.models import Voucher
 from tests import test_browser
 from tests.test_browser import SCREENSHOTS, TIMEOUT_MS, expect, sign_in
+from tests.test_printing import pages, scanned
 
 # The browser, the live server and the staff accounts (supervisor, agent) of tests/test_browser.py.
 browser, live, users = test_browser.browser, test_browser.live, test_browser.users
@@ -80,3 +83,35 @@ def test_a_volunteer_registers_a_person_at_the_desk_on_a_tablet(browser, live, u
     page.locator("#desk-error a").click()
     expect(page.locator("#desk-status")).to_have_text("registered")
     assert len(twilio.sent(PHONE)) == 1  # no second welcome
+
+
+def test_at_the_desk_a_person_on_paper_is_found_and_their_voucher_printed(browser, live, users, runner, runtime,
+                                                                          tmp_path):
+    for args in (["registrations", "add", "--phone", PHONE, "--name", "Amina", "--language", "ar",
+                  "--consent-by", "agent@example.org", "--no-whatsapp"],
+                 ["registrations", "set-status", "--phone", PHONE, "--status", "verified", "--reason", "ok"],
+                 ["registrations", "set-status", "--phone", PHONE, "--status", "included", "--reason", "ok"],
+                 ["vouchers", "issue", "--kind", "supermarket", "--period", "2026-W49"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    with runtime.session() as session:
+        code = session.scalar(select(Voucher.code))
+
+    page = tablet(browser, live)
+    sign_in(page, "agent@example.org")
+    page.goto("/staff/desk/")
+    page.fill("#find-phone", "06 1234 0077")
+    page.get_by_role("button", name=re.compile("^Find")).click()
+    expect(page.locator("#desk-whatsapp")).to_have_text("no: served on paper")
+    expect(page.locator("#desk-vouchers tbody")).to_contain_text("€17.50")  # what is left, on the spot
+    expect(page.locator("#resend")).to_have_count(0)  # nothing goes to WhatsApp for them
+    page.select_option("#paper", "receipt")
+    with page.expect_download() as download:
+        page.click("#print")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".pdf"
+    [(picture, text, (width, _height))] = pages(saved.read_bytes())
+    assert scanned(picture) == [code] * 2 and round(width) == 80 and "قسيمة" in text
+    page.reload()
+    expect(page.locator("#desk-vouchers tbody td").nth(5)).not_to_be_empty()  # handed out on paper, shown
