@@ -191,7 +191,10 @@ def publish_on_first_start(runtime) -> None:
                 return
     except SQLAlchemyError:
         return  # `flask db upgrade` is about to run; the files are served meanwhile
-    publish(runtime, "start-up", "first start: the files on disk")
+    try:
+        publish(runtime, "start-up", "first start: the files on disk")
+    except stored.ReleaseConflict:
+        pass  # another server or worker, starting at the same moment, published them
 
 
 @dataclass

@@ -169,3 +169,24 @@ def test_the_publish_page_is_for_editors_and_says_why_a_draft_is_refused(app, cl
     assert client.post("/staff/releases/9/rollback", data={"csrf_token": csrf(client, "/staff/releases/")},
                        follow_redirects=True).text.count("There is no flows release 9.") == 1
     assert french_menu(whatsapp, "+31600000009").startswith("Que puis-je faire pour vous ?")
+
+
+def test_which_fuzzy_translations_are_served():
+    """A reworded text keeps its translation (with or without the `#|` previous wording); a new text
+    that gettext matched to a *different* text still in use does not borrow that one's translation,
+    nor is a translation served with a placeholder the new English lacks; the source language's own
+    catalog never serves the old English."""
+    from bot.i18n import parse_catalog, served
+
+    catalog = parse_catalog('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                            '#, fuzzy\n#| msgid "Nothing was "\n#| "deleted."\nmsgid "Nothing at all was deleted."\n'
+                            'msgstr "Rien n\'a été effacé."\n\n'
+                            '#, fuzzy\nmsgid "Reworded on the texts page."\nmsgstr "Reformulé."\n\n'
+                            '#, fuzzy\n#| msgid "Yes"\nmsgid "Yes!"\nmsgstr "Oui"\n\n'
+                            '#, fuzzy\nmsgid "Thank you."\nmsgstr "Merci, {name}."\n\n'
+                            'msgid "Yes"\nmsgstr "Oui"\n')
+    shown = served(catalog)
+    assert shown.texts == {"Nothing at all was deleted.": "Rien n'a été effacé.",
+                           "Reworded on the texts page.": "Reformulé.", "Yes": "Oui"}
+    assert shown.needs_review == {"Nothing at all was deleted.", "Reworded on the texts page."}
+    assert served(catalog, source_language=True).texts == {"Yes": "Oui"}
