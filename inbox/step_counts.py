@@ -22,7 +22,8 @@ def events_of(before: State, turn: Turn) -> list[tuple[str, str, str]]:
     """(flow, step, event) for one turn: `before` is where the person was when they wrote."""
     waiting = (before.flow or "", before.step or "")  # ("", "did_you_mean"): the bot's "Did you mean" question
     found: list[tuple[str, str, str]] = []
-    if before.flow and turn.handled_by == "bot":
+    moved_on = (turn.state.flow, turn.state.step) != (before.flow, before.step) or bool(turn.visited)
+    if before.flow and turn.handled_by == "bot" and moved_on:  # asked again is not answered: it stays reached once
         found.append((*waiting, ANSWERED))
     if turn.misunderstood:
         found.append((*waiting, NOT_UNDERSTOOD))

@@ -55,3 +55,10 @@ def test_statistics_need_a_viewer_role(client, runner):
     signed_in(client, runner, role="agent")
     assert client.get("/staff/statistics/").status_code == 403
     assert client.get("/staff/statistics/?period=nonsense&language=xx").status_code == 403
+
+
+def test_a_question_asked_again_is_not_counted_as_answered():
+    """Reached once, not understood twice, then left: 'stopped here' (reached minus answered) stays 0, never below."""
+    before = State(flow="register", step="name")
+    asked_again = Turn(state=State(flow="register", step="name"), profile=Profile(language="ar"), misunderstood=True)
+    assert events_of(before, asked_again) == [("register", "name", "not_understood")]
