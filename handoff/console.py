@@ -14,7 +14,7 @@ from delivery.window import WAITING_TAG
 from handoff.context import vouchers
 from privacy.audit import record
 from store import conversations
-from store.models import Message, OutboxItem, StaffUser, Ticket, TicketNote, Voucher, utcnow
+from store.models import Contact, Message, OutboxItem, StaffUser, Ticket, TicketNote, Voucher, utcnow
 from vouchers.delivery import voucher_replies
 
 BACK_TO_BOT = N_("Our helper has finished this conversation. You are talking to the bot again: write MENU to see "
@@ -143,6 +143,8 @@ def send_vouchers_again(session, runtime, contact, email: str, where: str) -> tu
     Returns what staff are told and how many were queued; the caller commits and delivers."""
     if contact.opted_out:
         raise ConsoleError("this person has opted out: nothing can be sent")
+    # Two clicks at once: the second waits here for the first's commit, then sees its copy.
+    session.execute(select(Contact.id).where(Contact.id == contact.id).with_for_update())
     current = [v.id for v in vouchers(session, runtime.vouchers, contact.id) if v.resendable]
     if not current:
         raise ConsoleError("this person has no voucher with money left to send")

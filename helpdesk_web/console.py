@@ -152,11 +152,14 @@ def _ticket_or_404(session, ticket_id: int) -> Ticket:
     """The ticket, if this user's role may read it: supervisors and admins every ticket; an agent
     the open ones (the shared queue) and the closed ones nobody else held. Others look absent."""
     ticket = session.get(Ticket, ticket_id)
-    user = current_user()
-    if ticket is None or (user.role == "agent" and ticket.status == "closed"
-                          and ticket.assigned_to_id not in (None, user.id)):
+    if ticket is None or not _may_read(ticket):
         abort(404)
     return ticket
+
+
+def _may_read(ticket: Ticket) -> bool:
+    user = current_user()
+    return not (user.role == "agent" and ticket.status == "closed" and ticket.assigned_to_id not in (None, user.id))
 
 
 def window_closes(settings, contact):
@@ -238,7 +241,7 @@ def _previous(session, ticket: Ticket) -> list[dict]:
     emails = _emails(session, (t.assigned_to_id for t in tickets))
     return [{"id": t.id, "reason": t.reason, "status": t.status, "outcome": t.outcome or "",
              "opened": when(t.created_at), "closed": when(t.closed_at), "helper": emails.get(t.assigned_to_id, ""),
-             "url": url_for(".ticket", ticket_id=t.id)} for t in tickets]
+             "url": url_for(".ticket", ticket_id=t.id) if _may_read(t) else ""} for t in tickets]
 
 
 def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed: dict | None = None):

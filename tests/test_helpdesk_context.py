@@ -144,3 +144,19 @@ def test_changing_the_language_makes_the_bot_speak_it(whatsapp, runtime, client)
     whatsapp.wait()
     expected = runtime.translator.text(BACK_TO_BOT, "ar", **runtime.settings.placeholders())
     assert whatsapp.replies(PHONE)[-1] == expected != BACK_TO_BOT
+
+
+def test_an_agent_sees_how_an_earlier_ticket_ended_but_opens_only_those_they_may_read(whatsapp, app, runtime, client):
+    whatsapp.send("hello", phone=PHONE)
+    whatsapp.send("2", phone=PHONE)
+    earlier = ask_for_a_person(whatsapp, runtime)
+    other = app.test_client()
+    sign_in(other, runtime, "agent", email="other@example.org")
+    earlier_page = f"/helpdesk/tickets/{earlier.id}"
+    post(other, f"{earlier_page}/claim", page=earlier_page)
+    post(other, f"{earlier_page}/close", {"outcome": "resolved"}, page=earlier_page)
+    ticket = ask_for_a_person(whatsapp, runtime)
+    sign_in(client, runtime, "agent")
+    previous = client.get(f"/helpdesk/tickets/{ticket.id}").text.split('id="previous-tickets"')[1].split("</ul>")[0]
+    assert f"#{earlier.id}" in previous and "<strong>resolved</strong>" in previous and "other@example.org" in previous
+    assert f'href="{earlier_page}"' not in previous and client.get(earlier_page).status_code == 404
