@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 import releases.flows as flows_release
 from bot.flows import FlowError
+from store.releases import fingerprint_of
 
 group = AppGroup("flows", help="Conversation flows in flows/*.yml and their texts: check, publish, roll back.")
 
@@ -28,12 +29,17 @@ def _refused(error: FlowError, what: str) -> None:
 def check():
     """Check the flow files and texts as a release; print `file:line: problem; the fix` and exit 1
     if any is wrong."""
+    runtime = _runtime()
     try:
-        flows = flows_release.check(_runtime())
+        draft = flows_release.collect(runtime.settings)
+        flows = flows_release.check(runtime, draft)
     except FlowError as error:
         _refused(error, "nothing was published: people keep getting the live release.")
     steps = sum(len(flow.steps) for flow in flows.flows.values())
     click.echo(f"{len(flows.flows)} flows, {steps} steps: all valid")
+    live = next(iter(flows_release.releases(runtime)), None) if runtime.flows.number is not None else None
+    if live is not None and live.fingerprint != fingerprint_of(draft):
+        click.echo(f"Not live yet: people get release {live.number}; `flask flows publish` makes these files live.")
 
 
 def _who(actor: str) -> str:

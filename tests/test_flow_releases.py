@@ -38,6 +38,8 @@ def french_menu(whatsapp, phone: str) -> str:
 def test_publish_list_and_roll_back(runner, runtime, draft, whatsapp):
     assert french_menu(whatsapp, "+31600000001").startswith("Que puis-je faire pour vous ?")
     edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Comment puis-je vous aider ?"')
+    checked = runner.invoke(args=["flows", "check"])
+    assert checked.exit_code == 0 and "Not live yet: people get release 1; `flask flows publish`" in checked.output
     published = runner.invoke(args=["flows", "publish", "--by", "maria", "--note", "plus chaleureux"])
     assert published.exit_code == 0, published.output
     assert "Published release 2" in published.output
