@@ -14,7 +14,7 @@ from registration.desk import DeskError, register_at_desk
 from registration.lifecycle import STATUSES, TransitionError, change_status, registration_for
 from registration.reminders import remind_and_expire
 from store.models import Contact, Partner, Registration
-from vouchers.kinds import flags_with
+from vouchers.kinds import known_flags, set_flag
 
 group = AppGroup("registrations", help="Registrations and their status.")
 
@@ -126,16 +126,14 @@ def flag(phone, flag, off):
     """Set (or clear) a flag that makes a person eligible for a kind of voucher, e.g. pharmacy."""
     runtime = current_app.extensions["dda"]
     flag = flag.strip().lower()
-    known = sorted({f for kind in runtime.settings.vouchers.kinds.values() for f in kind.eligibility.flags})
-    if flag not in known:
-        raise click.BadParameter(f"no kind of voucher asks for {flag!r}; flags in use: {', '.join(known) or 'none'}",
-                                 param_hint="--flag")
+    if flag not in known_flags(runtime.settings):
+        raise click.BadParameter(f"no kind of voucher asks for {flag!r}; flags in use: "
+                                 f"{', '.join(known_flags(runtime.settings)) or 'none'}", param_hint="--flag")
     with runtime.session() as session:
         contact_id = contact_id_for(runtime, session, phone)
         registration = registration_for(session, contact_id) if contact_id else None
         if registration is None:
             raise click.ClickException("no registration with that number")
-        registration.flags = flags_with(registration.flags, flag, not off)
-        record(session, "cli", "cleared flag" if off else "set flag", f"registration:{registration.id}", flag)
+        set_flag(session, runtime.settings, registration, flag, not off, actor="cli")
         session.commit()
         click.echo(f"flags: {registration.flags or 'none'}")

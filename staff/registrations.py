@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from math import ceil
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -20,6 +20,7 @@ from registration.lifecycle import STATUSES, TRANSITIONS, TransitionError, chang
 from staff.auth import current_user, role_required
 from staff.search import KINDS, SCAN_LIMIT, SearchError, search
 from store.models import Contact, Message, Partner, Registration
+from vouchers.kinds import known_flags, set_flag
 
 PER_PAGE = 50
 MAX_BULK = 500
@@ -205,7 +206,31 @@ def detail(registration_id: int):
                        "with full phone number" if sees_full_phone(user) else "")
         session.commit()
     return render_template("staff/registrations/detail.html", registration=registration, events=events,
-                           duplicates=duplicates, full_phone=sees_full_phone(user), actions=actions)
+                           duplicates=duplicates, full_phone=sees_full_phone(user), actions=actions,
+                           known_flags=known_flags(_runtime().settings),
+                           flags=[f for f in registration.flags.split(",") if f])
+
+
+@blueprint.post("/<int:registration_id>/flags")
+@role_required("admin", "supervisor")
+def flags(registration_id: int):
+    """The flags that make a person eligible for a kind of voucher (vouchers.kinds.*.eligibility):
+    the ticked ones set, the others cleared; each change audited."""
+    user = current_user()
+    runtime = _runtime()
+    wanted = set(request.form.getlist("flags"))
+    known = known_flags(runtime.settings)
+    if not wanted <= set(known):
+        return render_template("staff/error.html", title="Nothing was changed", back=True,
+                               message=f"Flags are those a kind of voucher asks for: {', '.join(known)}."), 400
+    with runtime.session() as session:
+        registration = session.scalar(visible(select(Registration), user).where(Registration.id == registration_id))
+        if registration is None:
+            abort(404)
+        for flag in known:
+            set_flag(session, runtime.settings, registration, flag, flag in wanted, actor=user.actor)
+        session.commit()
+    return redirect(url_for(".detail", registration_id=registration_id))
 
 
 def _last_message_id(session, contact_id: int) -> int:

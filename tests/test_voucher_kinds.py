@@ -193,3 +193,26 @@ def test_a_one_off_kind_is_issued_once_ever(runner, runtime, whatsapp, monkeypat
     assert later["winter"]["issued"] == 0 and later["winter"]["already issued"] == 1
     (voucher,) = [v for v in vouchers(runtime) if v.kind == "winter"]
     assert voucher.valid_until == date(2027, 2, 4)  # 60 days from the day it was issued
+
+
+def test_a_supervisor_flags_a_person_for_the_pharmacy_voucher_on_their_page(client, runner, runtime, whatsapp):
+    from store.models import AuditEntry, Registration
+    from tests.test_staff import csrf, signed_in
+
+    include(whatsapp, runner, runtime)
+    with runtime.session() as session:
+        registration_id = session.scalar(select(Registration.id))
+    signed_in(client, runner, "supervisor")
+    here = f"/staff/registrations/{registration_id}"
+    page = client.get(here).text
+    assert 'name="flags" value="pharmacy">' in page  # not ticked yet
+    saved = client.post(f"/staff/registrations/{registration_id}/flags",
+                        data={"flags": "pharmacy", "csrf_token": csrf(client, here)})
+    assert saved.status_code == 302
+    assert 'value="pharmacy" checked' in client.get(f"/staff/registrations/{registration_id}").text
+    issued = run(runner, runtime, "vouchers", "issue", "--kind", "pharmacy", "--period", "2026-12", "--no-notify")
+    assert "issued 1" in issued.output
+    odd = client.post(f"{here}/flags", data={"flags": "vip", "csrf_token": csrf(client, here)})
+    assert odd.status_code == 400 and "Flags are those a kind of voucher asks for: pharmacy" in odd.text
+    with runtime.session() as session:
+        assert session.scalar(select(AuditEntry.action).where(AuditEntry.detail == "pharmacy")) == "set flag"

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import and_, literal
 
 from bot.i18n import N_
+from privacy.audit import record
 from settings import KIND_TEXTS, VoucherKind
 
 ONCE = "once"  # the period of a one-off kind: a person gets it once
@@ -117,8 +118,19 @@ def eligible(kind: VoucherKind, flags_column):
     return and_(True, *(padded.like(f"%,{flag},%") for flag in kind.eligibility.flags))
 
 
-def flags_with(flags: str, flag: str, on: bool) -> str:
-    """The comma-separated flags with `flag` set or cleared."""
-    words = {word for word in flags.split(",") if word}
-    words = words | {flag} if on else words - {flag}
-    return ",".join(sorted(words))
+def known_flags(settings) -> list[str]:
+    """The flags some kind's eligibility asks for: the only ones staff can set."""
+    return sorted({flag for kind in settings.vouchers.kinds.values() for flag in kind.eligibility.flags})
+
+
+def set_flag(session, settings, registration, flag: str, on: bool, *, actor: str) -> None:
+    """Set or clear one of `known_flags` on a registration, audited (the CLI and the staff page);
+    ValueError naming the flags in use for any other word."""
+    known = known_flags(settings)
+    if flag not in known:
+        raise ValueError(f"no kind of voucher asks for {flag!r}; flags in use: {', '.join(known) or 'none'}")
+    words = {word for word in registration.flags.split(",") if word}
+    changed = ",".join(sorted(words | {flag} if on else words - {flag}))
+    if changed != registration.flags:
+        registration.flags = changed
+        record(session, actor, "set flag" if on else "cleared flag", f"registration:{registration.id}", flag)
