@@ -70,7 +70,11 @@ def test_a_voucher_question_is_answered_from_the_ticket_in_arabic(
     agent = page.locator("#conversation .message.agent")
     expect(agent.last).to_contain_text(current.code)
     expect(agent.last.locator(".text")).to_have_attribute("dir", "auto")
-    reads = agent.last.locator(".text").evaluate("node => getComputedStyle(node).direction")
+    for _ in range(50):  # the page redraws the chat as the message's status changes: measure a drawn one
+        reads = agent.last.locator(".text").evaluate("node => node.isConnected ? getComputedStyle(node).direction : ''")
+        if reads:
+            break
+        page.wait_for_timeout(100)
     assert reads == "rtl"  # the voucher text went out in Arabic
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"ticket-context-arabic-{backend}.png", full_page=True)
