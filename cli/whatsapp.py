@@ -36,7 +36,9 @@ from vouchers.kinds import texts_of
 
 group = AppGroup("whatsapp", help="WhatsApp's reply buttons, list pickers and approved templates (Twilio's "
                                    "Content API).")
-WAITING_PAYLOAD = "window.open"  # the tap on "you have a message": any message from the person opens the window
+# The tap on "you have a message": any message opens the window (and releases what waited); this payload
+# gets the menu, or during a handoff the note that the team has their message, never "I did not understand".
+WAITING_PAYLOAD = "cmd.menu"
 SAMPLES = {"link": "https://wa.me/14155238886?text=JOIN%20ABCD2345EF", "amount": "€17.50", "days": "14"}
 
 
