@@ -80,3 +80,15 @@ def test_an_approved_template_reaches_the_console_and_a_new_process(runner, app,
     runtime.settings.templates["message_waiting"] = {"ar": "HX" + "c" * 32}  # config.yml names its own: it wins
     assert runtime.merge_approved_templates() > 0
     assert runtime.settings.templates["message_waiting"]["ar"] == "HX" + "c" * 32
+
+
+def test_tapping_you_have_a_message_gets_the_menu_not_a_misunderstanding(runner, twilio, whatsapp):
+    from tests.test_menus import chose_language, tap
+
+    sync(runner)
+    button = next(c for c in twilio.contents.values() if c["friendly_name"] == "dda_message_waiting_en")
+    action = button["types"]["twilio/quick-reply"]["actions"][0]
+    chose_language(whatsapp)
+    replies = tap(whatsapp, action["id"], action["title"])
+    assert replies and replies[0].startswith("What can I do for you?")
+    assert not any("did not understand" in reply for reply in replies)
