@@ -157,7 +157,9 @@ class Engine(Generic[H]):
     def handle(self, state: State, event: Incoming, profile: Profile, host: H) -> Turn:
         """Try the matchers in MATCHERS, top to bottom; the first that answers owns the turn."""
         turn = Turn(state=State.from_dict(state.to_dict()), profile=Profile(**vars(profile)))
-        trigger = self._trigger(event, turn.state) or self._danger(event, turn)
+        trigger = self._trigger(event, turn.state)
+        if trigger is None and not self._offered(turn, event, host):
+            trigger = self._danger(event, turn)
         message = Received(event=event, host=host, trigger=trigger)
         if message.trigger == self._intents.get(URGENT) and turn.profile.language is None and self.guess_language:
             guessed = self.guess_language(event.text, short=True) if event.text else None
@@ -448,6 +450,16 @@ class Engine(Generic[H]):
         if understood.intent == URGENT:
             confidence = max(confidence, understood.confidence)
         return flow if confidence >= self.urgent_threshold else None
+
+    def _offered(self, turn: Turn, event: Incoming, host: H) -> bool:
+        """Whether the message names an option the bot is waiting on ("Questions and answers"
+        typed instead of tapped): that is an answer, not words to read danger into."""
+        step = self._waiting_step(turn.state)
+        if step is None or not (event.text or event.payload):
+            return False
+        if step.kind == "menu":
+            return self._choose(step, event, turn.profile.language) is not None
+        return step.kind == "choose" and self._picked(turn, step, event, host) is not None
 
     def _critical(self, event: Incoming, turn: Turn) -> tuple[str, str] | None:
         """(flow, intent) when a free-text answer confidently asks for a flow that may start even
