@@ -75,11 +75,17 @@ def search(session, query, term: str, kind: str, region: str) -> Found:
     if kind not in KINDS:
         raise SearchError("Choose what to search by: phone, name or partner reference.")
     if kind == "phone" or (kind == "any" and looks_like_phone(term)):
-        contact_id = find_contact_id(session.connection(), normalise_phone(term, region))
-        if contact_id is None:
-            return Found(how="phone number")
-        ids = session.scalars(query.with_only_columns(Registration.id).where(Registration.contact_id == contact_id))
-        return Found(ids=list(ids), how="phone number")
+        try:
+            contact_id = find_contact_id(session.connection(), normalise_phone(term, region))
+        except SearchError:
+            if kind == "phone":
+                raise
+            contact_id = None
+        ids = [] if contact_id is None else list(session.scalars(
+            query.with_only_columns(Registration.id).where(Registration.contact_id == contact_id)))
+        if ids or kind == "phone":
+            return Found(ids=ids, how="phone number")
+        # Nobody has that number: it may be a reference of digits, so those are searched too.
     needle = folded(term)
     if len(needle) < MIN_TEXT:
         raise SearchError(f"Type at least {MIN_TEXT} letters of a name or reference.")

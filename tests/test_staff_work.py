@@ -37,6 +37,8 @@ def test_find_a_person_by_phone_written_any_way(client, runner, runtime):
     assert "1 registration found by phone number" in page
     response = client.get("/staff/registrations/", query_string={"q": "12ab", "by": "phone"})
     assert response.status_code == 200 and "not a phone number we can read" in response.text
+    import_csv(runtime, "phone,reference\n+31612000077,123456\n")
+    assert found(client, q="123456") == {registration_ids(runtime)["+31612000077"]}  # a reference of digits
 
 
 def test_the_search_term_is_never_in_the_audit_log(client, runner, runtime):
