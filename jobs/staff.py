@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from privacy.audit import record
@@ -31,6 +32,7 @@ ISSUE = "issue vouchers"
 STATUS_KEY = "dda:staff-jobs:issue-vouchers"
 RUNNING_SECONDS = 15 * 60   # a run that writes no progress for this long is taken as dead
 KEEP_SECONDS = 24 * 3600    # the last run's outcome stays on the page for a day
+QUEUE_DOWN = "the worker queue (Redis) is not answering: nothing was issued, try again in a minute"
 
 
 def staff_jobs(runtime: Services) -> dict[str, Callable[..., object]]:
@@ -59,8 +61,12 @@ def preview(runtime: Services) -> list[dict[str, Any]]:
 
 
 def status(runtime: Services) -> dict[str, Any]:
-    """The running or last run: state (none | queued | running | done | failed) and its counts."""
-    raw = runtime.redis.get(STATUS_KEY)
+    """The running or last run: state (none | queued | running | done | failed | unknown) and its
+    counts; unknown while Redis does not answer (a run under way goes on regardless)."""
+    try:
+        raw = runtime.redis.get(STATUS_KEY)
+    except RedisError:
+        return {"state": "unknown", "error": "the progress cannot be read right now (Redis is not answering)"}
     found = json.loads(raw) if raw else {"state": "none"}
     if found["state"] in ("queued", "running") and time.time() - found.get("updated", 0) > RUNNING_SECONDS:
         found = {**found, "state": "failed", "error": "the worker stopped answering; start it again"}
@@ -71,14 +77,24 @@ def _write(runtime: Services, **values) -> None:
     runtime.redis.set(STATUS_KEY, json.dumps({**values, "updated": time.time()}), ex=KEEP_SECONDS)
 
 
+class CannotStart(Exception):
+    """The queue is not answering: nothing was started."""
+
+
 def start(runtime: Services, actor: str) -> bool:
     """Queue a run unless one is queued or running; True when this call queued it."""
-    if status(runtime)["state"] in ("queued", "running"):
+    state = status(runtime)["state"]
+    if state == "unknown":
+        raise CannotStart(QUEUE_DOWN)
+    if state in ("queued", "running"):
         return False
     total = sum(row["eligible"] for row in preview(runtime))
     # Set-if-unchanged would be tighter, but a second run is harmless: issuing is idempotent.
-    _write(runtime, state="queued", by=actor, total=total, done=0)
-    runtime.tasks.run_job.send(ISSUE, actor)
+    try:
+        _write(runtime, state="queued", by=actor, total=total, done=0)
+        runtime.tasks.run_job.send(ISSUE, actor)
+    except RedisError:
+        raise CannotStart(QUEUE_DOWN) from None
     return True
 
 

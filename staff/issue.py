@@ -37,8 +37,11 @@ def start():
     if request.form.get("confirm") != "yes":
         flash("Nothing was issued: tick the box to confirm first.")
         return redirect(url_for("staff.issue.page"))
-    if not staff_jobs.start(_runtime(), current_user().actor):
-        flash("Vouchers are being issued already: its progress is below.")
+    try:
+        if not staff_jobs.start(_runtime(), current_user().actor):
+            flash("Vouchers are being issued already: its progress is below.")
+    except staff_jobs.CannotStart as error:
+        flash(f"Not started: {error}.")
     return redirect(url_for("staff.issue.page"))
 
 

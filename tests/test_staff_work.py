@@ -398,3 +398,24 @@ def test_issuing_is_for_program_staff_only(client, runner):
     signed_in(client, runner, "agent")
     assert client.get("/staff/vouchers/issue/").status_code == 403
     assert client.get("/staff/vouchers/issue/status").status_code == 403
+
+
+def test_issuing_while_redis_is_down_says_so_and_starts_nothing(client, runner, runtime, whatsapp, monkeypatch):
+    import redis
+
+    signed_in(client, runner)
+    include(whatsapp, runner, runtime)
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(runtime.redis, "get", down)
+    monkeypatch.setattr(runtime.redis, "set", down)
+    status = client.get("/staff/vouchers/issue/status")
+    assert status.status_code == 200 and status.json["state"] == "unknown"
+    assert "Progress unknown: the progress cannot be read right now" in client.get("/staff/vouchers/issue/").text
+    token = csrf(client, "/staff/vouchers/issue/")
+    page = client.post("/staff/vouchers/issue/", data={"csrf_token": token, "confirm": "yes"}, follow_redirects=True)
+    assert page.status_code == 200 and "Not started: the worker queue (Redis) is not answering" in page.text
+    runtime.tasks.drain()
+    assert vouchers(runtime) == []
