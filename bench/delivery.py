@@ -29,7 +29,7 @@ from sqlalchemy import insert, select
 from bench import RESULTS, ROOT
 from bench.load import paced
 from bench.server import free_port, gunicorn
-from bench.services import DATABASE_URL, REDIS_URL, prepare_database, prepare_redis
+from bench.services import DATABASE_URL, REDIS_URL, keyring_url, prepare_database, prepare_redis
 from settings import ENVIRONMENT, SECRETS
 
 GOAL_PER_SECOND = 400
@@ -63,7 +63,8 @@ def _config(folder: Path, rate: int) -> Path:
 
 def _environment(mock_url: str, config: Path, public_url: str = "http://127.0.0.1:9") -> dict[str, str]:
     return {
-        "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "DDA_CONFIG": str(config),
+        "DATABASE_URL": DATABASE_URL, "DDA_KEYRING_URL": keyring_url(DATABASE_URL), "REDIS_URL": REDIS_URL,
+        "DDA_CONFIG": str(config),
         "SECRET_KEY": "bench-secret-key-0123456789abcde", "DDA_ENCRYPTION_KEY": "bench-encryption-key-0123456789a",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
         "TWILIO_WHATSAPP_NUMBER": "+14155238886", "TWILIO_API_BASE_URL": mock_url, "PUBLIC_BASE_URL": public_url,

@@ -45,7 +45,7 @@ from bench import RESULTS, ROOT
 from bench.delivery import _clean_env, people_option
 from bench.load import _percentile
 from bench.server import free_port, gunicorn
-from bench.services import prepare_database
+from bench.services import keyring_url, prepare_database
 
 DATABASE_URL = os.environ.get("BENCH_FAULTS_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/dda_bench_faults")
 AUTH_TOKEN = "bench-auth-token-0123456789abcde"
@@ -469,7 +469,8 @@ def _config() -> Path:
 
 
 def _environment(mock_url: str, redis_url: str, public_url: str) -> dict[str, str]:
-    return {"DATABASE_URL": DATABASE_URL, "REDIS_URL": redis_url, "DDA_CONFIG": str(_config()),
+    return {"DATABASE_URL": DATABASE_URL, "DDA_KEYRING_URL": keyring_url(DATABASE_URL), "REDIS_URL": redis_url,
+            "DDA_CONFIG": str(_config()),
             "SECRET_KEY": "bench-secret-key-0123456789abcde", "DDA_ENCRYPTION_KEY": "bench-encryption-key-0123456789a",
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": "AC" + "0123456789abcdef" * 2,
             "TWILIO_WHATSAPP_NUMBER": SENDER, "TWILIO_API_BASE_URL": mock_url, "PUBLIC_BASE_URL": public_url}

@@ -20,8 +20,23 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2")
 
 
+def keyring_url(url: str) -> str:
+    """The bench's keyring: a database of its own beside the bench's (`<database>_keyring`), as in
+    production, so no local keyring file of `make run` (made with another key) is picked up."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_keyring").render_as_string(hide_password=False)
+
+
 def prepare_database(url: str = DATABASE_URL) -> None:
-    """Create the database if needed, migrate it and empty it."""
+    """Create the database and its keyring if needed, migrate the one and empty both."""
+    keyring = keyring_url(url)
+    _create_database(keyring)
+    engine = make_engine(keyring)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS data_keys"))
+    finally:
+        engine.dispose()
     _create_database(url)
     upgrade(url)
     engine = make_engine(url)
@@ -74,6 +89,6 @@ def on_each_database(measure) -> dict:
     except Exception as error:  # noqa: BLE001  (any reason PostgreSQL is not there)
         print(f"  (postgresql skipped: {type(error).__name__})")
         return results
-    personal.open_data_keys(default_keyring_url(DATABASE_URL))
+    personal.open_data_keys(keyring_url(DATABASE_URL))
     results["postgresql"] = measure(DATABASE_URL)
     return results

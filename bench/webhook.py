@@ -23,7 +23,7 @@ from twilio.request_validator import RequestValidator
 from bench import RESULTS, ROOT
 from bench.load import MakeRequest, paced, saturate
 from bench.server import free_port, gunicorn
-from bench.services import DATABASE_URL, REDIS_URL, prepare_database, prepare_redis
+from bench.services import DATABASE_URL, REDIS_URL, keyring_url, prepare_database, prepare_redis
 
 PATH = "/twilio/whatsapp"
 FIXTURE = ROOT / "tests" / "fixtures" / "inbound_text.json"
@@ -73,7 +73,7 @@ def _environment(public_url: str) -> dict[str, str]:
     closed local port: nothing is sent during the bench, and if something were, it must not
     reach Twilio."""
     return {
-        "DATABASE_URL": DATABASE_URL,
+        "DATABASE_URL": DATABASE_URL, "DDA_KEYRING_URL": keyring_url(DATABASE_URL),
         "REDIS_URL": REDIS_URL,
         "SECRET_KEY": "bench-secret-key-0123456789abcde",
         "DDA_ENCRYPTION_KEY": "bench-encryption-key-0123456789a",
