@@ -27,16 +27,23 @@ def keyring_url(url: str) -> str:
     return parsed.set(database=f"{parsed.database}_keyring").render_as_string(hide_password=False)
 
 
+_emptied_keyrings: set[str] = set()
+
+
 def prepare_database(url: str = DATABASE_URL) -> None:
-    """Create the database and its keyring if needed, migrate the one and empty both."""
+    """Create the database and its keyring if needed, migrate the one and empty both. The keyring
+    is emptied once per bench process, before anything here opens it: a later benchmark's
+    seeding shares the open keyring with the servers it starts."""
     keyring = keyring_url(url)
     _create_database(keyring)
-    engine = make_engine(keyring)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS data_keys"))
-    finally:
-        engine.dispose()
+    if keyring not in _emptied_keyrings:
+        engine = make_engine(keyring)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("DROP TABLE IF EXISTS data_keys"))
+        finally:
+            engine.dispose()
+        _emptied_keyrings.add(keyring)
     _create_database(url)
     upgrade(url)
     engine = make_engine(url)
