@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, func, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 KEY_ID_LENGTH = 32  # hex characters: 128 random bits
 LOOKUP_KEY_ID = "lookup"  # the one shared secret of the keyring: part of the lookup hash's key
@@ -63,7 +63,10 @@ class DataKeys:
         self._cache: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
         self._lookup: bytes | None = None
-        metadata.create_all(engine)
+        try:
+            metadata.create_all(engine)
+        except (IntegrityError, ProgrammingError):  # another process created it in the same moment
+            metadata.create_all(engine)
 
     # --- making and opening keys ----------------------------------------------------------
 
