@@ -7,12 +7,12 @@ unless its MessageSid is already known, and release what was held for the person
 so WhatsApp's window is open). The unique MessageSid makes a retried or concurrent delivery a
 no-op. Only someone new costs more: a data key is made in the keyring first, then the contact.
 
-For someone known, outside a key rotation, that is three statements: one read (was the message
-an erased person's, whose are these identifiers, which data key), one write of the message and
-the release, one of the window. On PostgreSQL each write commits on its own (autocommit), so a
-message costs two commits; the message is stored before the webhook answers either way. SQLite
-(`make run`, tests) runs the same statements in one transaction. The statements are plain SQL
-with typed parameters so SQLAlchemy compiles them once (README, Production).
+On PostgreSQL most messages (one identifier, outside a key rotation) are stored by one statement,
+one commit (inbox/store_postgresql.py). The general path below takes the rest and runs
+everywhere: one read (was the message an erased person's, whose are these identifiers, which
+data key), one write of the message and the release, one of the window; on PostgreSQL each write
+commits on its own (autocommit), on SQLite (`make run`, tests) all run in one transaction. The
+message is stored before the webhook answers either way.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from sqlalchemy import bindparam, select, text
 
 from channels.twilio_payload import Received
 from delivery.window import release_held
+from inbox.store_postgresql import Slow, in_one_statement
+from inbox.stored import Stored
 from store.identifiers import Identity, identify, wrote
 from store.models import PHONE, Contact, Message, utcnow
 from store.personal import lookup_keys, seal
@@ -85,17 +87,21 @@ def _look_up(connection, received: Received) -> _Known:
     return _Known(rows[0].forgotten, *owner)
 
 
-class Stored(NamedTuple):
-    message_id: int
-    contact_id: int
-    new: bool  # False: Twilio sent this MessageSid before
-    waiting: bool  # not processed yet (new, or a retry of one whose job was lost): queue it
-
-
 def receive(runtime, received: Received) -> Stored | None:
     """Store the message unless its MessageSid is known; None for a message of someone erased
     (a replay), which is dropped without bringing the person back."""
     now = utcnow()
+    if runtime.db.dialect.name == "postgresql":
+        stored = in_one_statement(runtime.db, received, now)
+        if not isinstance(stored, Slow):
+            if stored is not None and stored.released:
+                runtime.tasks.deliver.send(stored.contact_id)
+            return stored
+    return _receive(runtime, received, now)
+
+
+def _receive(runtime, received: Received, now) -> Stored | None:
+    """Any message: several identifiers to link, a key rotation under way, SQLite."""
     values = {"now": now, "sid": received.sid, "kind": received.kind, "media_types": list(received.media_types) or None}
     postgresql = runtime.db.dialect.name == "postgresql"
     with runtime.db.connect() as connection:
@@ -125,6 +131,10 @@ def receive(runtime, received: Received) -> Stored | None:
             runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
             return Stored(message_id, contact_id, new=True, waiting=True)
-        before = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
-                                    .where(Message.provider_sid == received.sid)).one()
-        return Stored(before.id, before.contact_id, new=False, waiting=before.processed_at is None)
+        return _earlier(connection, received.sid)
+
+
+def _earlier(connection, sid: str) -> Stored:
+    before = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
+                                .where(Message.provider_sid == sid)).one()
+    return Stored(before.id, before.contact_id, new=False, waiting=before.processed_at is None)

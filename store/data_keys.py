@@ -54,7 +54,7 @@ class DataKeys:
     """The keyring's one table, with a short-lived in-process cache of unwrapped keys."""
 
     def __init__(self, engine: Engine, wrapping: Callable[[], MultiFernet], cache_seconds: float = 300,
-                 cache_size: int = 20_000):
+                 cache_size: int = 20_000, stock_size: int = 32):
         self.engine = engine
         self.url = str(engine.url)
         self._wrapping = wrapping  # the master key's wrapping Fernets, current first
@@ -63,6 +63,8 @@ class DataKeys:
         self._cache: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
         self._lookup: bytes | None = None
+        self.stock_size = stock_size
+        self._stock: list[str] = []
         try:
             metadata.create_all(engine)
         except (IntegrityError, ProgrammingError):  # another process created it in the same moment
@@ -86,6 +88,25 @@ class DataKeys:
             for key_id, key in made:
                 self._remember(key_id, Fernet(key), now)
         return [key_id for key_id, _ in made]
+
+    def take(self) -> str:
+        """A new data key for one new person. Keys are made ahead, `stock_size` at a time: at a
+        campaign peak most messages are first contacts, and one keyring round trip then serves
+        many of them. A key still in stock when the process ends was never used and opens nothing."""
+        with self._lock:
+            if self._stock:
+                return self._stock.pop()
+        first, *rest = self.create(self.stock_size)
+        with self._lock:
+            self._stock.extend(rest)
+        return first
+
+    def forget(self) -> None:
+        """Drop the unused keys in stock and every cached key: the keyring was emptied behind our
+        back (the test suite does, between tests)."""
+        with self._lock:
+            self._stock.clear()
+            self._cache.clear()
 
     def fernet(self, key_id: str) -> Fernet | None:
         """The person's key, or None when it was destroyed (the person was erased)."""

@@ -99,7 +99,7 @@ def _new_contact(connection, sender: Identity, key: str, now: datetime, channel:
     """A contact with its first identifier. If a concurrent request made this person first, the
     identifier's unique key says so: our contact row is dropped and theirs is used."""
     contacts, table = Contact.__table__, ContactIdentifier.__table__
-    data_key = data_keys().create()[0]
+    data_key = data_keys().take()
     contact_id = connection.execute(insert(contacts).values(opted_out=False, channel=channel, created_at=now,
                                                             data_key_id=data_key)
                                     .returning(contacts.c.id)).scalar_one()

@@ -104,3 +104,47 @@ def test_logs_never_hold_the_number_or_the_text(whatsapp, caplog):
     assert "inbound stored" in logged
     for secret in ("31687654321", "my secret words", "6876 54321", "+999"):
         assert secret not in logged
+
+
+def test_a_new_person_writing_several_messages_at_once_becomes_one_contact(runtime):
+    """Twilio delivers a burst from someone new on parallel requests: one person, every message kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from channels.twilio_payload import read_inbound
+    from inbox.receive import receive
+    from store.models import Contact, ContactIdentifier
+
+    def post(number: int):
+        sid = f"SM{number:032x}"
+        form = fixture("inbound_text") | {"From": "whatsapp:+31687654321", "MessageSid": sid, "SmsSid": sid,
+                                          "SmsMessageSid": sid, "Body": f"bericht {number}"}
+        return receive(runtime, read_inbound(form, "NL", 4096))
+
+    with ThreadPoolExecutor(8) as pool:
+        stored = list(pool.map(post, range(16)))
+    assert len({item.contact_id for item in stored}) == 1 and all(item.new for item in stored)
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 1
+        assert session.scalar(select(func.count()).select_from(ContactIdentifier)) == 1
+        bodies = session.scalars(select(Message.body).where(Message.direction == "in")).all()
+    assert sorted(bodies) == sorted(f"bericht {number}" for number in range(16))
+
+
+def test_a_number_moved_to_another_contact_is_followed_at_once(runtime):
+    """Staff merged two contacts: the next message goes to the one kept, whatever a web process remembered."""
+    from channels.twilio_payload import read_inbound
+    from inbox.receive import receive
+    from registration.merge import merge
+
+    def post(phone: str, sid: str):
+        form = fixture("inbound_text") | {"From": f"whatsapp:{phone}", "MessageSid": sid, "SmsSid": sid,
+                                          "SmsMessageSid": sid}
+        return receive(runtime, read_inbound(form, "NL", 4096))
+
+    keep = post("+31611111111", "SM" + "1" * 32).contact_id
+    other = post("+31622222222", "SM" + "2" * 32).contact_id
+    with runtime.session() as session:
+        merge(session, keep, other, actor="test")
+        session.commit()
+    again = post("+31622222222", "SM" + "3" * 32)
+    assert again.new and again.contact_id == keep
