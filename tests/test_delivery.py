@@ -20,9 +20,12 @@ def person(session, runtime, phone: str = PHONE):
 
 
 def queue(runtime, *replies: Reply) -> int:
+    """Each reply a message of its own, as from turns one after another (the texts of one turn
+    would go as one message)."""
     with runtime.session() as session:
         contact = person(session, runtime)
-        queue_replies(session, runtime.settings, contact, list(replies))
+        for reply in replies:
+            queue_replies(session, runtime.settings, contact, [reply])
         session.commit()
         return contact.id
 
@@ -122,7 +125,8 @@ def test_sends_never_exceed_the_rate_per_sender_across_workers(runtime, twilio):
     first = queue(runtime, *[Reply(text=f"a{n}") for n in range(6)])
     with runtime.session() as session:
         other = person(session, runtime, "+31687654321")
-        queue_replies(session, runtime.settings, other, [Reply(text=f"b{n}") for n in range(6)])
+        for n in range(6):
+            queue_replies(session, runtime.settings, other, [Reply(text=f"b{n}")])
         session.commit()
         second = other.id
     runtime.tasks.deliver.send(first)

@@ -22,9 +22,11 @@ def written_days_ago(runtime, days: float) -> int:
 
 
 def queue(runtime, contact_id: int, *texts: str, queue: str = "bulk") -> None:
+    """Each text a message of its own, as notices written at different moments."""
     with runtime.session() as session:
-        queue_replies(session, runtime.settings, session.get(Contact, contact_id), [Reply(text=t) for t in texts],
-                      queue=queue)
+        for text in texts:
+            queue_replies(session, runtime.settings, session.get(Contact, contact_id), [Reply(text=text)],
+                          queue=queue)
         session.commit()
     runtime.tasks.send_bulk([contact_id])
     runtime.tasks.drain()

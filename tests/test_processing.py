@@ -9,13 +9,15 @@ SCRIPT = ["hello", "2", "language", "6", "menu", "2", "1", "menu"]
 
 
 def test_burst_of_messages_is_processed_in_arrival_order(whatsapp):
+    answered = []
     for text in SCRIPT:  # one at a time, waiting for each turn
-        whatsapp.send(text, phone="+31600000001")
+        answered.append(len(whatsapp.conversation(text, phone="+31600000001")))
     for text in SCRIPT:  # all at once, three worker threads racing
         whatsapp.send(text, phone="+31600000002", wait=False)
     whatsapp.wait()
     assert whatsapp.replies("+31600000002") == whatsapp.replies("+31600000001")
-    assert len(whatsapp.replies("+31600000001")) >= len(SCRIPT)
+    # each turn answered in one message, but the last: written while a helper is on the way, it is for them
+    assert answered == [1] * (len(SCRIPT) - 1) + [0]
 
 
 def test_webhook_answers_before_processing(whatsapp, runtime):
@@ -47,8 +49,8 @@ def test_failure_after_the_state_was_saved_is_retried_without_double_replies(wha
     monkeypatch.setattr(process, "queue_replies", fail_once)
     replies = whatsapp.conversation("2")
     assert failures == [1]
-    assert replies[0] == "Thank you. I will write to you in English."
-    assert sum("Welcome to" in reply for reply in replies) == 1
+    assert replies[0].startswith("Thank you. I will write to you in English.")
+    assert sum(reply.count("Welcome to") for reply in replies) == 1
 
 
 def test_lost_queue_message_is_picked_up_by_the_sweeper(whatsapp, runtime, monkeypatch):

@@ -269,7 +269,8 @@ def test_questions_and_answers(whatsapp, content):
     whatsapp.send("1")
     questions = whatsapp.conversation("Questions and answers")[-1]
     assert "Do I have to pay?" in questions
-    assert whatsapp.conversation("1")[0] == "No, not if you cannot."
+    (answer,) = whatsapp.conversation("1")  # the answer, then what next, as buttons under it
+    assert answer.startswith("No, not if you cannot.\n\nAnything else?")
 
 
 def test_feedback_is_counted_per_offer_and_shown_to_editors(whatsapp, runtime, content, client, runner):
