@@ -1,21 +1,43 @@
 """One message rate per WhatsApp sender, shared by every worker through Redis: WhatsApp
 allows about 80 per second per sender, and going over gets messages refused.
 
-Bulk sends take their slots a batch at a time (one round trip for many messages) and never
-the last `reserve` slots of a second: those stay for replies, so a person who writes during a
-40,000-message voucher run is not queued behind it at the rate limit either.
+Replies come first. Each second has a counter in Redis of what was taken (all, and bulk) and
+of what replies asked for. Bulk sends (voucher notices, invitations) take their slots a batch at
+a time (one round trip for many messages) and never more than `per_second` less the larger of
+`reserve` and what replies asked for in this second and the one before: while people are
+writing, bulk slows down by as much as their answers need, and when nobody writes it takes the
+whole rate but `reserve`. A fixed share for replies would either leave people queued behind a
+40,000-message voucher run (the share too small for a busy moment) or slow every run down (too
+large). The previous second counts because bulk may have taken its batch before this second's
+replies asked; one second of what replies needed is how quickly bulk steps aside.
 """
 from __future__ import annotations
 
 import time
 
-# Grant up to ARGV[1] slots of this second without taking it past ARGV[2]; returns how many.
+# KEYS[1]: this second's counters, KEYS[2]: the previous second's. ARGV: wanted, per_second,
+# reserve, 1 for bulk. Grants up to `wanted` slots of this second; returns how many. Bulk keeps
+# one slot a second however many replies ask, so a run always ends.
 _GRANT = """
-local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
-local grant = math.min(tonumber(ARGV[1]), tonumber(ARGV[2]) - taken)
-if grant <= 0 then return 0 end
-redis.call('INCRBY', KEYS[1], grant)
-redis.call('EXPIRE', KEYS[1], 2)
+local wanted, per_second = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts = redis.call('HMGET', KEYS[1], 'all', 'bulk', 'asked')
+local taken, bulk_taken, asked = tonumber(counts[1] or '0'), tonumber(counts[2] or '0'), tonumber(counts[3] or '0')
+local grant = per_second - taken
+if ARGV[4] == '1' then
+  local before = tonumber(redis.call('HGET', KEYS[2], 'asked') or '0')
+  local ceiling = math.max(1, per_second - math.max(tonumber(ARGV[3]), asked, before))
+  grant = math.min(grant, ceiling - bulk_taken)
+else
+  redis.call('HINCRBY', KEYS[1], 'asked', wanted)
+end
+grant = math.min(wanted, grant)
+if grant > 0 then
+  redis.call('HINCRBY', KEYS[1], 'all', grant)
+  if ARGV[4] == '1' then redis.call('HINCRBY', KEYS[1], 'bulk', grant) end
+else
+  grant = 0
+end
+redis.call('EXPIRE', KEYS[1], 3)
 return grant
 """
 
@@ -30,13 +52,12 @@ class RateLimiter:
 
     def acquire(self, wanted: int = 1, *, bulk: bool = False) -> int:
         """Block until this second (or a later one) has room, then take up to `wanted` slots;
-        returns how many were taken (at least one)."""
-        ceiling = self.per_second - self.reserve if bulk else self.per_second
-        ceiling = max(1, ceiling)
+        returns how many were taken (at least one). One round trip to Redis per try."""
         while True:
             now = time.time()
             second = int(now)
-            granted = int(self._grant(keys=[f"{self.key}:{second}"], args=[wanted, ceiling]))
+            granted = int(self._grant(keys=[f"{self.key}:{second}", f"{self.key}:{second - 1}"],
+                                      args=[wanted, self.per_second, self.reserve, 1 if bulk else 0]))
             if granted:
                 return granted
             time.sleep(second + 1 - now + 0.001)
