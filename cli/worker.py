@@ -21,6 +21,7 @@ def group(threads, bulk_threads):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runtime.nlu.warm_up()  # before taking messages: the first ones would wait for it
     runtime.tasks.start_worker(threads=threads, bulk_threads=bulk_threads)
     click.echo(f"worker running with {threads} threads for replies and {bulk_threads} for bulk sends; "
                "stop with Ctrl-C")

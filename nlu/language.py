@@ -48,11 +48,17 @@ class LanguageDetector:
         self.languages = set(languages)
         self.min_words = min_words
         self.min_confidence = min_confidence
-        codes = [getattr(IsoCode639_1, code.upper()) for code in languages
-                 if code not in ("ti", "am") and hasattr(IsoCode639_1, code.upper())]
-        self._lingua = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+        self._codes = [getattr(IsoCode639_1, code.upper()) for code in languages
+                       if code not in ("ti", "am") and hasattr(IsoCode639_1, code.upper())]
+        self._lingua = LanguageDetectorBuilder.from_iso_codes_639_1(*self._codes).build()
         usable = [(text, code) for text, code in ethiopic_examples or [] if _ETHIOPIC.search(text)]
         self._ethiopic_model = EthiopicModel(usable) if len({code for _, code in usable}) == 2 else None
+
+    def preload(self) -> None:
+        """Load every language model now. Lingua loads them on first use, which takes seconds
+        and holds the GIL: in a worker every other thread (other people's replies) would wait."""
+        self._lingua = LanguageDetectorBuilder.from_iso_codes_639_1(*self._codes) \
+            .with_preloaded_language_models().build()
 
     def detect(self, text: str, min_words: int | None = None) -> Detected | None:
         """The language, or None when the message is too short or too uncertain to say."""

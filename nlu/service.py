@@ -27,6 +27,12 @@ class NluService:
         self.rasa = RasaClient(rasa.url, rasa.token, rasa.timeout_seconds) if settings.nlu.backend == "rasa" else None
         self._lookups = _lookup_patterns(self.classifier.fingerprint)
 
+    def warm_up(self) -> None:
+        """Everything that loads on first use, loaded now: for a process that is about to answer
+        people (`flask worker`), so the first of them does not wait seconds for it."""
+        self.detector.preload()
+        self.parse("hello, I would like to register")
+
     def parse(self, text: str, *, with_language: bool = True, with_words: bool = False) -> dict:
         """Rasa's ParseResult (text, intent, intent_ranking, entities) plus the language;
         `with_words` adds `knows_a_word` (False: the embedded classifier knew no word of it)."""
