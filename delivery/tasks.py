@@ -92,6 +92,8 @@ class Tasks:
         def deliver_job(contact_id: int) -> None:
             deliver_contact(runtime, contact_id)
 
+        self._deliver_here = deliver_job
+
         def deliver_bulk_job(contact_ids: list[int]) -> None:
             deliver_batch(runtime, contact_ids)
 
@@ -122,6 +124,17 @@ class Tasks:
         self._workers: list[dramatiq.Worker] = []
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
+
+    def deliver_now(self, contact_id: int) -> None:
+        """Deliver a person's waiting replies in this thread: for the job that has just committed
+        their turn. A queued job would add the queue's polling (up to a tenth of a second when
+        it is quiet) and a job's own work (fetch, acknowledge) to every answer. Whatever goes
+        wrong here is left to a queued job, which retries as before."""
+        try:
+            self._deliver_here(contact_id)
+        except Exception as error:
+            log.warning("delivering at once failed (%s): queued", type(error).__name__)
+            self.deliver.send(contact_id)
 
     def sweep(self, everything: bool = False) -> int:
         """Queue again what a lost queue message left behind; safe to run at any time.

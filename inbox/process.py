@@ -3,9 +3,10 @@
 For each message, in one transaction: mark it processed (a statement only one transaction can
 win, so a message is applied once even if two workers reach it), load the conversation state,
 run one turn of the engine, then write the new state, the replies (outbox) and the changes to
-the contact, and commit. Only then are the replies handed to delivery, so nothing is sent for
-a turn that did not commit. The person's lock in Redis only keeps workers from doing the same
-work twice; losing it, or Redis altogether, changes nothing about where a person is.
+the contact, and commit. Only then are the replies delivered, by the same job (a trip through
+the queue would only add to the wait), so nothing is sent for a turn that did not commit. The
+person's lock in Redis only keeps workers from doing the same work twice; losing it, or Redis
+altogether, changes nothing about where a person is.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def process_contact(runtime, contact_id: int) -> int:
                 return done
             done += 1
             if replies:
-                runtime.tasks.deliver.send(contact_id)
+                runtime.tasks.deliver_now(contact_id)
             renew()
 
 

@@ -64,3 +64,20 @@ def test_lost_queue_message_is_picked_up_by_the_sweeper(whatsapp, runtime, monke
     runtime.tasks.sweep()  # (on Redis the watch may have queued it already: a fresh Redis lost nothing yet)
     whatsapp.wait()
     assert whatsapp.replies()[0].startswith("Choose your language")
+
+
+def test_the_answer_leaves_with_the_turn_without_a_trip_through_the_queue(whatsapp, runtime, monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(runtime.tasks.deliver, "send", queued.append)
+    whatsapp.send("hello")
+    assert whatsapp.replies()[0].startswith("Choose your language")
+    assert queued == []
+
+
+def test_when_sending_with_the_turn_fails_a_queued_job_sends_the_answer(whatsapp, runtime, monkeypatch):
+    def fails(contact_id: int) -> None:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(runtime.tasks, "_deliver_here", fails)
+    whatsapp.send("hello")
+    assert whatsapp.replies()[0].startswith("Choose your language")
