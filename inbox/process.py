@@ -80,11 +80,13 @@ def _process_next(runtime, contact_id: int) -> int | None:
 
         contact.language = turn.profile.language
         contact.opted_out = turn.profile.opted_out
-        if contact.channel != "local":
-            record_turn(session, before, turn, turn.profile.language)
         items = queue_replies(session, runtime.settings, contact, turn.replies)
         if host.erase:  # keeps the confirmation until it is delivered
             erase(session, contact, keep=[item.message_id for item in items])
+        if contact.channel != "local":
+            # Last before the commit: every turn locks the same few counts (today's welcome), so
+            # the time between this and the commit is how many turns a second all workers can take.
+            record_turn(session, before, turn, turn.profile.language)
         session.commit()
         log.info("processed inbound message %s: %d repl%s, %s", message.id, len(turn.replies),
                  "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
