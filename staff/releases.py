@@ -38,24 +38,33 @@ def index():
                            unpublished=unpublished, refresh=runtime.settings.content.refresh_seconds)
 
 
+def _back() -> str:
+    """Where the editor was: the texts pages post here too, and their editor goes back to them."""
+    back = request.form.get("back") or ""
+    return back if back.startswith(("/staff/texts/", "/staff/releases/")) else url_for(".index")
+
+
 def _change(make, refused: str, done: str):
-    """Run a publication (`make()` -> Published) and tell the editor what became of it."""
+    """Run a publication (`make()` -> Published) and tell the editor what became of it: every
+    problem of a refused draft on a page of its own, anything else as a notice where they were."""
     runtime = _runtime()
     live = runtime.flows.number
+    back = _back()
     try:
         published = make(runtime, current_user().actor)
     except LookupError as error:
         flash(f"{str(error)[0].upper()}{str(error)[1:]}.")
     except FlowError as error:
-        flash(f"{refused} ({len(error.problems)} problem(s): {'; '.join(error.problems[:3])}). "
-              f"People keep getting release {live}.")
+        return render_template("staff/publish_refused.html", problems=error.problems, back=back,
+                               refused=f"{refused} ({len(error.problems)} problem(s)). "
+                                       f"People keep getting release {live}."), 400
     except stored.ReleaseConflict as error:
         flash(f"Nothing changed: {error}.")
     else:
         flash("Nothing changed: that is what is live already." if published.number is None else
-              f"{done.format(number=published.number)} Every server and worker switches within "
-              f"{runtime.settings.content.refresh_seconds:g} seconds.")
-    return redirect(url_for(".index"))
+              f"{done.format(number=published.number, summary=published.summary)} Every server and worker "
+              f"switches within {runtime.settings.content.refresh_seconds:g} seconds.")
+    return redirect(back)
 
 
 @blueprint.post("/publish")
@@ -63,7 +72,8 @@ def _change(make, refused: str, done: str):
 def publish():
     note = (request.form.get("note") or "").strip()[:200]
     return _change(lambda runtime, actor: flows_release.publish(runtime, actor, note),
-                   "Not published: the saved files have mistakes, listed below", "Published release {number}.")
+                   "Not published: the saved files have mistakes, listed below",
+                   "Published release {number} ({summary}).")
 
 
 @blueprint.post("/<int:number>/rollback")
@@ -71,4 +81,5 @@ def publish():
 def rollback(number: int):
     return _change(lambda runtime, actor: flows_release.rollback(runtime, number, actor),
                    f"Release {number} cannot go live again: it does not fit this version of the service",
-                   f"Release {number} is live again, as release {{number}}.")
+                   f"Release {number} is live again, as release {{number}}. The files still hold the later "
+                   "edits: publishing them makes those live again.")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from bot.flows import FlowError
 from bot.formats import is_right_to_left
 from bot.i18n import Translator
 from bot.menus import LIST_BUTTON
@@ -96,40 +95,6 @@ def _publishing() -> dict:
     draft = fingerprint_of(flow_releases.collect(runtime.settings))
     live = history[0] if history else None
     return {"live": live, "history": history[:SHOWN_RELEASES], "unpublished": live is None or live.fingerprint != draft}
-
-
-@blueprint.post("/publish")
-@role_required(*EDITORS)
-def publish():
-    """Check the whole set of flows and texts and make it live; a mistake keeps the live release."""
-    back = request.form.get("back") or url_for(".index")
-    back = back if back.startswith("/staff/texts/") else url_for(".index")
-    try:
-        published = flow_releases.publish(_runtime(), current_user().actor, request.form.get("note", "")[:200])
-    except FlowError as error:
-        return render_template("staff/texts_refused.html", problems=error.problems, back=back), 400
-    if published.number is None:
-        flash("Nothing to publish: the texts and flows are the same as the live release.")
-    else:
-        flash(f"Published release {published.number} ({published.summary}). "
-              "Every server and worker switches to it within seconds.")
-    return redirect(back)
-
-
-@blueprint.post("/rollback/<int:number>")
-@role_required(*EDITORS)
-def rollback(number: int):
-    """Make an earlier release live again, as a new release; the files keep their later edits."""
-    try:
-        published = flow_releases.rollback(_runtime(), number, current_user().actor)
-    except LookupError:
-        abort(404)
-    except FlowError as error:
-        return render_template("staff/texts_refused.html", problems=error.problems, back=url_for(".index"),
-                               rollback=number), 400
-    flash(f"Release {number} is live again, as release {published.number}. The files still hold the later edits: "
-          "publishing them makes those live again.")
-    return redirect(url_for(".index"))
 
 
 @blueprint.get("/")

@@ -167,9 +167,10 @@ def test_the_publish_page_is_for_editors_and_says_why_a_draft_is_refused(app, cl
     page = client.get("/staff/releases/").text
     assert "cannot be published until these are fixed" in page
     assert "&#39;What can I do for you?&#39; has no translation in fr" in page
-    refused = client.post("/staff/releases/publish", data={"csrf_token": csrf(client, "/staff/releases/")},
-                          follow_redirects=True)
-    assert "Not published: the saved files have mistakes, listed below (1 problem(s)" in refused.text
+    refused = client.post("/staff/releases/publish", data={"csrf_token": csrf(client, "/staff/releases/")})
+    assert refused.status_code == 400
+    assert "Not published: the saved files have mistakes, listed below (1 problem(s))" in refused.text
+    assert "has no translation in fr" in refused.text
     assert "People keep getting release 1" in refused.text
     assert client.post("/staff/releases/9/rollback", data={"csrf_token": csrf(client, "/staff/releases/")},
                        follow_redirects=True).text.count("There is no flows release 9.") == 1

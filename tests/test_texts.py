@@ -169,7 +169,7 @@ def test_publish_and_roll_back_from_the_page(client, editor, files, whatsapp, ru
                 data={"language": "fr", "text": "Vraiment tout effacer ?", "csrf_token": csrf(client, url)})
     listing = client.get("/staff/texts/").text
     assert 'id="unpublished" class="notice"' in listing or "saved changes that people do not get yet" in listing
-    published = client.post("/staff/texts/publish", data={"back": url, "note": "clearer question",
+    published = client.post("/staff/releases/publish", data={"back": url, "note": "clearer question",
                                                           "csrf_token": csrf(client, url)})
     assert published.status_code == 302 and published.location.endswith(url)
     assert "Published release 2" in client.get(url).text
@@ -178,21 +178,26 @@ def test_publish_and_roll_back_from_the_page(client, editor, files, whatsapp, ru
 
     listing = client.get("/staff/texts/").text
     assert "Roll back to release 1" in listing and "clearer question" in listing
-    back = client.post("/staff/texts/rollback/1", data={"csrf_token": csrf(client, "/staff/texts/")})
-    assert back.status_code == 302
+    back = client.post("/staff/releases/1/rollback", data={"back": "/staff/texts/",
+                                                            "csrf_token": csrf(client, "/staff/texts/")})
+    assert back.status_code == 302 and back.location.endswith("/staff/texts/")
     assert "Release 1 is live again, as release 3" in client.get("/staff/texts/").text
     assert "Vraiment tout effacer ?" not in whatsapp.conversation("menu", "supprimer mes données", phone=PHONE)[-1]
     with runtime.session() as session:
         actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.actor == f"staff:{editor}"))]
     assert actions.count("flows published") == 2 and "text.translation" in actions
-    unknown = client.post("/staff/texts/rollback/99", data={"csrf_token": csrf(client, "/staff/texts/")})
-    assert unknown.status_code == 404
+    unknown = client.post("/staff/releases/99/rollback", data={"back": "/staff/texts/",
+                                                                "csrf_token": csrf(client, "/staff/texts/")},
+                          follow_redirects=True)
+    assert "There is no flows release 99." in unknown.text and runtime.flows.number == 3
 
 
 def test_a_broken_draft_is_not_published_and_the_page_says_why(client, editor, files, runtime):
     (files / "flows" / "stop.yml").write_text("flow: stop\nsteps:\n\tbroken: [\n", encoding="utf-8")
-    response = client.post("/staff/texts/publish", data={"csrf_token": csrf(client, "/staff/texts/")})
+    response = client.post("/staff/releases/publish", data={"back": "/staff/texts/",
+                                                             "csrf_token": csrf(client, "/staff/texts/")})
     assert response.status_code == 400 and "Not published" in response.text and "stop.yml" in response.text
+    assert 'href="/staff/texts/"' in response.text  # and the way back to the texts
     assert runtime.flows.number == 1
 
 
