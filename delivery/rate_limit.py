@@ -3,13 +3,14 @@ allows about 80 per second per sender, and going over gets messages refused.
 
 Replies come first. Each second has a counter in Redis of what was taken (all, and bulk) and
 of what replies asked for. Bulk sends (voucher notices, invitations) take their slots a batch at
-a time (one round trip for many messages) and never more than `per_second` less the larger of
-`reserve` and what replies asked for in this second and the one before: while people are
+a time (one round trip for many messages) and never more than `per_second` less `reserve` less
+what replies asked for in this second or the one before (the more of the two): while people are
 writing, bulk slows down by as much as their answers need, and when nobody writes it takes the
 whole rate but `reserve`. A fixed share for replies would either leave people queued behind a
 40,000-message voucher run (the share too small for a busy moment) or slow every run down (too
-large). The previous second counts because bulk may have taken its batch before this second's
-replies asked; one second of what replies needed is how quickly bulk steps aside.
+large). The previous second counts because bulk takes its batch as a second begins, before that
+second's replies ask; `reserve` stays free on top, for replies coming faster than a second ago,
+which would otherwise wait for the next second.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ local taken, bulk_taken, asked = tonumber(counts[1] or '0'), tonumber(counts[2] 
 local grant = per_second - taken
 if ARGV[4] == '1' then
   local before = tonumber(redis.call('HGET', KEYS[2], 'asked') or '0')
-  local ceiling = math.max(1, per_second - math.max(tonumber(ARGV[3]), asked, before))
+  local ceiling = math.max(1, per_second - tonumber(ARGV[3]) - math.max(asked, before))
   grant = math.min(grant, ceiling - bulk_taken)
 else
   redis.call('HINCRBY', KEYS[1], 'asked', wanted)

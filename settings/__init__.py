@@ -233,7 +233,7 @@ class Delivery(_Section):
     # WhatsApp allows about 80 per sender; more is accepted only against a mock (TWILIO_API_BASE_URL),
     # for benchmarks that measure the code rather than the limit.
     rate_per_second: int = Field(default=70, ge=1)
-    reply_reserve: int = Field(default=5, ge=0)  # slots of each second bulk sends leave for replies, at least
+    reply_reserve: int = Field(default=5, ge=0)  # bulk leaves this for replies, on top of what they ask for
     bulk_batch: int = Field(default=100, ge=1, le=1000)  # people per bulk delivery job
     sweep_after_seconds: int = Field(default=60, ge=1)
     send_timeout_seconds: float = Field(default=15, gt=0)
