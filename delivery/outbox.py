@@ -37,7 +37,7 @@ def _plain(reply: Reply) -> bool:
 
 
 def _joined(texts: list[str]) -> str:
-    return PARAGRAPH.join(text.strip() for text in texts)
+    return PARAGRAPH.join(text.strip() for text in texts if text.strip())
 
 
 def _menu_fits(text: str, menu: Reply, max_body: int) -> bool:

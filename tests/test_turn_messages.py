@@ -104,3 +104,9 @@ def test_a_list_of_more_than_ten_stays_numbered_text_and_may_take_texts_up_to_a_
     options = [Option(str(n), f"Option {n}") for n in range(12)]
     composed = compose([Reply("x" * 1200), Reply("Choose:", options=options)], MAX_BODY)
     assert len(composed) == 1 and len(composed[0].rendered()) <= MAX_BODY
+
+
+def test_a_menu_without_words_of_its_own_takes_the_text_before_it_as_its_words():
+    options = [Option("y", "Yes"), Option("n", "No")]
+    (composed,) = compose([Reply("Shall we go on?"), Reply("", options=options)], MAX_BODY)
+    assert composed.text == "Shall we go on?" and composed.options == options
