@@ -10,16 +10,21 @@ whole rate but `reserve`. A fixed share for replies would either leave people qu
 40,000-message voucher run (the share too small for a busy moment) or slow every run down (too
 large). The previous second counts because bulk takes its batch as a second begins, before that
 second's replies ask; `reserve` stays free on top, for replies coming faster than a second ago,
-which would otherwise wait for the next second.
+which would otherwise wait for the next second. And bulk takes a second's share a quarter at a
+time (by the end of the first quarter a quarter of it, and so on): what it has not taken yet is
+there for a reply that comes later in the second.
 """
 from __future__ import annotations
 
 import time
 
+QUARTERS = 4
 # KEYS[1]: this second's counters, KEYS[2]: the previous second's. ARGV: wanted, per_second,
-# reserve, 1 for bulk. Grants up to `wanted` slots of this second; returns how many. Bulk keeps
-# one slot a second however many replies ask, so a run always ends.
-_GRANT = """
+# reserve, 1 for bulk, the quarter of the second it is (1-4). Grants up to `wanted` slots of this
+# second; returns how many. Bulk keeps one slot a second however many replies ask, so a run
+# always ends.
+_GRANT = f"""
+local QUARTERS = {QUARTERS}
 local wanted, per_second = tonumber(ARGV[1]), tonumber(ARGV[2])
 local counts = redis.call('HMGET', KEYS[1], 'all', 'bulk', 'asked')
 local taken, bulk_taken, asked = tonumber(counts[1] or '0'), tonumber(counts[2] or '0'), tonumber(counts[3] or '0')
@@ -27,7 +32,7 @@ local grant = per_second - taken
 if ARGV[4] == '1' then
   local before = tonumber(redis.call('HGET', KEYS[2], 'asked') or '0')
   local ceiling = math.max(1, per_second - tonumber(ARGV[3]) - math.max(asked, before))
-  grant = math.min(grant, ceiling - bulk_taken)
+  grant = math.min(grant, math.ceil(ceiling * tonumber(ARGV[5]) / QUARTERS) - bulk_taken)
 else
   redis.call('HINCRBY', KEYS[1], 'asked', wanted)
 end
@@ -57,11 +62,14 @@ class RateLimiter:
         while True:
             now = time.time()
             second = int(now)
+            quarter = int((now - second) * QUARTERS) + 1
             granted = int(self._grant(keys=[f"{self.key}:{second}", f"{self.key}:{second - 1}"],
-                                      args=[wanted, self.per_second, self.reserve, 1 if bulk else 0]))
+                                      args=[wanted, self.per_second, self.reserve, 1 if bulk else 0, quarter]))
             if granted:
                 return granted
-            time.sleep(second + 1 - now + 0.001)
+            # bulk may get more in the next quarter of this second; a reply only in the next second
+            until = second + (quarter / QUARTERS if bulk and quarter < QUARTERS else 1)
+            time.sleep(until - now + 0.001)
 
 
 class Slots:

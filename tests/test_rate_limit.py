@@ -3,6 +3,7 @@ REDIS_URL is set (its Lua) and on the in-process Redis otherwise. Seconds are a 
 moves, so what a second holds does not depend on how fast the machine is."""
 from __future__ import annotations
 
+import math
 import uuid
 
 import fakeredis
@@ -28,8 +29,8 @@ class Full(Exception):
 
 
 class Clock:
-    """The limiter's `time`: it stands still, and where the limiter would wait for the next
-    second it raises Full instead, so each second is looked at on its own."""
+    """The limiter's `time`: a wait within the second moves it on; where the limiter would wait
+    for the next second it raises Full instead, so each second is looked at on its own."""
 
     def __init__(self):
         self.now = 1_900_000_000.0
@@ -38,10 +39,12 @@ class Clock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
-        raise Full
+        if int(self.now + seconds) != int(self.now):
+            raise Full
+        self.now += seconds
 
     def next_second(self) -> None:
-        self.now += 1
+        self.now = float(int(self.now) + 1)
 
 
 @pytest.fixture
@@ -114,3 +117,12 @@ def test_bulk_still_moves_while_replies_take_every_slot(store, clock):
     clock.next_second()
     assert replies_second(limit, PER_SECOND - 1) == PER_SECOND - 1
     assert bulk_second(limit) == 1  # replies asked for everything: bulk goes on, one a second
+
+
+def test_bulk_takes_its_share_a_quarter_at_a_time_so_replies_later_in_the_second_find_room(store, clock):
+    limit = limiter(store)
+    first = limit.acquire(100, bulk=True)  # as the second begins
+    assert first == math.ceil((PER_SECOND - RESERVE) / 4)
+    clock.now += 0.1  # nobody wrote a second ago; now 30 people do
+    assert replies_second(limit, 30) == 30
+    assert first + bulk_second(limit) == PER_SECOND - RESERVE - 30  # and bulk leaves them room from then on
