@@ -57,7 +57,7 @@ def _config(folder: Path, rate: int) -> Path:
     settings["templates"]["voucher_ready"] = {language: TEMPLATE for language in
                                                               settings["languages"]["program"]}
     path = folder / "config.yml"
-    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")  # the first kind is the default
     return path
 
 

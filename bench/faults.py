@@ -464,7 +464,7 @@ def _config() -> Path:
     settings["delivery"]["rate_per_second"] = RATE
     settings["delivery"]["reply_reserve"] = REPLY_RESERVE
     path = RESULTS / "faults-config.yml"
-    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")  # the first kind is the default
     return path
 
 
