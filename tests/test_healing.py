@@ -141,6 +141,8 @@ def outage_app(request, private_redis, twilio, monkeypatch):
         private_redis.start()
     redis_lib.Redis.from_url(private_redis.url).flushdb()
     monkeypatch.setenv("DATABASE_URL", url)
+    if request.param != "sqlite":  # a keyring of its own, never the developer's var/ (made with their key)
+        monkeypatch.setenv("DDA_KEYRING_URL", request.getfixturevalue("postgres_keyring_url"))
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     app = create_app(embedded_worker=False)
     app.config["TESTING"] = True
