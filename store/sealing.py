@@ -53,7 +53,11 @@ def contact_key(connection, contact_id: int) -> str:
 
 
 def _forget(connection) -> None:
-    connection.info.pop(_REMEMBERED, None)
+    """At the end of a transaction. A connection the database cut (a restart) has nothing to
+    forget: the pool clears its info on reconnecting, and reading it here would raise instead of
+    letting the rollback finish."""
+    if not connection.invalidated:
+        connection.info.pop(_REMEMBERED, None)
 
 
 def owner_expression(model) -> ColumnElement:

@@ -128,13 +128,21 @@ def private_postgres():
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def private_keyring(tmp_path_factory) -> str:
+    """The keyring beside the private cluster, shared with the worker processes the tests start;
+    never the developer's var/ (made with their key)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('keyring') / 'keyring.sqlite3'}"
+
+
 @pytest.fixture
-def services(private_postgres, private_redis, twilio, monkeypatch):
+def services(private_postgres, private_redis, private_keyring, twilio, monkeypatch):
     """An app on the private PostgreSQL and Redis, emptied, with short delivery timings."""
     _empty_tables(private_postgres.url)
     redis_lib.Redis.from_url(private_redis.url).flushdb()
     redis_lib.Redis.from_url(private_redis.url).set(QUEUE_MARKER, "1")  # up all along: nothing to sweep yet
     monkeypatch.setenv("DATABASE_URL", private_postgres.url)
+    monkeypatch.setenv("DDA_KEYRING_URL", private_keyring)
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     return private_postgres, private_redis
 
@@ -264,7 +272,8 @@ def test_500_and_429_storms_are_retried_until_each_is_sent_once(make_runtime, tw
 def worker_process(services, twilio, config: Path, log: Path) -> subprocess.Popen:
     private_postgres, private_redis = services
     env = {k: v for k, v in os.environ.items()} | ENVIRONMENT | {
-        "DATABASE_URL": private_postgres.url, "REDIS_URL": private_redis.url, "DDA_CONFIG": str(config),
+        "DATABASE_URL": private_postgres.url, "DDA_KEYRING_URL": os.environ["DDA_KEYRING_URL"],
+        "REDIS_URL": private_redis.url, "DDA_CONFIG": str(config),
         "TWILIO_API_BASE_URL": twilio.url}
     return subprocess.Popen([sys.executable, "-m", "flask", "worker", "--threads", "8"], cwd=ROOT, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
