@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, select, text
 
 from channels.twilio_payload import Received
 from delivery.window import release_held
-from inbox.store_postgresql import Slow, in_one_statement
+from inbox.store_postgresql import SLOW, Slow, in_one_statement
 from inbox.stored import Stored
 from store.identifiers import Identity, identify, wrote
 from store.models import PHONE, Contact, Message, utcnow
@@ -91,13 +91,12 @@ def receive(runtime, received: Received) -> Stored | None:
     """Store the message unless its MessageSid is known; None for a message of someone erased
     (a replay), which is dropped without bringing the person back."""
     now = utcnow()
-    if runtime.db.dialect.name == "postgresql":
-        stored = in_one_statement(runtime.db, received, now)
-        if not isinstance(stored, Slow):
-            if stored is not None and stored.released:
-                runtime.tasks.deliver.send(stored.contact_id)
-            return stored
-    return _receive(runtime, received, now)
+    stored = in_one_statement(runtime.db, received, now) if runtime.db.dialect.name == "postgresql" else SLOW
+    if isinstance(stored, Slow):
+        stored = _receive(runtime, received, now)
+    if stored is not None and stored.released:  # they wrote: what was held for their window goes now
+        runtime.tasks.deliver.send(stored.contact_id)
+    return stored
 
 
 def _receive(runtime, received: Received, now) -> Stored | None:
@@ -127,14 +126,8 @@ def _receive(runtime, received: Received, now) -> Stored | None:
             wrote(connection, contact_id, received.sender, now)
         if not postgresql:
             connection.commit()
-        if released:
-            runtime.tasks.deliver.send(contact_id)
         if message_id is not None:
-            return Stored(message_id, contact_id, new=True, waiting=True)
-        return _earlier(connection, received.sid)
-
-
-def _earlier(connection, sid: str) -> Stored:
-    before = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
-                                .where(Message.provider_sid == sid)).one()
-    return Stored(before.id, before.contact_id, new=False, waiting=before.processed_at is None)
+            return Stored(message_id, contact_id, new=True, waiting=True, released=released)
+        before = connection.execute(select(Message.id, Message.contact_id, Message.processed_at)
+                                    .where(Message.provider_sid == received.sid)).one()
+        return Stored(before.id, before.contact_id, new=False, waiting=before.processed_at is None)
