@@ -75,7 +75,7 @@ def inbound():
         log.info("inbound replay of an erased person's message dropped")
         return _twiml()
     if stored.waiting:  # a retry of a message still unprocessed may be one whose job was lost
-        runtime.tasks.process_contact.send(stored.contact_id)
+        runtime.tasks.arrived(stored.contact_id)
     log.info("inbound %s: kind=%s%s", "stored" if stored.new else "duplicate", received.kind,
              " truncated" if received.truncated else "")
     return _twiml()

@@ -73,7 +73,7 @@ def group(name):
             received = read_inbound(form, settings.program.default_region, settings.conversation.max_inbound_chars,
                                     from_test_person=True)
             contact_id = receive(runtime, received).contact_id
-            runtime.tasks.process_contact.send(contact_id)
+            runtime.tasks.arrived(contact_id)
             runtime.tasks.drain()
             replies = local.received(phone, timeout=5)
             for reply in replies:

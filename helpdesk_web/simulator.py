@@ -111,7 +111,7 @@ def send():
         return render_template("helpdesk/simulator.html", person=address, error=str(refused),
                                refresh=REFRESH_SECONDS), 400
     contact_id = receive(runtime, received).contact_id
-    runtime.tasks.process_contact.send(contact_id)
+    runtime.tasks.arrived(contact_id)
     if request.is_json:
         return jsonify(ok=True)
     return redirect(url_for(".page"))

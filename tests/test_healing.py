@@ -62,7 +62,7 @@ def test_a_retried_message_still_unprocessed_is_queued_again(whatsapp, runtime, 
     runtime.redis.set(QUEUE_MARKER, "1")  # Redis has been up all along: no sweep is due
     params = fixture("inbound_text") | {"Body": "hallo", "From": "whatsapp:+31612000005", "WaId": "31612000005"}
     with monkeypatch.context() as lost:
-        lost.setattr(runtime.tasks.process_contact.actor, "send_with_options", lambda **_: None)
+        lost.setattr(runtime.tasks, "arrived", lambda contact_id: None)
         assert whatsapp.post("/twilio/whatsapp", params).status_code == 200
     whatsapp.wait()
     assert whatsapp.replies("+31612000005") == []

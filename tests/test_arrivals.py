@@ -1,0 +1,71 @@
+"""The webhook's hand-over to the workers (delivery/tasks.py `arrived`): on Redis a list the
+workers turn into jobs, in process a job at once. Either way every message is answered, in the
+order it was written, and a queue that cannot be reached loses nothing."""
+from __future__ import annotations
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import select
+
+from delivery.tasks import ARRIVALS, INBOUND
+from store.models import Message
+
+MESSAGES = {
+    "nl": ("+31612000101", ["Hallo", "Ik wil me inschrijven", "1"]),
+    "ar": ("+31612000102", ["مرحبا", "أريد التسجيل", "1"]),
+    "es": ("+31612000103", ["Hola", "quiero registrarme", "1"]),
+}
+
+
+@pytest.mark.parametrize("language", MESSAGES)
+def test_messages_written_while_no_worker_runs_are_all_answered_in_order(whatsapp, runtime, language):
+    phone, texts = MESSAGES[language]
+    runtime.tasks.stop_worker()
+    for text in texts:
+        whatsapp.send(text, phone=phone, wait=False)
+    assert runtime.tasks.waiting(INBOUND) == len(texts)  # listed (Redis) or queued (in process), none lost
+    runtime.tasks.start_worker(threads=3, sweep_every=3600)
+    whatsapp.wait()
+    with runtime.session() as session:
+        processed = session.scalars(select(Message.processed_at).where(Message.direction == "in")
+                                    .order_by(Message.id)).all()
+    assert len(processed) == len(texts) and all(processed)
+    assert processed == sorted(processed)  # one person's messages are read in the order they came
+    assert whatsapp.replies(phone)
+
+
+def test_a_person_listed_several_times_gets_one_job(whatsapp, runtime, backend):
+    if backend != "services":
+        pytest.skip("the list of arrivals is Redis's; in process each message queues its job")
+    phone, texts = MESSAGES["nl"]
+    runtime.tasks.stop_worker()
+    for text in texts:
+        whatsapp.send(text, phone=phone, wait=False)
+    assert runtime.redis.llen(ARRIVALS) == len(texts)
+    jobs = []
+    send = runtime.tasks.process_contact.send
+    runtime.tasks.process_contact.send = lambda contact_id: (jobs.append(contact_id), send(contact_id))
+    try:
+        runtime.tasks.start_worker(threads=3, sweep_every=3600)
+        whatsapp.wait()
+    finally:
+        del runtime.tasks.process_contact.send
+    assert len(jobs) == 1
+    assert runtime.redis.llen(ARRIVALS) == 0
+
+
+def test_an_unreachable_queue_still_gets_a_200_and_the_message_is_answered_later(whatsapp, runtime, monkeypatch):
+    phone, texts = MESSAGES["es"]
+
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("Redis is down")
+
+    with monkeypatch.context() as down:
+        down.setattr(runtime.tasks.redis, "rpush", unreachable)
+        down.setattr(runtime.tasks.process_contact.actor, "send_with_options", unreachable)
+        assert whatsapp.send(texts[0], phone=phone, wait=False).status_code == 200
+    with runtime.session() as session:
+        assert session.scalar(select(Message.id).where(Message.direction == "in")) is not None  # stored
+    assert runtime.tasks.sweep(everything=True) == 1  # what the sweeper does once the queue is back
+    whatsapp.wait()
+    assert whatsapp.replies(phone)
