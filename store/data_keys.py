@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, func, select, text, update
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, bindparam, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
@@ -43,6 +43,8 @@ data_keys = Table(
 )
 
 _SHREDDED = object()
+# Built once: SQLAlchemy then computes its cache key once, not on every first sight of a person.
+_LOAD = select(data_keys.c.id, data_keys.c.wrapped).where(data_keys.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class UnknownDataKey(RuntimeError):
@@ -124,8 +126,7 @@ class DataKeys:
         if not wanted:
             return
         with self.engine.connect() as connection:
-            rows = {row.id: row.wrapped for row in connection.execute(
-                select(data_keys.c.id, data_keys.c.wrapped).where(data_keys.c.id.in_(wanted)))}
+            rows = {row.id: row.wrapped for row in connection.execute(_LOAD, {"ids": wanted})}
         missing = [key_id for key_id in wanted if key_id not in rows]
         if missing:
             raise UnknownDataKey(f"{len(missing)} data key(s) are not in the keyring (DDA_KEYRING_URL): "
