@@ -39,19 +39,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app: str, port: int, environment: dict[str, str], log: Path, workers: int = 2) -> Iterator[None]:
+def gunicorn(app: str, port: int, environment: dict[str, str], log: Path, workers: int = 2,
+             cwd: Path = ROOT) -> Iterator[None]:
     """Run `gunicorn app` on 127.0.0.1:port until the block ends, ready when /healthz says 200.
 
     The service's own variables are removed from the inherited environment first, so a
     DATABASE_URL or DDA_CONFIG set in the shell cannot point the bench at other data.
-    GUNICORN_CMD_ARGS does pass, to every server alike, for trying other worker settings."""
+    GUNICORN_CMD_ARGS does pass, to every server alike, for trying other worker settings. `cwd`:
+    the checkout whose code is served (another version, to compare in the same run)."""
     env = {k: v for k, v in os.environ.items() if k not in ENVIRONMENT and k not in SECRETS and k != "DDA_CONFIG"}
     env.update(environment)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen([str(GUNICORN), "-w", str(workers), "--worker-class", "gthread", "--threads", "4",
                                     "-b", f"127.0.0.1:{port}", app],
-                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+                                   cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
             _wait_until_healthy(process, port, log)
             yield

@@ -1,7 +1,7 @@
 """The webhook benchmark: can one small machine take WhatsApp traffic at campaign peaks?
 
-Signed inbound messages go to the full webhook (signature check, store in PostgreSQL, enqueue in
-Redis, empty TwiML) and to a bare Flask endpoint served the same way in the same run, so the
+Signed inbound messages go to the full webhook (signature check, store in PostgreSQL, the person
+listed on Redis for the workers, empty TwiML) and to a bare Flask endpoint served the same way in the same run, so the
 ratio between the two says what the service costs on top of the HTTP stack on this machine,
 whatever the machine. No queue workers run: the webhook's answer time is what Twilio waits for,
 and workers would only compete with it for the CPU.
@@ -22,6 +22,7 @@ import statistics
 import time
 import uuid
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
@@ -40,7 +41,7 @@ WORKERS = 2
 CONNECTIONS = 8
 WARMUP_SECONDS = 2.0
 SATURATE_SECONDS = 6.0
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS") or 3)
 RATE = 200
 RATE_SECONDS = 10.0
 
@@ -51,6 +52,10 @@ SERVERS = {
     "bare": "bench.bare_app:app",
     "webhook": "webhook:create_app()",
 }
+# BENCH_COMPARE=/path/to/another/checkout (its .venv-less code is served by this venv) adds that
+# version's webhook to the same rounds: on a shared machine two versions measured minutes apart
+# differ by more than most changes do, and only the same rounds compare them.
+COMPARE = os.environ.get("BENCH_COMPARE", "")
 
 
 def run() -> bool:
@@ -66,14 +71,17 @@ def run() -> bool:
 def _measure() -> dict:
     with ExitStack() as stack:
         requests = {}
-        for name, app in SERVERS.items():
+        servers = [(name, app, ROOT) for name, app in SERVERS.items()]
+        if COMPARE:
+            servers.append(("compared", SERVERS["webhook"], Path(COMPARE).resolve()))
+        for name, app, checkout in servers:
             port = free_port()
             public_url = f"http://127.0.0.1:{port}"
             log = RESULTS / f"webhook-{name}.log"
-            print(f"{name}: gunicorn {app} on {public_url} (log: {log.relative_to(ROOT)})", flush=True)
-            stack.enter_context(gunicorn(app, port, _environment(public_url), log, workers=WORKERS))
+            print(f"{name}: gunicorn {app} from {checkout} on {public_url} (log: {log.relative_to(ROOT)})", flush=True)
+            stack.enter_context(gunicorn(app, port, _environment(public_url), log, workers=WORKERS, cwd=checkout))
             requests[name] = (port, signed_inbound(public_url + PATH, AUTH_TOKEN))
-        rounds: dict[str, list[dict]] = {name: [] for name in SERVERS}
+        rounds: dict[str, list[dict]] = {name: [] for name in requests}
         for number in range(ROUNDS):
             for name, (port, make_request) in requests.items():
                 warmup = WARMUP_SECONDS if number == 0 else 0.0
@@ -83,7 +91,8 @@ def _measure() -> dict:
             at_rate = paced(port, make_request, RATE, RATE_SECONDS)
             runs = rounds[name]
             median = sorted(runs, key=lambda run: run["messages_per_s"])[len(runs) // 2]
-            measured[name] = {"app": SERVERS[name], "saturated": median, "rounds": runs, "paced": at_rate.summary()}
+            measured[name] = {"app": SERVERS.get(name, SERVERS["webhook"]), "saturated": median, "rounds": runs,
+                              "paced": at_rate.summary()}
     return measured
 
 
@@ -123,11 +132,16 @@ def signed_inbound(url: str, token: str, contacts: int = CONTACTS) -> MakeReques
     return make
 
 
+def _ratio(measured: dict, name: str) -> float:
+    """The median over the rounds of the server's throughput against the bare app's in that round."""
+    return statistics.median(
+        server["messages_per_s"] / floor["messages_per_s"] if floor["messages_per_s"] else 0.0
+        for floor, server in zip(measured["bare"]["rounds"], measured[name]["rounds"], strict=True))
+
+
 def _verdict(measured: dict) -> dict:
-    bare, full = measured["bare"], measured["webhook"]
-    ratio = statistics.median(
-        webhook["messages_per_s"] / floor["messages_per_s"] if floor["messages_per_s"] else 0.0
-        for floor, webhook in zip(bare["rounds"], full["rounds"], strict=True))
+    full = measured["webhook"]
+    ratio = _ratio(measured, "webhook")
     errors = sum(run["errors"] for run in full["rounds"]) + full["paced"]["errors"]
     paced = full["paced"]
     checks = {
@@ -158,6 +172,8 @@ def _print(measured: dict, verdict: dict) -> None:
     print(_line(f"webhook p99 at {RATE}/s: {checks['p99_ms_at_rate']['value']:.2f} ms",
                 f"goal <= {GOAL_P99_MS:g} ms", checks["p99_ms_at_rate"]["pass"]))
     print(_line(f"webhook errors: {checks['errors']['value']}", "goal 0", checks["errors"]["pass"]))
+    if "compared" in measured:
+        print(f"compared ({COMPARE}) /bare: {_ratio(measured, 'compared'):.0%} in the same rounds")
     for name, result in measured.items():
         for load in ("saturated", "paced"):
             if result[load]["errors"]:
