@@ -22,7 +22,7 @@ from tests.conftest import BACKENDS, fixture
 
 FOLDER = Path(__file__).parent / "conversations"
 TURN_KINDS = ("say", "tap", "pick", "media")
-TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "state", "check"}
+TURN_KEYS = set(TURN_KINDS) | {"text", "expect", "reject", "any", "silent", "messages", "state", "check"}
 SETUP_KEYS = {"language", "registered", "included", "flags", "voucher", "opted_out", "handoff", "helpdesk",
               "username"}
 # setup `helpdesk: closed | open`: the helpers' hours as on a Sunday night or a Monday noon in Amsterdam
@@ -212,6 +212,9 @@ def test_conversation(backend, name, conversation, whatsapp, runner, runtime, mo
         folded = said.casefold()
         if turn.get("silent"):
             assert not replies, f"{where}: expected silence, the bot said:\n{said}"
+        if "messages" in turn:
+            assert len(replies) == turn["messages"], \
+                f"{where}: {len(replies)} WhatsApp messages, expected {turn['messages']}:\n" + "\n---\n".join(replies)
         for expected in turn.get("expect") or []:
             assert str(expected).casefold() in folded, f"{where}: {expected!r} not in the replies:\n{said}"
         for unwanted in turn.get("reject") or []:
