@@ -46,6 +46,9 @@ QUEUE_MARKER = "dda:queue-alive"
 # The people who wrote, as the webhook lists them for the workers to queue (`Tasks.arrived`).
 ARRIVALS = "dda:arrivals"
 ARRIVALS_BATCH = 100
+# How long the dispatcher waits for an arrival before it looks whether it should stop: stopping a
+# worker waits for it (a test's app stops one per test).
+ARRIVALS_WAIT_SECONDS = 0.1
 
 
 class _Queued:
@@ -211,7 +214,9 @@ class Tasks:
         `drain` never sees an arrival that is neither listed nor marked as being queued."""
         while not self._stopping.is_set():
             try:
-                if self.redis.blmove(ARRIVALS, ARRIVALS, 1, "LEFT", "RIGHT") is None:
+                # redis-py types BLMOVE's timeout as whole seconds; Redis takes a fraction
+                if self.redis.execute_command("BLMOVE", ARRIVALS, ARRIVALS, "LEFT", "RIGHT",
+                                              ARRIVALS_WAIT_SECONDS) is None:
                     continue
                 self._dispatching.set()
                 taken = self.redis.lpop(ARRIVALS, ARRIVALS_BATCH) or []
@@ -272,7 +277,7 @@ class Tasks:
             stopper.start()
         for stopper in stoppers:
             stopper.join()
-        if self._dispatcher is not None:  # within a second: it waits for arrivals no longer than that
+        if self._dispatcher is not None:  # it waits for arrivals no longer than ARRIVALS_WAIT_SECONDS
             self._dispatcher.join()
             self._dispatcher = None
         for worker in self._workers:
