@@ -40,7 +40,10 @@ def editor(runtime, files):  # noqa: F811
 def menu_as_a_new_person(page, language: str):
     """A new test person picks `language` in the simulator; returns the chat."""
     page.goto("/simulator/")
+    before = page.locator(".phone-number").inner_text()
     page.get_by_role("button", name="Start again as a new person").click()
+    # The new person's page, not the last one's chat (which also shows the language menu)
+    expect(page.locator(".phone-number")).not_to_have_text(before)
     chat = page.locator("#conversation")
     write(page, "hello")
     expect(chat).to_contain_text("2. English")
