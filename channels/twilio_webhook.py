@@ -32,7 +32,15 @@ def _validator(token: str) -> RequestValidator:
     return RequestValidator(token)
 
 
-def _signed(token: str, url: str, params: dict[str, str], signature: str) -> bool:
+class _Params(dict[str, list[str]]):
+    """The form as the validator reads it fastest: it asks each parameter for `getall` first and
+    falls back through two exceptions per parameter (a third of its time on a plain dict)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def _signed(token: str, url: str, params: _Params, signature: str) -> bool:
     """Twilio signs the URL as it called it: that one signature is computed once; only when it
     does not match are the library's other forms of the URL (with or without the port) tried."""
     validator = _validator(token)
@@ -54,7 +62,7 @@ def _verify_signature():
         return Response("Twilio routes are disabled: TWILIO_AUTH_TOKEN is not set\n", status=403)
     url = runtime.settings.connections.public_base_url + request.full_path.rstrip("?")
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not _signed(token, url, request.form.to_dict(), signature):
+    if not signature or not _signed(token, url, _Params(request.form.lists()), signature):
         log.warning("twilio request refused: bad signature on %s", request.path)
         return Response("invalid signature\n", status=403)
     return None

@@ -115,7 +115,8 @@ class Message(Base):
                       NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    # Indexed by ix_messages_contact_direction_processed, which leads with it.
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # text, button, list, location, media, empty, template, sms
@@ -128,7 +129,7 @@ class Message(Base):
     options: Mapped[list | None] = mapped_column(PersonalJSON)
     language: Mapped[str | None] = mapped_column(String(8))  # a menu's: its buttons speak the language of its text
     location: Mapped[dict | None] = mapped_column(PersonalJSON)  # a map pin: latitude, longitude, label
-    tag: Mapped[str | None] = mapped_column(String(64), index=True)  # what the message carries, e.g. voucher:42
+    tag: Mapped[str | None] = mapped_column(String(64))  # what the message carries, e.g. voucher:42
     sender: Mapped[str] = mapped_column(String(16), default="person")  # person | bot | agent
     author: Mapped[str | None] = mapped_column(String(254))  # the agent's email, for agent messages
     status: Mapped[str] = mapped_column(String(16))
