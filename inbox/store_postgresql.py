@@ -5,7 +5,7 @@ from one identifier, outside a key rotation, is stored by a single statement on 
 connection, which is a single commit:
 
 - someone known: the message, the release of replies held for their window, and the open window
-  (`_KNOWN`);
+  (`_KNOWN`; to the minute, see store/identifiers.py `WROTE_PRECISION`);
 - someone new: the contact, their identifier and the message, under a data key made ahead
   (store/data_keys.py `take`) (`_NEW`).
 
@@ -35,6 +35,7 @@ from sqlalchemy.engine import Engine
 from channels.twilio_payload import Received
 from inbox.stored import Stored
 from store.data_keys import UnknownDataKey
+from store.identifiers import STALE, WROTE_PRECISION
 from store.personal import data_keys, encrypt, lookup_keys
 
 
@@ -75,10 +76,11 @@ _KNOWN = f"""
         RETURNING outbox.id),
     identifier AS (
         UPDATE contact_identifiers SET last_inbound_at = %(now)s
-        WHERE key = %(key)s AND EXISTS (SELECT 1 FROM message))
-    UPDATE contacts SET last_inbound_at = %(now)s
-    WHERE id = %(contact_id)s AND EXISTS (SELECT 1 FROM message)
-    RETURNING (SELECT id FROM message), (SELECT count(*) FROM released)"""
+        WHERE key = %(key)s AND EXISTS (SELECT 1 FROM message) AND {STALE.format(since="%(since)s")}),
+    contact AS (
+        UPDATE contacts SET last_inbound_at = %(now)s
+        WHERE id = %(contact_id)s AND EXISTS (SELECT 1 FROM message) AND {STALE.format(since="%(since)s")})
+    SELECT (SELECT id FROM message), (SELECT count(*) FROM released) WHERE EXISTS (SELECT 1 FROM message)"""
 
 # A known contact whose message was not inserted: a duplicate if the contact is still theirs.
 _STILL_OWNED = f"SELECT EXISTS ({_OWNER})"
@@ -107,7 +109,8 @@ def in_one_statement(engine: Engine, received: Received, now: datetime) -> Store
     keys, sid_keys = lookup_keys(received.sender.value), lookup_keys(received.sid)
     if len(keys) > 1 or len(sid_keys) > 1:  # a key rotation is under way
         return SLOW
-    values = {"key": keys[0], "sid_key": sid_keys[0], "now": now, "sid": received.sid, "kind": received.kind,
+    values = {"key": keys[0], "sid_key": sid_keys[0], "now": now, "since": now - WROTE_PRECISION, "sid": received.sid,
+              "kind": received.kind,
               "media_types": Json(list(received.media_types)) if received.media_types else None}
     owner = _owners.get(keys[0])
     if owner is not None and not _opens(owner[1]):  # the person was erased, or the keyring emptied
