@@ -73,7 +73,8 @@ def inbound():
     runtime = current_app.extensions["dda"]
     settings = runtime.settings
     try:
-        received = read_inbound(request.form, settings.program.default_region,
+        # A plain dict: a MultiDict builds an exception for each parameter a message lacks.
+        received = read_inbound(request.form.to_dict(), settings.program.default_region,
                                 settings.conversation.max_inbound_chars)
     except BadRequest as error:
         log.info("inbound refused: %s", error)
