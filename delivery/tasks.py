@@ -132,6 +132,7 @@ class Tasks:
         self._dispatcher: threading.Thread | None = None
         self._dispatching = threading.Event()  # arrivals taken off the list, not yet queued as jobs
         self._stopping = threading.Event()
+        self._thread = threading.local()
 
     def arrived(self, contact_id: int) -> None:
         """Someone wrote, and what they sent is stored: have it processed.
@@ -147,9 +148,19 @@ class Tasks:
             self.process_contact.send(contact_id)
             return
         try:
-            self.redis.rpush(ARRIVALS, contact_id)
+            self._own_connection().rpush(ARRIVALS, contact_id)
         except RedisError as error:
             log.warning("queue unreachable (%s): an arrival left to the sweeper", type(error).__name__)
+
+    def _own_connection(self) -> Redis:
+        """This thread's own Redis connection, for `arrived`: each of the webhook's threads keeps
+        one, because taking a connection from redis-py's pool and giving it back cost a third of
+        the command itself."""
+        client = getattr(self._thread, "redis", None)
+        if client is None:
+            client = self._thread.redis = Redis(connection_pool=self.redis.connection_pool,
+                                                single_connection_client=True)
+        return client
 
     def deliver_now(self, contact_id: int) -> None:
         """Deliver a person's waiting replies in this thread: for the job that has just committed

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from channels.twilio_payload import Received
 from inbox.stored import Stored
 from store.data_keys import UnknownDataKey
-from store.identifiers import STALE, WROTE_PRECISION
+from store.identifiers import CONTACT_STALE, IDENTIFIER_STALE, WROTE_PRECISION
 from store.personal import data_keys, encrypt, lookup_keys
 
 
@@ -76,10 +76,10 @@ _KNOWN = f"""
         RETURNING outbox.id),
     identifier AS (
         UPDATE contact_identifiers SET last_inbound_at = %(now)s
-        WHERE key = %(key)s AND EXISTS (SELECT 1 FROM message) AND {STALE.format(since="%(since)s")}),
+        WHERE key = %(key)s AND EXISTS (SELECT 1 FROM message) AND {IDENTIFIER_STALE.format(since="%(since)s")}),
     contact AS (
         UPDATE contacts SET last_inbound_at = %(now)s
-        WHERE id = %(contact_id)s AND EXISTS (SELECT 1 FROM message) AND {STALE.format(since="%(since)s")})
+        WHERE id = %(contact_id)s AND EXISTS (SELECT 1 FROM message) AND {CONTACT_STALE.format(since="%(since)s")})
     SELECT (SELECT id FROM message), (SELECT count(*) FROM released) WHERE EXISTS (SELECT 1 FROM message)"""
 
 # A known contact whose message was not inserted: a duplicate if the contact is still theirs.

@@ -78,15 +78,22 @@ def identify(connection, identities: list[Identity], now: datetime, *, channel: 
 # When the person last wrote is kept to the minute: a message within a minute of the one before
 # leaves the rows as they are. People write in bursts, and at a campaign peak rewriting two rows per
 # message was a third of the database's work on the webhook. The 24-hour window then closes at
-# most a minute early, never late.
+# most a minute early, never late. An identifier is still marked whenever another of the person's
+# was written from later: replies go to the one they last wrote from.
 WROTE_PRECISION = timedelta(minutes=1)
-STALE = "(last_inbound_at IS NULL OR last_inbound_at <= {since})"
+_STALE = "(last_inbound_at IS NULL OR last_inbound_at <= {since})"
+CONTACT_STALE = _STALE
+IDENTIFIER_STALE = _STALE[:-1] + """
+    OR EXISTS (SELECT 1 FROM contact_identifiers AS other
+               WHERE other.contact_id = contact_identifiers.contact_id AND other.key <> contact_identifiers.key
+                 AND other.last_inbound_at >= contact_identifiers.last_inbound_at))"""
 
 # PostgreSQL: both rows in one statement, one commit on the webhook's autocommit connection.
 _WROTE = text(f"""
     WITH identifier AS (UPDATE contact_identifiers SET last_inbound_at = :now
-                        WHERE key = :key AND {STALE.format(since=':since')})
-    UPDATE contacts SET last_inbound_at = :now WHERE id = :contact_id AND {STALE.format(since=':since')}""").bindparams(
+                        WHERE key = :key AND {IDENTIFIER_STALE.format(since=':since')})
+    UPDATE contacts SET last_inbound_at = :now
+    WHERE id = :contact_id AND {CONTACT_STALE.format(since=':since')}""").bindparams(
     bindparam("now", type_=Contact.last_inbound_at.type), bindparam("since", type_=Contact.last_inbound_at.type))
 
 
@@ -98,10 +105,11 @@ def wrote(connection, contact_id: int, sender: Identity, now: datetime) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(_WROTE, {"now": now, "since": since, "key": key, "contact_id": contact_id})
         return
-    for table, row in ((ContactIdentifier.__table__, ContactIdentifier.__table__.c.key == key),
-                       (Contact.__table__, Contact.__table__.c.id == contact_id)):
-        stale = table.c.last_inbound_at.is_(None) | (table.c.last_inbound_at <= since)
-        connection.execute(update(table).where(row, stale).values(last_inbound_at=now))
+    for table, row, stale in ((ContactIdentifier.__table__, ContactIdentifier.__table__.c.key == key, IDENTIFIER_STALE),
+                              (Contact.__table__, Contact.__table__.c.id == contact_id, CONTACT_STALE)):
+        condition = text(stale.format(since=":since")).bindparams(
+            bindparam("since", value=since, type_=Contact.last_inbound_at.type))
+        connection.execute(update(table).where(row, condition).values(last_inbound_at=now))
 
 
 def _new_contact(connection, sender: Identity, key: str, now: datetime, channel: str) -> int:

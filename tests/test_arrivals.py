@@ -4,6 +4,7 @@ order it was written, and a queue that cannot be reached loses nothing."""
 from __future__ import annotations
 
 import pytest
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
@@ -61,7 +62,7 @@ def test_an_unreachable_queue_still_gets_a_200_and_the_message_is_answered_later
         raise RedisConnectionError("Redis is down")
 
     with monkeypatch.context() as down:
-        down.setattr(runtime.tasks.redis, "rpush", unreachable)
+        down.setattr(Redis, "rpush", unreachable)  # every connection, the webhook thread's own too
         down.setattr(runtime.tasks.process_contact.actor, "send_with_options", unreachable)
         assert whatsapp.send(texts[0], phone=phone, wait=False).status_code == 200
     with runtime.session() as session:
