@@ -34,10 +34,6 @@ def _actor_errors(work):
     return result
 
 
-def _ended(count: int) -> str:
-    return f"{count} open session{'s' if count != 1 else ''} ended"
-
-
 @group.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(ROLES))
@@ -87,7 +83,7 @@ def list_users(as_json):
 def deactivate(email):
     """Someone who leaves: they cannot sign in any more and their open sessions end now."""
     ended = _actor_errors(lambda session: accounts.deactivate(session, email, actor="cli"))
-    click.echo(f"deactivated {normalise_email(email)}; {_ended(ended)}")
+    click.echo(f"deactivated {normalise_email(email)}; {accounts.sessions_ended(ended)}")
 
 
 @group.command("activate")
@@ -110,7 +106,7 @@ def set_password(email, password_stdin):
             raise click.ClickException(str(error)) from None
     password = _read_password(password_stdin)
     ended = _actor_errors(lambda session: accounts.reset_password(session, email, password, actor="cli"))
-    click.echo(f"new password set for {normalise_email(email)}; {_ended(ended)}")
+    click.echo(f"new password set for {normalise_email(email)}; {accounts.sessions_ended(ended)}")
 
 
 @group.command("set-role")
@@ -125,4 +121,4 @@ def set_role(email, role, partner):
     if role != "partner" and partner:
         raise click.UsageError(f"--partner is only for role partner (a {role} sees every partner)")
     ended = _actor_errors(lambda session: accounts.set_role(session, email, role, partner=partner, actor="cli"))
-    click.echo(f"{normalise_email(email)} is now {role}; {_ended(ended)}")
+    click.echo(f"{normalise_email(email)} is now {role}; {accounts.sessions_ended(ended)}")

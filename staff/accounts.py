@@ -90,6 +90,11 @@ def _not_yourself(user: StaffUser, actor: str, what: str) -> None:
         raise AccountError(f"You cannot {what} your own account: ask another admin.")
 
 
+def sessions_ended(count: int) -> str:
+    """What staff read after a change that ends sessions, on the page and in the terminal alike."""
+    return f"{count} open session{'s' if count != 1 else ''} ended"
+
+
 def set_role(session, email: str, role: str, *, partner: str = "", actor: str) -> int:
     """Returns how many open sessions ended."""
     user = user_by_email(session, email)

@@ -48,7 +48,7 @@ def _change(work, done: str, *, show_password: str | None = None, email: str = "
         except accounts.AccountError as error:
             return _page(400, error=str(error), form=request.form)
         session.commit()
-    ended = f"{result} open session{'s' if result != 1 else ''} ended" if isinstance(result, int) else ""
+    ended = accounts.sessions_ended(result) if isinstance(result, int) else ""
     message = done.replace("{ended}", ended)
     if show_password:
         # Rendered, not redirected: the password is in this one response only (no-store).
