@@ -81,9 +81,8 @@ def identify(connection, identities: list[Identity], now: datetime, *, channel: 
 # most a minute early, never late. An identifier is still marked whenever another of the person's
 # was written from later: replies go to the one they last wrote from.
 WROTE_PRECISION = timedelta(minutes=1)
-_STALE = "(last_inbound_at IS NULL OR last_inbound_at <= {since})"
-CONTACT_STALE = _STALE
-IDENTIFIER_STALE = _STALE[:-1] + """
+CONTACT_STALE = "(last_inbound_at IS NULL OR last_inbound_at <= {since})"
+IDENTIFIER_STALE = """(last_inbound_at IS NULL OR last_inbound_at <= {since}
     OR EXISTS (SELECT 1 FROM contact_identifiers AS other
                WHERE other.contact_id = contact_identifiers.contact_id AND other.key <> contact_identifiers.key
                  AND other.last_inbound_at >= contact_identifiers.last_inbound_at))"""

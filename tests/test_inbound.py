@@ -1,10 +1,12 @@
 """Inbound messages: every kind Twilio sends is stored once and answered, bad input never 5xx."""
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from store.models import Message
+import inbox.receive as receive_module
+from store.models import Contact, Message
 from tests.conftest import fixture
 
 PHONE = "+31612345678"
@@ -150,3 +152,23 @@ def test_a_number_moved_to_another_contact_is_followed_at_once(runtime):
         session.commit()
     again = post("+31622222222", "SM" + "3" * 32)
     assert again.new and again.contact_id == keep
+
+
+def test_a_burst_of_messages_keeps_when_the_person_last_wrote_to_the_minute(whatsapp, runtime, monkeypatch):
+    """People write in bursts: a message within a minute of the one before leaves "last wrote" as
+    it was (the 24-hour window may close up to a minute early, never late), one after a longer
+    pause moves it. The webhook then writes one row per message instead of three."""
+    start = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    seen = []
+    for number, seconds in enumerate((0, 45, 75)):
+        moment = start + timedelta(seconds=seconds)
+        monkeypatch.setattr(receive_module, "utcnow", lambda moment=moment: moment)
+        sid = f"SM{number:032d}"
+        assert whatsapp.post("/twilio/whatsapp", fixture("inbound_text") | {"MessageSid": sid, "SmsMessageSid": sid,
+                                                                           "SmsSid": sid}).status_code == 200
+        with runtime.session() as session:
+            wrote = session.scalar(select(Contact.last_inbound_at))
+        seen.append(wrote if wrote.tzinfo else wrote.replace(tzinfo=UTC))
+    assert seen == [start, start, start + timedelta(seconds=75)]
+    whatsapp.wait()
+    assert inbound_count(runtime) == 3
