@@ -1,5 +1,9 @@
-"""What several command groups need: working the queue before exiting, finding a person by number."""
+"""What several command groups need: working the queue before exiting, finding a person by number,
+showing a listing."""
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
 
 import click
 
@@ -26,3 +30,14 @@ def contact_id_for(runtime, session, phone: str) -> int | None:
     except BadRequest as error:
         raise click.BadParameter(str(error), param_hint="--phone") from None
     return find_contact_id(session.connection(), phone)
+
+
+def show_rows(rows: list[dict], as_json: bool, line: Callable[[dict], str], empty: str) -> None:
+    """A listing: JSON for scripts (--json), otherwise a line per row, and `empty` when there is none."""
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(empty)
+    for row in rows:
+        click.echo(line(row))

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli.common import show_rows
 from referrals.check import ContentError, drafts, missing
 from referrals.csv_import import import_region
 from referrals.feedback import counts
@@ -123,14 +124,9 @@ def feedback(as_json: bool):
              "needs_a_look": answers[offer.id].needs_a_look}
             for offer in content.offers if offer.id in answers]
     rows.sort(key=lambda r: (-r["not_helpful"] + r["helpful"], r["offer"]))
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        click.echo("No answers yet.")
-    for row in rows:
-        flag = "  <- needs a look" if row["needs_a_look"] else ""
-        click.echo(f"{row['offer']:<32} helpful {row['helpful']:>4}  not helpful {row['not_helpful']:>4}{flag}")
+    show_rows(rows, as_json, lambda row: f"{row['offer']:<32} helpful {row['helpful']:>4}  not helpful "
+                                         f"{row['not_helpful']:>4}{'  <- needs a look' if row['needs_a_look'] else ''}",
+              "No answers yet.")
 
 
 @group.command("releases")

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cli.common import show_rows
 from handoff.tickets import queue
 
 group = AppGroup("helpdesk", help="The queue of conversations waiting for a person.")
@@ -19,11 +18,5 @@ def show_queue(as_json):
     with runtime.session() as session:
         rows = [{"ticket": t.id, "reason": t.reason, "priority": t.priority, "language": t.language,
                  "waiting_since": t.created_at.isoformat()} for t in queue(session)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("nobody is waiting")
-    for row in rows:
-        click.echo(f"#{row['ticket']}  priority {row['priority']}  {row['language'] or '--'}  "
-                   f"{row['reason']}  since {row['waiting_since']}")
+    show_rows(rows, as_json, lambda row: f"#{row['ticket']}  priority {row['priority']}  {row['language'] or '--'}  "
+                                         f"{row['reason']}  since {row['waiting_since']}", "nobody is waiting")

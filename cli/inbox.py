@@ -1,13 +1,11 @@
 """Inbound messages that could not be processed: see them, try one again."""
 from __future__ import annotations
 
-import json
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from cli.common import deliver_now
+from cli.common import deliver_now, show_rows
 from inbox.poison import retry as retry_message
 from inbox.poison import set_aside
 
@@ -23,14 +21,9 @@ def failed(as_json):
         rows = [{"id": m.id, "contact_id": m.contact_id, "kind": m.kind, "failures": m.failures, "error": m.failure,
                  "received_at": m.created_at.isoformat(), "set_aside_at": m.set_aside_at.isoformat()}
                 for m in set_aside(session)]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no messages set aside")
-    for row in rows:
-        click.echo(f"{row['id']}: contact {row['contact_id']}, {row['kind']}, {row['failures']} failures "
-                   f"({row['error']}), set aside {row['set_aside_at'][:19]}")
+    show_rows(rows, as_json, lambda row: f"{row['id']}: contact {row['contact_id']}, {row['kind']}, {row['failures']} "
+                                         f"failures ({row['error']}), set aside {row['set_aside_at'][:19]}",
+              "no messages set aside")
 
 
 @group.command("retry")
