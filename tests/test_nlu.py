@@ -104,6 +104,26 @@ def test_held_out_accuracy_does_not_regress():
     assert all(row["accuracy"] >= 0.8 for row in evaluation["per_language"].values()), evaluation["per_language"]
 
 
+def test_the_fast_probabilities_are_the_pipelines_own():
+    """The classifier computes its probabilities from the fitted parameters (nlu/classifier.py
+    `Probabilities`): for every held-out message, every training example and odd input alike
+    they must be scikit-learn's `predict_proba`, to the last digit that matters."""
+    import numpy as np
+
+    from nlu.classifier import DATA, load_or_train
+    from nlu.evaluate import read_test_files
+    from nlu.normalise import normalise
+
+    classifier = load_or_train()
+    held_out = [example.text for example in read_test_files([ROOT / "nlu" / "tests"]).examples]
+    texts = [normalise(text) for text in held_out + [e.text for e in read_folder(DATA).examples]]
+    texts += ["", "?", "🙏🙏", "x" * 5000, "مرحبا hello ሰላም 123"]
+    expected, fast = classifier.pipeline.predict_proba(texts), classifier.probabilities(texts)
+    assert fast.shape == expected.shape
+    assert np.allclose(fast, expected, rtol=0, atol=1e-12)
+    assert (fast.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
 def test_a_greeting_or_thanks_around_a_request_never_hides_it():
     """Messages written apart from the training data, each opening with a greeting or politeness
     ("hallo, ik wil me aanmelden", "salam bghit nsjl"): the bot acts on the request."""
@@ -173,6 +193,8 @@ def test_training_is_cached_by_data_and_retrained_when_data_changes(tmp_path):
     second = load_or_train(data, cache)
     assert second.fingerprint != first.fingerprint
     assert len(list(cache.glob("*.joblib"))) == 2
+    texts = ["hello", "please stop", "", "🙏"]  # two intents: the fast probabilities' other case
+    assert (second.probabilities(texts) == second.pipeline.predict_proba(texts)).all()
 
 
 class RasaStandIn:
