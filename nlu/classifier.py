@@ -79,9 +79,9 @@ class Probabilities:
             raise ValueError("the fast path knows build_pipeline's shape only (one model, sigmoid calibration)")
         self.vectorizers = [vectorizer for _, vectorizer in union.transformer_list]
         model = fitted.estimator
-        self.intents = len(fitted.classes)
+        self.count = len(fitted.classes)
         # Two intents: one score and one calibrator, for the second intent; otherwise one per intent.
-        self.columns = [1] if self.intents == 2 else np.searchsorted(fitted.classes, model.classes_)
+        self.columns = [1] if self.count == 2 else np.searchsorted(fitted.classes, model.classes_)
         self.coefficients = model.coef_.T
         self.intercept = model.intercept_
         self.slope = np.array([calibrator.a_ for calibrator in fitted.calibrators])
@@ -90,13 +90,13 @@ class Probabilities:
     def __call__(self, texts: list[str]) -> np.ndarray:
         features = sparse.hstack([vectorizer.transform(texts) for vectorizer in self.vectorizers]).tocsr()
         scores = features @ self.coefficients + self.intercept
-        probabilities = np.zeros((len(texts), self.intents))
+        probabilities = np.zeros((len(texts), self.count))
         probabilities[:, self.columns] = expit(-(self.slope * scores + self.offset))
-        if self.intents == 2:
+        if self.count == 2:
             probabilities[:, 0] = 1.0 - probabilities[:, 1]
             return probabilities
         total = probabilities.sum(axis=1, keepdims=True)
-        uniform = np.full_like(probabilities, 1 / self.intents)
+        uniform = np.full_like(probabilities, 1 / self.count)
         return np.divide(probabilities, total, out=uniform, where=total != 0)
 
 

@@ -87,28 +87,25 @@ IDENTIFIER_STALE = """(last_inbound_at IS NULL OR last_inbound_at <= {since}
                WHERE other.contact_id = contact_identifiers.contact_id AND other.key <> contact_identifiers.key
                  AND other.last_inbound_at >= contact_identifiers.last_inbound_at))"""
 
-# PostgreSQL: both rows in one statement, one commit on the webhook's autocommit connection.
-_WROTE = text(f"""
-    WITH identifier AS (UPDATE contact_identifiers SET last_inbound_at = :now
-                        WHERE key = :key AND {IDENTIFIER_STALE.format(since=':since')})
-    UPDATE contacts SET last_inbound_at = :now
-    WHERE id = :contact_id AND {CONTACT_STALE.format(since=':since')}""").bindparams(
-    bindparam("now", type_=Contact.last_inbound_at.type), bindparam("since", type_=Contact.last_inbound_at.type))
+_IDENTIFIER_WROTE = f"""UPDATE contact_identifiers SET last_inbound_at = :now
+    WHERE key = :key AND {IDENTIFIER_STALE.format(since=':since')}"""
+_CONTACT_WROTE = f"""UPDATE contacts SET last_inbound_at = :now
+    WHERE id = :contact_id AND {CONTACT_STALE.format(since=':since')}"""
+_MOMENTS = (bindparam("now", type_=Contact.last_inbound_at.type),
+            bindparam("since", type_=Contact.last_inbound_at.type))
+# PostgreSQL: both rows in one statement, one commit on the webhook's autocommit connection;
+# SQLite has no UPDATE inside WITH, so there it is the two statements.
+_WROTE = text(f"WITH identifier AS ({_IDENTIFIER_WROTE}) {_CONTACT_WROTE}").bindparams(*_MOMENTS)
+_WROTE_EACH = (text(_IDENTIFIER_WROTE).bindparams(*_MOMENTS), text(_CONTACT_WROTE).bindparams(*_MOMENTS))
 
 
 def wrote(connection, contact_id: int, sender: Identity, now: datetime) -> None:
     """The person wrote from `sender` at `now`: replies go there, and their 24-hour window is open.
     Callers run it last in their transaction: it locks the contact's row, which the worker
     answering the person's previous message may also be writing."""
-    key, since = lookup_keys(sender.value)[0], now - WROTE_PRECISION
-    if connection.dialect.name == "postgresql":
-        connection.execute(_WROTE, {"now": now, "since": since, "key": key, "contact_id": contact_id})
-        return
-    for table, row, stale in ((ContactIdentifier.__table__, ContactIdentifier.__table__.c.key == key, IDENTIFIER_STALE),
-                              (Contact.__table__, Contact.__table__.c.id == contact_id, CONTACT_STALE)):
-        condition = text(stale.format(since=":since")).bindparams(
-            bindparam("since", value=since, type_=Contact.last_inbound_at.type))
-        connection.execute(update(table).where(row, condition).values(last_inbound_at=now))
+    values = {"now": now, "since": now - WROTE_PRECISION, "key": lookup_keys(sender.value)[0], "contact_id": contact_id}
+    for statement in (_WROTE,) if connection.dialect.name == "postgresql" else _WROTE_EACH:
+        connection.execute(statement, values)
 
 
 def _new_contact(connection, sender: Identity, key: str, now: datetime, channel: str) -> int:
