@@ -196,20 +196,27 @@ def all_sent(runtime) -> bool:
         return session.scalar(select(OutboxItem.id).where(OutboxItem.state != "sent").limit(1)) is None
 
 
-def recover(runtime, seconds: float = 40) -> None:
-    """What the workers' sweeper does every half minute, as often as needed until all is sent."""
-    deadline = time.monotonic() + seconds
+def recover(runtime, stall: float = 40, log: Path | None = None) -> None:
+    """What the workers' sweeper does every half minute, as often as needed until all is sent.
+    Fails when nothing moved (no row sent, no attempt made) for `stall` seconds: a loaded
+    machine may recover slowly, but it must keep recovering."""
+    progress, moved, rows = None, time.monotonic(), []
     while True:
         try:  # like the sweeper, a connection the restart cut is only a reason to try again
-            if all_sent(runtime):
+            with runtime.session() as session:
+                rows = session.execute(select(OutboxItem.state, OutboxItem.attempts)).all()
+            if all(state == "sent" for state, _ in rows):
                 return
+            now = (sum(state == "sent" for state, _ in rows), sum(attempts for _, attempts in rows))
+            if now != progress:
+                progress, moved = now, time.monotonic()
             runtime.tasks.sweep()
         except (redis_lib.ConnectionError, OperationalError):
             pass
-        if time.monotonic() > deadline:
-            with runtime.session() as session:
-                left = Counter(session.scalars(select(OutboxItem.state)))
-            raise AssertionError(f"not all sent after {seconds} s: {dict(left)}")
+        if time.monotonic() - moved > stall:
+            left = Counter(state for state, _ in rows)
+            tail = f"\n{log.read_text(errors='replace')[-3000:]}" if log is not None else ""
+            raise AssertionError(f"nothing moved for {stall} s: {dict(left)}{tail}")
         time.sleep(0.3)
 
 
@@ -262,7 +269,7 @@ def test_500_and_429_storms_are_retried_until_each_is_sent_once(make_runtime, tw
     runtime = make_runtime(threads=4)
     contacts = seed(runtime, people=20, each=5)
     runtime.tasks.send_bulk(contacts)
-    recover(runtime, seconds=40)
+    recover(runtime)
     assert twilio.failures == []  # the whole storm was answered
     assert_each_sent_once_in_order(runtime, twilio)
     with runtime.session() as session:
@@ -270,13 +277,23 @@ def test_500_and_429_storms_are_retried_until_each_is_sent_once(make_runtime, tw
 
 
 def worker_process(services, twilio, config: Path, log: Path) -> subprocess.Popen:
+    """`flask worker` against the private services, once it says it is working (starting one
+    takes seconds, and many more on a loaded machine: that is not what these tests time)."""
     private_postgres, private_redis = services
     env = {k: v for k, v in os.environ.items()} | ENVIRONMENT | {
         "DATABASE_URL": private_postgres.url, "DDA_KEYRING_URL": os.environ["DDA_KEYRING_URL"],
         "REDIS_URL": private_redis.url, "DDA_CONFIG": str(config),
         "TWILIO_API_BASE_URL": twilio.url}
-    return subprocess.Popen([sys.executable, "-m", "flask", "worker", "--threads", "8"], cwd=ROOT, env=env,
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--threads", "8"], cwd=ROOT, env=env,
+                              stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: b"worker running" in log.read_bytes() or worker.poll() is not None, 180,
+                   "the worker started")
+    except AssertionError:
+        worker.kill()
+        raise AssertionError(log.read_text(errors="replace")[-3000:]) from None
+    assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
+    return worker
 
 
 def test_a_worker_killed_half_way_through_1000_sends(make_runtime, services, twilio, tmp_path):
@@ -289,16 +306,17 @@ def test_a_worker_killed_half_way_through_1000_sends(make_runtime, services, twi
     runtime.tasks.stop_worker()  # this process only enqueues and sweeps; the subprocesses deliver
     contacts = seed(runtime, people=250, each=4)
     runtime.tasks.send_bulk(contacts)
-    first = worker_process(services, twilio, config, tmp_path / "worker1.log")
+    first_log, second_log = tmp_path / "worker1.log", tmp_path / "worker2.log"
+    first = worker_process(services, twilio, config, first_log)
     try:
-        wait_until(lambda: len(twilio.requests) >= 500 or first.poll() is not None, 45, "half the batch sent",
+        wait_until(lambda: len(twilio.requests) >= 500 or first.poll() is not None, 90, "half the batch sent",
                    step=0.01)
         first.send_signal(signal.SIGKILL)
         first.wait()
-        assert 500 <= len(twilio.requests) < 1000, (tmp_path / "worker1.log").read_text()[-2000:]
-        second = worker_process(services, twilio, config, tmp_path / "worker2.log")
+        assert 500 <= len(twilio.requests) < 1000, first_log.read_text()[-2000:]
+        second = worker_process(services, twilio, config, second_log)
         try:
-            recover(runtime, seconds=45)
+            recover(runtime, log=second_log)
         finally:
             second.terminate()
             second.wait(10)
