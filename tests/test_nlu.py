@@ -187,12 +187,12 @@ def test_training_is_cached_by_data_and_retrained_when_data_changes(tmp_path):
     (data / "en.yml").write_text('nlu:\n- intent: greet\n  examples: |\n    - hello\n    - hi\n    - hey there\n'
                                  '- intent: stop\n  examples: |\n    - stop\n    - unsubscribe\n    - no more\n')
     first = load_or_train(data, cache)
-    assert len(list(cache.glob("*.joblib"))) == 1
+    assert len(list(cache.glob("*.pickle"))) == 1
     assert load_or_train(data, cache) is first
     (data / "en.yml").write_text((data / "en.yml").read_text() + "    - quit\n")
     second = load_or_train(data, cache)
     assert second.fingerprint != first.fingerprint
-    assert len(list(cache.glob("*.joblib"))) == 2
+    assert len(list(cache.glob("*.pickle"))) == 2
     texts = ["hello", "please stop", "", "🙏"]  # two intents: the fast probabilities' other case
     assert (second.probabilities(texts) == second.pipeline.predict_proba(texts)).all()
 

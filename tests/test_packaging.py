@@ -44,7 +44,7 @@ def installed(tmp_path_factory) -> Path:
     done = run(sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
                str(wheel), cwd=base)
     assert done.returncode == 0, done.stderr
-    model = CACHE / f"intents-{data_fingerprint()}.joblib"
+    model = CACHE / f"intents-{data_fingerprint()}.pickle"
     if model.exists():  # the trained classifier is a cache: copying it only saves training it again
         (site / "var" / "nlu").mkdir(parents=True)
         shutil.copy(model, site / "var" / "nlu" / model.name)
