@@ -37,6 +37,7 @@ DEFAULT_RATE = 70
 WORKERS = 2
 THREADS = 8  # for replies; bulk sends have BULK_THREADS of their own in each worker
 BULK_THREADS = 2
+WORKER_STARTUP_SECONDS = 120
 PIPELINE_MESSAGES = 8000
 CYCLE_PEOPLE = 40_000
 RATE_CHECK_PEOPLE = 2_000
@@ -114,12 +115,22 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _workers(stack: ExitStack, env: dict[str, str], count: int = WORKERS) -> None:
+    """Start the workers and return once each says it is working: a run timed from a fixed
+    pause measured their start-up (seconds, and more on a busy machine) whenever it was longer."""
+    started = []
     for n in range(count):
         log = RESULTS / f"delivery-worker{n}.log"
         process = subprocess.Popen([sys.executable, "-m", "flask", "worker", "--threads", str(THREADS),
                                     "--bulk-threads", str(BULK_THREADS)], cwd=ROOT,
                                    env=_clean_env(env), stdout=log.open("wb"), stderr=subprocess.STDOUT)
         stack.callback(_stop, process)
+        started.append((process, log))
+    deadline = time.monotonic() + WORKER_STARTUP_SECONDS
+    for process, log in started:
+        while b"worker running" not in log.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"a worker did not start; see {log}:\n{log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.05)
 
 
 def _runtime(env: dict[str, str]):
@@ -278,7 +289,6 @@ def _cycle(people: int, rate: int) -> dict:
         mock, env, runtime = _services(stack, rate=rate)
         _people(runtime, people, in_window=False, included=True)
         _workers(stack, env)
-        time.sleep(6)  # the workers have started
         watching = ThreadPoolExecutor(1)
         started = time.perf_counter()
         watched = watching.submit(_watch, mock, people, people / min(rate, 50) + 120)
@@ -335,7 +345,7 @@ def _serving(stack: ExitStack, bulk: int, rate_limit: int | None, log: str) -> t
     _queue_texts(runtime, _people(runtime, bulk, in_window=True))
     stack.enter_context(gunicorn("webhook:create_app()", port, env, RESULTS / log))
     _workers(stack, env)
-    time.sleep(6)  # the workers have started and are sending
+    time.sleep(2)  # the bulk send is under way
     return mock, port, public_url
 
 
