@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 QUICK_REPLY, LIST_PICKER = "twilio/quick-reply", "twilio/list-picker"
 BODY = "{{1}}"
 PAUSE_SECONDS = 60  # after a failure, menus go as text for this long instead of asking again each time
+KNOWN_SIZE = 10_000  # contents remembered in a process; "did you mean" pairs make new ones now and then
 FAILURES = (TwilioException, RequestException)  # what a call to the Content API raises when it fails
 
 
@@ -61,12 +62,18 @@ def content_request(menu: Layout, language: str, list_button: str) -> ContentReq
 
 
 class ContentCatalog:
-    """Content SIDs by what they hold: the shared table first, Twilio's Content API when missing."""
+    """Content SIDs by what they hold: the shared table first, Twilio's Content API when missing.
+
+    A content never changes once made (its key is a hash of what it holds), so the process
+    remembers the SIDs it has seen: a menu costs a worker no database round trips after the first.
+    A SID Twilio refuses is forgotten here and in the table; another process that still
+    remembers it meets the same refusal when it next sends it, and forgets it the same way."""
 
     def __init__(self, client, session_factory):
         self.client = client
         self.session = session_factory
         self._paused_until = 0.0
+        self._known: dict[str, str] = {}
 
     def sid_for(self, request: ContentRequest) -> str | None:
         """The content's SID, made now if needed; None while the Content API is failing."""
@@ -76,9 +83,13 @@ class ContentCatalog:
     def ensure(self, request: ContentRequest, pause: bool = False) -> tuple[str | None, bool]:
         """(sid, made now). Errors from Twilio are raised unless `pause`: then they are logged, the
         menu goes out as text, and menus are not tried again for PAUSE_SECONDS."""
+        known = self._known.get(request.key)
+        if known:
+            return known, False
         with self.session() as session:
             known = session.scalar(select(WhatsAppContent.content_sid).where(WhatsAppContent.key == request.key))
         if known:
+            self._remember(request.key, known)
             return known, False
         if pause and time.monotonic() < self._paused_until:
             return None, False
@@ -103,10 +114,18 @@ class ContentCatalog:
                 session.rollback()
                 sid = session.scalar(select(WhatsAppContent.content_sid).where(WhatsAppContent.key == request.key))
         log.info("created %s content %s for %s", request.kind, sid, request.language)
+        if sid:
+            self._remember(request.key, sid)
         return sid, True
+
+    def _remember(self, key: str, sid: str) -> None:
+        if len(self._known) >= KNOWN_SIZE:
+            self._known.clear()
+        self._known[key] = sid
 
     def forget(self, request: ContentRequest) -> None:
         """Twilio refused the content when sending: the next menu like it makes a new one."""
+        self._known.pop(request.key, None)
         with self.session() as session:
             session.query(WhatsAppContent).filter(WhatsAppContent.key == request.key).delete()
             session.commit()

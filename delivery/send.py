@@ -42,6 +42,7 @@ from datetime import UTC, timedelta
 
 from dramatiq.common import compute_backoff
 from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from channels.base import Channel, MaybeSent, Outgoing, PermanentFailure, Sent
 from delivery.failures import apply_failure
@@ -161,12 +162,12 @@ def _claim(session, contact_ids: list[int], worker_id: str) -> list[tuple[Outbox
         .values(state="sending", attempts=outbox.c.attempts + 1, attempted_at=now, due_at=None,
                 claimed_by=worker_id)
         .returning(outbox.c.id)).scalars().all()
-    if not claimed:
-        session.rollback()
+    if not claimed:  # the transaction goes on: the reply path looks at what else is in flight
         return []
     return [tuple(row) for row in session.execute(
         select(OutboxItem, Message, Contact).join(Message, OutboxItem.message_id == Message.id)
-        .join(Contact, Message.contact_id == Contact.id).where(OutboxItem.id.in_(claimed)).order_by(OutboxItem.id))]
+        .join(Contact, Message.contact_id == Contact.id).options(joinedload(Contact.identifiers))
+        .where(OutboxItem.id.in_(claimed)).order_by(OutboxItem.id)).unique()]
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ altogether, changes nothing about where a person is.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from bot.engine import Profile, State
 from bot.messages import Incoming
@@ -53,21 +55,34 @@ def process_contact(runtime, contact_id: int) -> int:
             if replies is None:
                 return done
             done += 1
-            if replies:
+            if replies.queued:
                 runtime.tasks.deliver_now(contact_id)
+            if not replies.more:
+                return done
             renew()
 
 
-def _process_next(runtime, contact_id: int) -> int | None:
-    """Process the oldest waiting message: the number of replies queued, or None if none waited."""
+@dataclass(frozen=True)
+class _Turned:
+    queued: int  # replies put in the outbox
+    more: bool  # another message of the person's was waiting when this turn committed
+
+
+def _process_next(runtime, contact_id: int) -> _Turned | None:
+    """Process the oldest waiting message; None if none waited.
+
+    Whether another waits is asked inside the turn's transaction, which spares a transaction of
+    its own after each message. One stored after that look is not missed: the webhook lists a
+    person only after storing their message, so that message has a job of its own, which waits
+    for this one's lock."""
     with runtime.session() as session:
         message = session.scalar(waiting(contact_id))
         if message is None:
             return None
         if not _claim(session, message):
             session.rollback()
-            return 0  # another worker had it; look again
-        contact = session.get(Contact, contact_id)
+            return _Turned(0, more=True)  # another worker had it; look again
+        contact = session.get(Contact, contact_id, options=[joinedload(Contact.identifiers)])  # one round trip
         in_handoff = session.scalar(select(Ticket.id).where(Ticket.contact_id == contact_id,
                                                             Ticket.status == "open")) is not None
         profile = Profile(language=contact.language, opted_out=contact.opted_out, in_handoff=in_handoff)
@@ -83,6 +98,7 @@ def _process_next(runtime, contact_id: int) -> int | None:
         items = queue_replies(session, runtime.settings, contact, turn.replies)
         if host.erase:  # keeps the confirmation until it is delivered
             erase(session, contact, keep=[item.message_id for item in items])
+        more = session.scalar(waiting(contact_id).with_only_columns(Message.id)) is not None
         if contact.channel != "local":
             # Last before the commit: every turn locks the same few counts (today's welcome), so
             # the time between this and the commit is how many turns a second all workers can take.
@@ -90,7 +106,7 @@ def _process_next(runtime, contact_id: int) -> int | None:
         session.commit()
         log.info("processed inbound message %s: %d repl%s, %s", message.id, len(turn.replies),
                  "y" if len(turn.replies) == 1 else "ies", turn.handled_by)
-        return len(items)
+        return _Turned(len(items), more)
 
 
 

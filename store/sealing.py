@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Table, event, inspect, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import object_session
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,6 +29,7 @@ from store.personal import KeyringError, PersonalJSON, PersonalText, data_keys, 
 
 _REMEMBERED = "dda_contact_keys"  # in Connection.info, for one transaction
 _contacts: list[Table] = []  # the contacts table, given by `install`
+_contact_models: list[type] = []  # and its model
 
 
 def personal_columns(table: Table) -> list[Column]:
@@ -106,7 +108,17 @@ def _owner_key(connection, mapper, target) -> str:
         contact_id = connection.scalar(select(remote).where(remote.table.c.id == getattr(target, local)))
     if contact_id is None:
         raise KeyringError(f"a {mapper.class_.__name__} with personal values belongs to no contact")
-    return contact_key(connection, contact_id)
+    return _loaded_key(target, contact_id) or contact_key(connection, contact_id)
+
+
+def _loaded_key(target, contact_id: int) -> str | None:
+    """The key id of the contact as this transaction loaded it (a turn loads the person before it
+    writes their replies), which saves asking the database again; None if it is not loaded."""
+    session = object_session(target)
+    if session is None:
+        return None
+    contact = session.identity_map.get(session.identity_key(_contact_models[0], contact_id))
+    return None if contact is None else inspect(contact).dict.get("data_key_id")
 
 
 def _seal_row(mapper, connection, target, inserting: bool) -> None:
@@ -145,6 +157,7 @@ def install(base, contact_model) -> None:
     if event.contains(base, "before_insert", _before_insert):
         return
     _contacts.append(contact_model.__table__)
+    _contact_models.append(contact_model)
     event.listen(base, "before_insert", _before_insert, propagate=True)
     event.listen(base, "before_update", _before_update, propagate=True)
     event.listen(contact_model, "after_delete", _contact_deleted)
