@@ -36,6 +36,10 @@ def init_app(app: Flask, runtime) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=runtime.settings.connections.public_base_url.startswith("https"),
         PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME,
+        # The cookie is sent only when the session changes. Sent on every answer, a request that
+        # left before a change (the simulator's poll, before "Start again as a new person") could
+        # answer after it and put the old session back. The sign-in ends at a fixed time anyway.
+        SESSION_REFRESH_EACH_REQUEST=False,
         # The check runs in our own hook below, so that exemptions can go by path too.
         WTF_CSRF_CHECK_DEFAULT=False,
         # Flask-WTF's https check wants a Referer, which our Referrer-Policy withholds; the

@@ -509,3 +509,14 @@ def test_every_view_and_status_change_is_in_the_audit_log_which_nobody_edits(cli
 def test_agents_cannot_read_the_audit_log(client, runner):
     signed_in(client, runner, "agent")
     assert client.get("/staff/audit/").status_code == 403
+
+
+def test_a_request_that_changes_nothing_leaves_the_session_cookie_alone(client, runner):
+    """A request that left before a change to the session (the simulator's poll before "Start
+    again as a new person") must not answer after it with the old session: only a change to
+    the session sends the cookie."""
+    create_user(runner, "agent@example.org", "agent")
+    assert "Set-Cookie" in login(client, "agent@example.org").headers  # a sign-in changes it
+    client.get("/staff/")  # the first page may add its form token to the session
+    again = client.get("/staff/")
+    assert again.status_code == 200 and "Set-Cookie" not in again.headers
