@@ -38,7 +38,10 @@ REPLIES = "replies"
 INBOUND = "inbound"
 BULK = "bulk"
 JOBS = "jobs"  # work staff start from a page that takes minutes (issuing a week's vouchers)
-QUEUES = (INBOUND, REPLIES, BULK, JOBS)
+# A job queues work only on its own queue or one after it here (a staff job the bulk sends, a
+# bulk send a reply asking to open the window): looked at in this order, work that moves on
+# while `drain` looks is seen where it arrives.
+QUEUES = (JOBS, INBOUND, BULK, REPLIES)
 JOB_TIME_LIMIT_MS = 2 * 3600 * 1000
 UNREACHABLE = (RedisError, BrokerError)
 # A key that lives as long as Redis keeps its data: when it is gone, so are the queued jobs.
@@ -314,7 +317,7 @@ class Tasks:
                     broker.join(queue, timeout=timeout)
             for worker in self._workers:
                 worker.join()
-            if not any(self.waiting(queue) for queue in QUEUES) and not self._arriving():
+            if not self._arriving() and not any(self.waiting(queue) for queue in QUEUES):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("queues did not drain")
@@ -329,10 +332,15 @@ class Tasks:
         return int(broker.do_qsize(queue)) + arrivals
 
     def _arriving(self) -> bool:
-        """Arrivals not yet queued as jobs, by this process's dispatcher or any other."""
+        """Arrivals not yet queued as jobs, by this process's dispatcher or any other.
+
+        The list is read before the flag: the dispatcher sets the flag before it takes from the
+        list and clears it after queueing, so an empty list and then a clear flag mean queued.
+        The other order missed an arrival taken between the two looks, and a test read the
+        replies to one message among those to the next."""
         if isinstance(self.broker, StubBroker):
             return False
-        return self._dispatching.is_set() or bool(self.redis.llen(ARRIVALS))
+        return bool(self.redis.llen(ARRIVALS)) or self._dispatching.is_set()
 
     def _broker_of(self, queue: str) -> dramatiq.Broker:
         return self.bulk_broker if queue == BULK else self.broker
