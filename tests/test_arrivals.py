@@ -70,3 +70,27 @@ def test_an_unreachable_queue_still_gets_a_200_and_the_message_is_answered_later
     assert runtime.tasks.sweep(everything=True) == 1  # what the sweeper does once the queue is back
     whatsapp.wait()
     assert whatsapp.replies(phone)
+
+
+def test_a_person_the_dispatcher_takes_off_the_list_while_drain_looks_still_counts_as_arriving(
+        whatsapp, runtime, backend, monkeypatch):
+    """`drain` (tests, `flask chat`) must not stop waiting in the moment between the dispatcher
+    taking a person off the list and queueing their job: it once did, and a test read the reply
+    to one message among the replies to the next."""
+    if backend != "services":
+        pytest.skip("the list of arrivals is Redis's; in process each message queues its job")
+    tasks = runtime.tasks
+    tasks.stop_worker()
+    phone, texts = MESSAGES["ar"]
+    whatsapp.send(texts[0], phone=phone, wait=False)
+    read_length = tasks.redis.llen
+
+    def taken_while_looking(name):  # the dispatcher's first steps, just as drain looks at the list
+        tasks._dispatching.set()
+        tasks.redis.lpop(ARRIVALS, 100)
+        return read_length(name)
+
+    with monkeypatch.context() as looking:
+        looking.setattr(tasks.redis, "llen", taken_while_looking)
+        assert tasks._arriving()
+    tasks._dispatching.clear()
