@@ -143,8 +143,9 @@ def _empty_tables(url: str) -> None:
         else:
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
+        first_start = _FIRST_START.get(url, {})
         for table in Base.metadata.sorted_tables:
-            rows = _FIRST_START.get(url, {}).get(table.name)
+            rows = first_start.get(table.name)
             if rows:
                 connection.execute(table.insert(), rows)
                 if postgresql:
