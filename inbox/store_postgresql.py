@@ -24,8 +24,6 @@ deadlock this can give falls back to the general path too.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg
@@ -35,6 +33,7 @@ from sqlalchemy.engine import Engine
 from channels.twilio_payload import Received
 from inbox.stored import Stored
 from store.data_keys import UnknownDataKey
+from store.db import statements_commit_alone
 from store.identifiers import CONTACT_STALE, IDENTIFIER_STALE, WROTE_PRECISION
 from store.personal import data_keys, encrypt, lookup_keys
 
@@ -116,7 +115,8 @@ def in_one_statement(engine: Engine, received: Received, now: datetime) -> Store
     if owner is not None and not _opens(owner[1]):  # the person was erased, or the keyring emptied
         _owners.pop(keys[0], None)
         owner = None
-    with _autocommit(engine) as connection:
+    with statements_commit_alone(engine) as connection:
+        assert isinstance(connection, psycopg.Connection)
         if owner is None:
             forgotten, contact_id, data_key = connection.execute(_LOOKUP, values).fetchone()  # type: ignore[misc]
             if forgotten:
@@ -127,23 +127,6 @@ def in_one_statement(engine: Engine, received: Received, now: datetime) -> Store
                 return SLOW
             owner = (contact_id, data_key)
         return _known(connection, received, values, owner)
-
-
-@contextmanager
-def _autocommit(engine: Engine) -> Iterator[psycopg.Connection]:
-    """A pooled connection's psycopg connection in autocommit mode, given back as it was taken."""
-    pooled = engine.raw_connection()
-    connection = pooled.driver_connection
-    assert isinstance(connection, psycopg.Connection)
-    try:
-        connection.autocommit = True
-        yield connection
-    finally:
-        try:
-            connection.autocommit = False
-        except psycopg.Error:  # the connection broke: the pool must not hand it out again
-            pooled.invalidate()
-        pooled.close()
 
 
 def _opens(data_key: str) -> bool:
