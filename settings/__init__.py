@@ -442,7 +442,8 @@ def load_settings(path: str | os.PathLike | None = None, environ: dict[str, str]
     environ = os.environ if environ is None else environ
     path = Path(path or environ.get("DDA_CONFIG") or DEFAULT_CONFIG)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # libyaml's loader: every process and `flask` command reads this file at start, ten times faster.
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader) or {}
     except FileNotFoundError:
         raise SettingsError(f"{path}: config file not found (set DDA_CONFIG or restore config.yml)") from None
     except yaml.YAMLError as error:
