@@ -144,19 +144,19 @@ def _empty_tables(url: str) -> None:
     (truncating every table made new files for each table and index: 75 ms a test, against 6)."""
     engine = _emptying.get(url) or make_engine(url)
     try:
-        postgresql = _empty(engine, url)
+        _empty(engine, url)
     except OperationalError:  # its server restarted since (the outage tests stop and start their own)
         engine.dispose()
-        postgresql = _empty(engine, url)
-    if postgresql:
+        _empty(engine, url)
+    if engine.dialect.name == "postgresql":
         _emptying[url] = engine
     else:
         engine.dispose()
 
 
-def _empty(engine: Engine, url: str) -> bool:
+def _empty(engine: Engine, url: str) -> None:
+    postgresql = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
-        postgresql = connection.dialect.name == "postgresql"
         if postgresql:
             audit = AuditEntry.__tablename__
             connection.connection.driver_connection.execute("; ".join([  # type: ignore[union-attr]
@@ -176,7 +176,6 @@ def _empty(engine: Engine, url: str) -> bool:
                 if postgresql:
                     connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                             f"{max(row['id'] for row in rows)})"))
-    return postgresql
 
 
 def _remember_first_start(url: str, runtime) -> None:
