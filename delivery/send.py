@@ -184,7 +184,13 @@ class _Claimed:
 
 def _deliver_claimed(runtime, session, rows, *, bulk: bool) -> tuple[list[str], Retry | None]:
     """Send claimed rows in order. Held rows (outside the window) never leave; a transient
-    failure stops the run, gives the rows not yet tried back and says when to try again."""
+    failure stops the run, gives the rows not yet tried back and says when to try again. The
+    rows are this process's in flight until it is done with them (delivery/liveness.py)."""
+    with runtime.tasks.in_flight.holding([item.id for item, _message, _contact in rows]):
+        return _send_claimed(runtime, session, rows, bulk=bulk)
+
+
+def _send_claimed(runtime, session, rows, *, bulk: bool) -> tuple[list[str], Retry | None]:
     ready, asked = [], []
     for item, message, contact in rows:
         if outside_window(runtime, contact, message):
@@ -389,15 +395,9 @@ def stale_work(runtime, everything: bool = False) -> StaleWork:
     settings = runtime.settings.delivery
     now = utcnow()
     cutoff = now if everything else now - timedelta(seconds=settings.sweep_after_seconds)
-    stuck = now - timedelta(seconds=2 * settings.send_timeout_seconds + 1)
     grace = now - timedelta(seconds=settings.uncertain_grace_seconds)
     last_try = func.coalesce(OutboxItem.due_at, OutboxItem.attempted_at, OutboxItem.created_at)
     with runtime.session() as session:
-        # A request that has had twice its timeout is over: the worker that made it is gone.
-        session.execute(update(OutboxItem).where(OutboxItem.state == "sending", last_try < stuck)
-                        .values(state="uncertain", last_error="worker stopped mid-send")
-                        .execution_options(synchronize_session=False))
-        session.commit()
         bulk = (OutboxItem.queue == "bulk") & (OutboxItem.state == "pending")
         rows = session.execute(select(Message.contact_id, bulk).join(OutboxItem).where(or_(
             (OutboxItem.state == "pending") & (last_try <= cutoff),

@@ -26,7 +26,7 @@ from dramatiq.errors import BrokerError
 from redis import Redis
 from redis.exceptions import RedisError
 
-from delivery.liveness import BEAT_SECONDS, beat, new_worker_id, settle_dead_claims
+from delivery.liveness import BEAT_SECONDS, InFlight, beat, new_worker_id, settle_dead_claims
 from delivery.send import BACKOFF_MS, MAX_BACKOFF_MS, deliver_batch, deliver_contact, stale_work
 
 if TYPE_CHECKING:
@@ -90,8 +90,9 @@ class Tasks:
         self.bulk_broker = make_broker(redis_url)
         self.redis = redis
         self.worker_id = new_worker_id()  # names this process's claims (delivery/liveness.py)
+        self.in_flight = InFlight()
         self._beat = lambda: beat(runtime, self.worker_id)
-        self._settle_dead = lambda: settle_dead_claims(runtime)
+        self._settle_dead = lambda: settle_dead_claims(runtime, self.worker_id, self.in_flight)
         retries: dict[str, Any] = {"max_retries": runtime.settings.delivery.max_attempts, "min_backoff": BACKOFF_MS,
                                    "max_backoff": MAX_BACKOFF_MS}
 

@@ -276,6 +276,20 @@ def test_500_and_429_storms_are_retried_until_each_is_sent_once(make_runtime, tw
         assert sum(session.scalars(select(OutboxItem.attempts))) == 100 + 60
 
 
+def test_a_slow_twilio_gets_each_message_of_a_batch_once_in_one_attempt(make_runtime, twilio):
+    """Twilio takes 0.4 s a message: the last of 12 sent one after another leaves 4 s after its
+    claim, longer than a request may take (1 s here). A live worker's claim is still its own, so
+    the sweeper must not settle it as if that worker had stopped, which sent rows twice."""
+    twilio.stall_next(0.4, times=12)
+    runtime = make_runtime(threads=1)
+    contacts = seed(runtime, people=12, each=1)
+    runtime.tasks.send_bulk(contacts)
+    recover(runtime)
+    assert_each_sent_once_in_order(runtime, twilio)
+    with runtime.session() as session:
+        assert list(session.scalars(select(OutboxItem.attempts))) == [1] * 12
+
+
 def worker_process(services, twilio, config: Path, log: Path) -> subprocess.Popen:
     """`flask worker` against the private services, once it says it is working (starting one
     takes seconds, and many more on a loaded machine: that is not what these tests time)."""
