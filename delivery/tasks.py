@@ -199,9 +199,11 @@ class Tasks:
         for start in range(0, len(contact_ids), self.batch_size):
             self.deliver_bulk.send(contact_ids[start:start + self.batch_size])
 
-    def start_worker(self, threads: int = 4, bulk_threads: int = 1, sweep_every: float = 30.0) -> bool:
+    def start_worker(self, threads: int = 4, bulk_threads: int = 1, sweep_every: float = 30.0,
+                     idle_ms: int = 100) -> bool:
         """Start working the queues in this process, bulk sends on threads of their own; False
-        if a worker already runs here."""
+        if a worker already runs here. `idle_ms`: how long an idle thread waits for a job before
+        it looks again (and sees it should stop): stopping takes twice that."""
         if self._workers:
             return False
         try:  # before the first claim: a claim by a process never seen looks like a stopped one's
@@ -209,9 +211,9 @@ class Tasks:
         except Exception:
             log.exception("could not record this worker as alive")
         self._workers = [dramatiq.Worker(self.broker, queues={INBOUND, REPLIES, JOBS}, worker_threads=threads,
-                                         worker_timeout=100),
+                                         worker_timeout=idle_ms),
                          dramatiq.Worker(self.bulk_broker, queues={BULK}, worker_threads=bulk_threads,
-                                         worker_timeout=100)]
+                                         worker_timeout=idle_ms)]
         for worker in self._workers:
             worker.start()
         self._stopping.clear()

@@ -7,6 +7,7 @@ because a service that starts half-configured fails later in a worse place.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -323,9 +324,12 @@ def default_keyring_url(database_url: str) -> str:
     return url.set(database=str(keyring)).render_as_string(hide_password=False)
 
 
+@functools.lru_cache(maxsize=16)
 def key_weakness(key: str) -> str | None:
     """Why `key` is no secret, or None. Length alone lets "password12345678" through, so the
-    key is also scored as a password would be (zxcvbn): a key must take at least 10^12 guesses."""
+    key is also scored as a password would be (zxcvbn): a key must take at least 10^12 guesses.
+    Scoring takes 8 ms a key, at every start of a process, a command and a test's app: it is
+    kept for the keys already scored."""
     from zxcvbn import zxcvbn
 
     if len(key) < 16:

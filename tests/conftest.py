@@ -359,7 +359,7 @@ def app(backend, request, twilio, monkeypatch):
     with runtime.data_keys.engine.begin() as connection:  # the keyring starts empty too (but its lookup secret)
         connection.execute(data_keys.delete().where(data_keys.c.id != LOOKUP_KEY_ID))
     runtime.data_keys.forget()
-    runtime.tasks.start_worker(threads=3, sweep_every=3600)
+    runtime.tasks.start_worker(threads=3, sweep_every=3600, idle_ms=20)
     yield application
     runtime.close()
 
