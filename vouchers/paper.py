@@ -62,8 +62,8 @@ BAR_TRIM = DOT / 4
 
 
 def _whole_dots(mm: float) -> float:
-    """`mm` rounded down to whole printer dots, at least one; 300 and 600 dpi printers print
-    a multiple of 1/8 mm as evenly."""
+    """`mm` rounded down to whole receipt-printer dots, at least one. An office printer's dots
+    (300 or 600 dpi) are small enough that any width prints close to true."""
     return max(1, int(mm / DOT + 1e-9)) * DOT
 
 
