@@ -15,11 +15,16 @@ from sqlalchemy import delete
 
 from store.models import ConversationState, utcnow
 
+_ABSENT = "conversation states found missing"
+
 
 def load(session, contact_id: int, ttl: timedelta) -> dict | None:
     """The person's state as the engine wrote it, or None (new, expired or forgotten)."""
     row = session.get(ConversationState, contact_id)
-    if row is None or row.state is None:  # None: the person's data key is destroyed (erased)
+    if row is None:
+        session.info.setdefault(_ABSENT, set()).add(contact_id)
+        return None
+    if row.state is None:  # the person's data key is destroyed (erased)
         return None
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
     if updated < utcnow() - ttl:
@@ -28,8 +33,11 @@ def load(session, contact_id: int, ttl: timedelta) -> dict | None:
 
 
 def save(session, contact_id: int, state: dict) -> None:
-    """In the caller's transaction; call `load` first in it (it fetches the row this updates)."""
-    row = session.get(ConversationState, contact_id)
+    """In the caller's transaction; call `load` first in it: it fetches the row this updates, or
+    notes that there is none (a session looks up a missing row again each time it is asked)."""
+    absent = session.info.get(_ABSENT, set())
+    row = None if contact_id in absent else session.get(ConversationState, contact_id)
+    absent.discard(contact_id)
     if row is None:
         session.add(ConversationState(contact_id=contact_id, state=json.dumps(state), updated_at=utcnow()))
     else:
