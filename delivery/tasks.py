@@ -13,8 +13,10 @@ at once; rows a stopped worker left `sending` are settled within seconds
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
-from dramatiq.errors import BrokerError
+from dramatiq.errors import BrokerError, QueueJoinTimeout
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -43,6 +45,7 @@ JOBS = "jobs"  # work staff start from a page that takes minutes (issuing a week
 # while `drain` looks is seen where it arrives.
 QUEUES = (JOBS, INBOUND, BULK, REPLIES)
 JOB_TIME_LIMIT_MS = 2 * 3600 * 1000
+IDLE_IN = ("/threading.py", "/queue.py", "/dramatiq/worker.py")  # a worker thread waiting for a job
 UNREACHABLE = (RedisError, BrokerError)
 # A key that lives as long as Redis keeps its data: when it is gone, so are the queued jobs.
 QUEUE_MARKER = "dda:queue-alive"
@@ -314,16 +317,38 @@ class Tasks:
             for queue in QUEUES:
                 timeout = max(1, int((deadline - time.monotonic()) * 1000))
                 broker = self._broker_of(queue)
-                if isinstance(broker, RedisBroker):
-                    broker.join(queue, interval=10, timeout=timeout)
-                else:
-                    broker.join(queue, timeout=timeout)
+                try:
+                    if isinstance(broker, RedisBroker):
+                        broker.join(queue, interval=10, timeout=timeout)
+                    else:
+                        broker.join(queue, timeout=timeout)
+                except QueueJoinTimeout:
+                    raise TimeoutError(f"the {queue} queue did not drain in {timeout_ms} ms; {self._doing()}") from None
             for worker in self._workers:
                 worker.join()
             if not self._arriving() and not any(self.waiting(queue) for queue in QUEUES):
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError("queues did not drain")
+                raise TimeoutError(f"queues did not drain in {timeout_ms} ms; {self._doing()}")
+
+    def _doing(self) -> str:
+        """What waits and where each worker thread is, for a drain that timed out: a job that
+        hangs and one that never started look alike from outside. Code locations only."""
+        frames = sys._current_frames()
+        threads = []
+        for worker in self._workers:
+            for thread in worker.workers:
+                frame = frames.get(thread.ident or 0)
+                if frame is None:
+                    continue
+                stack = traceback.extract_stack(frame)[-5:]
+                if all(entry.filename.endswith(IDLE_IN) for entry in stack):
+                    threads.append("idle")
+                    continue
+                threads.append(" < ".join(f"{entry.filename.rsplit('/', 1)[-1]}:{entry.lineno} {entry.name}"
+                                          for entry in reversed(stack)))
+        waiting = {queue: self.waiting(queue) for queue in QUEUES}
+        return f"jobs waiting: {waiting}; worker threads: " + " | ".join(threads)
 
     def waiting(self, queue: str) -> int:
         """Jobs in a queue not yet finished (on Redis: not yet taken by a worker)."""

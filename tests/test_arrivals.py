@@ -94,3 +94,27 @@ def test_a_person_the_dispatcher_takes_off_the_list_while_drain_looks_still_coun
         looking.setattr(tasks.redis, "llen", taken_while_looking)
         assert tasks._arriving()
     tasks._dispatching.clear()
+
+
+def test_a_drain_that_times_out_says_what_waits_and_where_the_job_hangs(whatsapp, runtime, monkeypatch):
+    """A job that hangs and one that never started look alike from outside; the suite's wait
+    says which it was, by code location only (no message text, no number)."""
+    import threading
+
+    import runtime as composition
+
+    release = threading.Event()
+
+    def hanging_turn(service, contact_id):
+        release.wait(10)
+
+    monkeypatch.setattr(composition, "process_contact", hanging_turn)
+    phone = "+31612000104"
+    whatsapp.send("Hallo", phone=phone, wait=False)
+    try:
+        with pytest.raises(TimeoutError) as timed_out:
+            runtime.tasks.drain(timeout_ms=1000)
+    finally:
+        release.set()
+    report = str(timed_out.value)
+    assert "inbound" in report and "hanging_turn" in report and "Hallo" not in report and phone[1:] not in report
