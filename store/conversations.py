@@ -21,9 +21,11 @@ _ABSENT = "conversation states found missing"
 def load(session, contact_id: int, ttl: timedelta) -> dict | None:
     """The person's state as the engine wrote it, or None (new, expired or forgotten)."""
     row = session.get(ConversationState, contact_id)
+    absent = session.info.setdefault(_ABSENT, set())
     if row is None:
-        session.info.setdefault(_ABSENT, set()).add(contact_id)
+        absent.add(contact_id)
         return None
+    absent.discard(contact_id)  # made since an earlier look in this session (a turn tried again)
     if row.state is None:  # the person's data key is destroyed (erased)
         return None
     updated = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
