@@ -25,6 +25,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import dq_name
 from dramatiq.errors import BrokerError, QueueJoinTimeout
+from dramatiq.middleware import TimeLimit, default_middleware
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -116,9 +117,11 @@ class Tasks:
                                               **retries)(deliver_job))
         # Voucher notices, invitations and reminders: many people per job, on a queue worked by
         # threads of its own, so a batch of 40,000 never stands between a person and the answer
-        # to what they just wrote.
+        # to what they just wrote. A batch may take long when Twilio is slow (a hundred sends, each
+        # allowed `send_timeout_seconds`), so its time limit is the staff jobs' rather than ten minutes.
         self.deliver_bulk = _Queued(dramatiq.actor(actor_name="deliver_bulk", queue_name=BULK,
-                                                   broker=self.bulk_broker, **retries)(deliver_bulk_job))
+                                                   broker=self.bulk_broker, time_limit=JOB_TIME_LIMIT_MS,
+                                                   **retries)(deliver_bulk_job))
         # Long work a staff page starts (jobs/staff.py), by name: the page answers at once and shows
         # progress, a worker does the work. Not retried by the queue: each job is idempotent, and
         # the page says when one failed so staff start it again.
@@ -379,12 +382,24 @@ class Tasks:
         self.bulk_broker.close()
 
 
+# Dramatiq's time limits are watched by a thread that never stops, started when a broker hears
+# that the process booted: one per broker leaked a thread each time a runtime was made (each test
+# makes one), and a Redis broker, never told, enforced no limit. One watcher serves the process.
+_TIME_LIMIT = TimeLimit()
+_TIME_LIMIT_STARTED = threading.Lock()
+
+
+def _middleware() -> list:
+    if _TIME_LIMIT_STARTED.acquire(blocking=False):
+        _TIME_LIMIT.manager.start()
+    return [_TIME_LIMIT if kind is TimeLimit else kind() for kind in default_middleware]
+
+
 def make_broker(redis_url: str) -> dramatiq.Broker:
     if not redis_url:
-        broker = StubBroker()
-        broker.emit_after("process_boot")
-        return broker
+        return StubBroker(middleware=_middleware())
     # A worker that stops sending heartbeats for 5 s is dead: Redis gives its unfinished jobs to
     # the others (checked on about 1 in 100 broker calls, which an idle worker makes ~10 times
     # a second), so a killed worker holds nobody up for long. Jobs are safe to run twice.
-    return RedisBroker(url=redis_url, namespace="dda-tasks", heartbeat_timeout=5_000, maintenance_chance=10_000)
+    return RedisBroker(url=redis_url, namespace="dda-tasks", heartbeat_timeout=5_000, maintenance_chance=10_000,
+                       middleware=_middleware())

@@ -118,3 +118,42 @@ def test_a_drain_that_times_out_says_what_waits_and_where_the_job_hangs(whatsapp
         release.set()
     report = str(timed_out.value)
     assert "inbound" in report and "hanging_turn" in report and "Hallo" not in report and phone[1:] not in report
+
+
+def test_a_turn_that_hangs_past_its_time_limit_is_stopped_and_the_person_still_answered(whatsapp, runtime,
+                                                                                       monkeypatch):
+    """A job stuck on something that never answers would hold a worker thread forever: the time
+    limit stops it, and the retry answers the person (on Redis too, where no limit was watched)."""
+    import time
+
+    import runtime as composition
+
+    real_turn, attempts = composition.process_contact, []
+
+    def first_attempt_hangs(service, contact_id):
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            while time.monotonic() - attempts[0] < 20:  # the limit's exception lands between two sleeps
+                time.sleep(0.01)
+        return real_turn(service, contact_id)
+
+    monkeypatch.setattr(composition, "process_contact", first_attempt_hangs)
+    monkeypatch.setitem(runtime.tasks.process_contact.actor.options, "time_limit", 300)
+    phone = "+31612000105"
+    whatsapp.send("Hallo", phone=phone)
+    assert len(attempts) == 2 and attempts[1] - attempts[0] < 10
+    assert whatsapp.replies(phone)
+
+
+def test_making_another_service_in_a_process_starts_no_thread_that_outlives_it(app):
+    """Each test makes a service; before, every one left dramatiq's time-limit watchers running,
+    a thousand threads by the end of a suite."""
+    import threading
+
+    from webhook import create_app
+
+    before = threading.active_count()
+    for _ in range(3):
+        other = create_app(embedded_worker=False)
+        other.extensions["dda"].close()
+    assert threading.active_count() <= before
