@@ -36,7 +36,7 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://dda.example.org"
 ACCOUNT_SID = "ACf0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 SERVICE_NUMBER = "+14155238886"
-SUITE_WAIT_MS = 120_000  # see the `app` fixture
+SUITE_WAIT_MS = 120_000  # see `_patient_drain`
 
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 
@@ -327,6 +327,18 @@ def twilio(twilio_server, monkeypatch):
     return twilio_server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_drain():
+    """The suite waits for the workers as `flask chat` does, but longer: that wait only guards
+    against a hang, and on CI's crowded machine (the suite 3.5 times slower than on an idle one)
+    single turns went past 30 s and failed tests that were right."""
+    from delivery.tasks import Tasks
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Tasks, "drain", functools.partialmethod(Tasks.drain, timeout_ms=SUITE_WAIT_MS))
+        yield
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
@@ -362,10 +374,6 @@ def app(backend, request, twilio, monkeypatch):
         connection.execute(data_keys.delete().where(data_keys.c.id != LOOKUP_KEY_ID))
     runtime.data_keys.forget()
     runtime.tasks.start_worker(threads=3, sweep_every=3600, idle_ms=20)
-    # The suite waits for the workers as `flask chat` does, but longer: that wait only guards
-    # against a hang, and on a crowded CI machine (two cores, three test processes, run 3.5
-    # times slower than here) single turns went past 30 s and failed tests that were right.
-    monkeypatch.setattr(runtime.tasks, "drain", functools.partial(runtime.tasks.drain, timeout_ms=SUITE_WAIT_MS))
     yield application
     runtime.close()
 
