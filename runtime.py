@@ -29,6 +29,7 @@ from channels.local import LocalChannel
 from delivery.hooks import DeliveryHooks
 from delivery.rate_limit import RateLimiter
 from delivery.tasks import Tasks
+from handoff.ready_answers import ReadyAnswers
 from inbox.process import process_contact
 from jobs.scheduled import scheduled_jobs
 from jobs.staff import staff_jobs
@@ -92,6 +93,8 @@ class Runtime:
             if settings.uses_twilio else None
         self.vouchers = LocalLedger()
         self.referrals = ReferralContent(settings, self.session)
+        self.ready_answers = ReadyAnswers(self.session, settings.languages.all, settings.languages.source,
+                                          lambda: settings.content.refresh_seconds)
         # Delivery knows messages, not vouchers: a voucher counts as claimed once its message is delivered.
         self.delivery_hooks = DeliveryHooks()
         self.delivery_hooks.on_delivered("voucher", mark_claimed)

@@ -1,28 +1,31 @@
 """Ready answers: short texts a helper puts in the reply box with one click, per language.
 
-They are data (handoff/ready_answers.yml), not code, so supervisors change and add them on the
-helpdesk page /helpdesk/ready-answers without a developer. Each answer has an id and a text per
-language; the source language (English) is required, the others may be missing. A ticket shows
-each answer in the person's language, or, where that translation is missing, in English marked
-as such: never English while a translation exists. Every process reads the file again when it
-changes (its modification time), so an edit reaches the console on the next page.
+They are data, not code, so supervisors change and add them on the helpdesk page
+/helpdesk/ready-answers without a developer. Each answer has an id and a text per language; the
+source language (English) is required, the others may be missing. A ticket shows each answer in
+the person's language, or, where that translation is missing, in English marked as such: never
+English while a translation exists.
+
+A save is a release in the database (store/releases.py), so every web server, on any machine,
+offers the same answers within `content.refresh_seconds`, and each save is kept in the history.
+Until a supervisor first saves, the shipped handoff/ready_answers.yml is offered.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from store import releases
+from store.releases import LiveRelease
+
 FILE = Path(__file__).with_name("ready_answers.yml")
 ID = re.compile(r"[a-z][a-z0-9_]{1,39}")
 MAX_CHARACTERS = 1000  # a ready answer is a start the helper edits, well inside one WhatsApp message
-HEADER = ("# Ready answers for the helpdesk console, per language (handoff/ready_answers.py).\n"
-          "# Edited on /helpdesk/ready-answers by supervisors; English (the source language) is required.\n")
+KIND = "ready_answers"  # their releases (store/releases.py)
 
 
 class ReadyAnswerError(ValueError):
@@ -72,6 +75,11 @@ def parse(raw: str, languages: list[str], source: str) -> list[ReadyAnswer]:
         data = yaml.safe_load(raw) or {}
     except yaml.YAMLError as error:
         raise ReadyAnswerError(f"not valid YAML ({getattr(error, 'problem', error)})") from None
+    return from_data(data, languages, source)
+
+
+def from_data(data: object, languages: list[str], source: str) -> list[ReadyAnswer]:
+    """The answers of a file's contents or a release's bundle ({"answers": [{id, text}]}), validated."""
     items = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ReadyAnswerError("the file needs a list 'answers'")
@@ -87,50 +95,41 @@ def parse(raw: str, languages: list[str], source: str) -> list[ReadyAnswer]:
 
 
 class ReadyAnswers:
-    """The file, read again when it changes; writes are validated, whole and atomic."""
+    """The answers this process offers: the newest release, or the shipped file before any."""
 
-    def __init__(self, path: Path = FILE):
-        self.path = path
-        self._lock = threading.Lock()
-        self._seen: tuple[float, list[ReadyAnswer]] | None = None
+    def __init__(self, sessionmaker, languages: list[str], source: str, refresh_seconds: Callable[[], float],
+                 shipped: Path = FILE):
+        self.languages, self.source, self.shipped = languages, source, shipped
+        self._live: LiveRelease[list[ReadyAnswer]] = LiveRelease(KIND, sessionmaker, refresh_seconds, self._build,
+                                                                 self._read_shipped)
 
-    def all(self, languages: list[str], source: str) -> list[ReadyAnswer]:
-        stamp = self.path.stat().st_mtime
-        with self._lock:
-            if self._seen is None or self._seen[0] != stamp:
-                self._seen = (stamp, parse(self.path.read_text(encoding="utf-8"), languages, source))
-            return self._seen[1]
+    def _build(self, bundle: dict) -> list[ReadyAnswer]:
+        return from_data(bundle, self.languages, self.source)
 
-    def offered(self, language: str | None, languages: list[str], source: str) -> list[Offered]:
-        language = language or source
-        return [Offered(id=a.id, text=a.texts.get(language) or a.texts[source], language=language,
-                        fallback=language not in a.texts, source=a.texts[source])
-                for a in self.all(languages, source)]
+    def _read_shipped(self) -> list[ReadyAnswer]:
+        return parse(self.shipped.read_text(encoding="utf-8"), self.languages, self.source)
 
-    def missing(self, languages: list[str], source: str) -> dict[str, list[str]]:
+    def all(self) -> list[ReadyAnswer]:
+        return self._live.current() or []
+
+    def offered(self, language: str | None) -> list[Offered]:
+        language = language or self.source
+        return [Offered(id=a.id, text=a.texts.get(language) or a.texts[self.source], language=language,
+                        fallback=language not in a.texts, source=a.texts[self.source])
+                for a in self.all()]
+
+    def missing(self) -> dict[str, list[str]]:
         """Answer id -> the languages it has no text in yet."""
-        return {a.id: [code for code in languages if code not in a.texts] for a in self.all(languages, source)}
+        return {a.id: [code for code in self.languages if code not in a.texts] for a in self.all()}
 
-    def save(self, answers: list[ReadyAnswer], languages: list[str], source: str) -> None:
-        validate(answers, languages, source)
-        order = {code: number for number, code in enumerate(languages)}
-        data = {"answers": [{"id": a.id, "text": dict(sorted(a.texts.items(), key=lambda kv: order[kv[0]]))}
-                            for a in answers]}
-        text = HEADER + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
-        with self._lock:
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".ready_answers.", suffix=".yml")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(text)
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
-            self._seen = None
-
-    def put(self, answer: ReadyAnswer, languages: list[str], source: str, *, new: bool) -> None:
-        """Add an answer (new) or replace the one with its id."""
-        answers = list(self.all(languages, source))
+    def put(self, session, answer: ReadyAnswer, actor: str, *, new: bool) -> None:
+        """Add an answer (new) or replace the one with its id, as the next release, in the
+        caller's transaction (the caller audits, commits, then calls `forget`). Built on the
+        newest release in the database, not on what this process last saw, so an edit made a
+        moment ago on another server is kept; two saves at the same moment: the second is
+        refused (ReleaseConflict) and the supervisor saves again."""
+        newest = releases.latest(session, KIND)
+        answers = self._build(newest.bundle) if newest is not None else self._read_shipped()
         ids = [a.id for a in answers]
         if new:
             if answer.id in ids:
@@ -140,7 +139,12 @@ class ReadyAnswers:
             raise ReadyAnswerError(f"{answer.id}: no such answer")
         else:
             answers[ids.index(answer.id)] = answer
-        self.save(answers, languages, source)
+        validate(answers, self.languages, self.source)
+        order = {code: number for number, code in enumerate(self.languages)}
+        bundle = {"answers": [{"id": a.id, "text": dict(sorted(a.texts.items(), key=lambda kv: order[kv[0]]))}
+                              for a in answers]}
+        releases.add(session, KIND, bundle, actor, note=f"{'added' if new else 'changed'} {answer.id}")
 
-
-answers = ReadyAnswers()  # the shipped file; tests point its path at a copy
+    def forget(self) -> None:
+        """Offer the newest release at the next use (this process just saved one)."""
+        self._live.forget()

@@ -17,7 +17,7 @@ from sqlalchemy import case, func, or_, select
 
 from delivery.notices import WINDOW, free_text_reaches
 from delivery.window import WAITING
-from handoff import console, ready_answers
+from handoff import console
 from handoff import context as person
 from handoff.console import ConsoleError
 from handoff.tickets import queue as open_tickets
@@ -268,8 +268,7 @@ def _page(ticket_id: int, *, error: str | None = None, status: int = 200, typed:
             "templates": list(console.templates_for(runtime, contact)), "window": _window(runtime.settings, contact),
             "waiting_text": runtime.translator.text(WAITING, contact.language or runtime.settings.languages.source,
                                                     **runtime.settings.placeholders()),
-            "canned": ready_answers.answers.offered(contact.language, runtime.settings.languages.all,
-                                                    runtime.settings.languages.source),
+            "canned": runtime.ready_answers.offered(contact.language),
             "outcomes": console.OUTCOMES,
             "waiting": waiting(ticket.created_at), "refresh": REFRESH_SECONDS,
         }

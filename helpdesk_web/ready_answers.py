@@ -1,18 +1,19 @@
 """/helpdesk/ready-answers: supervisors change and add the console's ready answers per language.
 
 The page shows every answer with the languages it is missing, so a supervisor sees at a glance
-what helpers would get in English; saving writes handoff/ready_answers.yml (validated whole, a
-refusal is shown with what was typed) and is recorded in the audit log.
+what helpers would get in English; saving publishes them to every server (handoff/ready_answers.py:
+validated whole, a refusal is shown with what was typed) and is recorded in the audit log.
 """
 from __future__ import annotations
 
 from babel import Locale
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from handoff.ready_answers import ReadyAnswer, ReadyAnswerError, answers
+from handoff.ready_answers import ReadyAnswer, ReadyAnswerError
 from helpdesk_web.console import MANAGERS, helper_locale
 from privacy.audit import record
 from staff.auth import current_user, role_required
+from store.releases import ReleaseConflict
 
 blueprint = Blueprint("ready_answers", __name__, url_prefix="/helpdesk/ready-answers")
 
@@ -26,8 +27,8 @@ def _render(*, error: str | None = None, typed: ReadyAnswer | None = None, statu
     languages, source = _languages()
     locale = helper_locale()
     names = {code: Locale.parse(code).get_display_name(locale) for code in languages}
-    found = answers.all(languages, source)
-    missing = answers.missing(languages, source)
+    answers = current_app.extensions["dda"].ready_answers
+    found, missing = answers.all(), answers.missing()
     return render_template("helpdesk/ready_answers.html", answers=found, missing=missing, languages=languages,
                            source=source, names=names, error=error, typed=typed,
                            total_missing=sum(len(gaps) for gaps in missing.values())), status
@@ -51,14 +52,16 @@ def _from_form() -> ReadyAnswer:
 def save():
     answer = _from_form()
     new = request.form.get("new") == "yes"
-    languages, source = _languages()
-    try:
-        answers.put(answer, languages, source, new=new)
-    except ReadyAnswerError as refused:
-        return _render(error=f"Not saved: {refused}.", typed=answer, status=400)
-    with current_app.extensions["dda"].session() as session:
-        record(session, current_user().actor, "added ready answer" if new else "changed ready answer",
-               f"ready_answer:{answer.id}", ", ".join(sorted(answer.texts)))
+    runtime = current_app.extensions["dda"]
+    actor = current_user().actor
+    with runtime.session() as session:
+        try:
+            runtime.ready_answers.put(session, answer, actor, new=new)
+        except (ReadyAnswerError, ReleaseConflict) as refused:
+            return _render(error=f"Not saved: {refused}.", typed=answer, status=400)
+        record(session, actor, "added ready answer" if new else "changed ready answer", f"ready_answer:{answer.id}",
+               ", ".join(sorted(answer.texts)))
         session.commit()
-    flash(f"Ready answer {answer.id} saved ({len(answer.texts)} of {len(languages)} languages).")
+    runtime.ready_answers.forget()
+    flash(f"Ready answer {answer.id} saved ({len(answer.texts)} of {len(runtime.settings.languages.all)} languages).")
     return redirect(url_for(".page") + f"#answer-{answer.id}")

@@ -461,7 +461,7 @@ class AuditEntry(Base):
 
 
 class ContentRelease(Base):
-    """Content as published by an editor (`kind`: referral content, or flows with their texts):
+    """Content as published by an editor (`kind`: referral content, flows with their texts, ready answers):
     what every process serves until the next release of that kind. Files on disk are the draft;
     only a bundle that passed the check is stored here. A rollback is a new release with an
     earlier one's bundle, so the history only grows (store/releases.py)."""

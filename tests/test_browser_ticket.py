@@ -10,13 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from store.models import Contact, Ticket, utcnow
-from tests import test_browser, test_ready_answers, test_vouchers
+from tests import test_browser, test_vouchers
 from tests.test_browser import SCREENSHOTS, expect, page_for, sign_in
 from tests.test_vouchers import PERIOD, include, redeem, run, vouchers
 
 # The browser, the live server and the staff accounts of tests/test_browser.py; a till's key.
 browser, live, users, store_key = test_browser.browser, test_browser.live, test_browser.users, test_vouchers.store_key
-answers_file = test_ready_answers.answers_file  # a copy of handoff/ready_answers.yml to save into
 
 PHONE = "+31612000001"  # tests.test_vouchers.include's person
 WAITING_SID = "HX" + "a" * 32
@@ -114,7 +113,7 @@ def test_the_window_counts_down_and_then_offers_the_approved_template(browser, l
 
 
 def test_a_supervisor_adds_a_ready_answer_and_helpers_get_it_in_the_persons_language(
-        browser, live, users, whatsapp, runtime, answers_file):
+        browser, live, users, whatsapp, runtime):
     whatsapp.send("أحتاج مساعدة من فضلك، أريد التحدث مع شخص", phone=PHONE)
     whatsapp.send("إنسان", phone=PHONE)
     page = page_for(browser, live)

@@ -1,18 +1,15 @@
-"""Ready answers are data supervisors edit per language (handoff/ready_answers.yml and the page
-/helpdesk/ready-answers); a ticket offers them in the person's language, English only where a
-translation is missing, and then says so."""
+"""Ready answers are data supervisors edit per language (the page /helpdesk/ready-answers, starting
+from handoff/ready_answers.yml); every web server offers what was saved on any of them, and a ticket
+offers them in the person's language, English only where a translation is missing, and then says so."""
 from __future__ import annotations
 
 import html
-import shutil
 
 import pytest
-import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from handoff import ready_answers
-from handoff.ready_answers import FILE, ReadyAnswerError, parse
-from store.models import AuditEntry, Ticket
+from handoff.ready_answers import FILE, KIND, ReadyAnswer, ReadyAnswerError, ReadyAnswers, parse
+from store.models import AuditEntry, ContentRelease, Ticket
 from tests.test_helpdesk_web import post, sign_in
 
 PAGE = "/helpdesk/ready-answers/"
@@ -24,14 +21,15 @@ def _simulator_for_every_test(request):
         request.getfixturevalue("simulator_on")
 
 
-@pytest.fixture
-def answers_file(tmp_path, monkeypatch):
-    """A copy of the shipped file, so saving in a test leaves the repository's alone."""
-    copy = tmp_path / "ready_answers.yml"
-    shutil.copy(FILE, copy)
-    monkeypatch.setattr(ready_answers.answers, "path", copy)
-    monkeypatch.setattr(ready_answers.answers, "_seen", None)
-    return copy
+def another_server(runtime) -> ReadyAnswers:
+    """What a second web server, started apart from this one, offers."""
+    return ReadyAnswers(runtime.session, runtime.settings.languages.all, runtime.settings.languages.source,
+                        lambda: 0)
+
+
+def releases_of_answers(runtime) -> int:
+    with runtime.session() as session:
+        return session.scalar(select(func.count()).select_from(ContentRelease).where(ContentRelease.kind == KIND))
 
 
 def test_the_shipped_answers_are_valid_and_in_every_language(runtime):
@@ -55,11 +53,13 @@ def test_a_broken_file_is_refused_with_the_reason(raw, problem):
         parse(raw, ["en", "nl"], "en")
 
 
-def test_a_ticket_offers_the_persons_language_and_flags_a_missing_translation(whatsapp, client, runtime,
-                                                                               answers_file):
-    data = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
-    del data["answers"][0]["text"]["nl"]  # the greeting has no Dutch yet
-    answers_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+def test_a_ticket_offers_the_persons_language_and_flags_a_missing_translation(whatsapp, client, runtime):
+    greeting = runtime.ready_answers.all()[0]
+    with runtime.session() as session:  # the greeting has no Dutch yet
+        runtime.ready_answers.put(session, ReadyAnswer(greeting.id, {k: v for k, v in greeting.texts.items()
+                                                                     if k != "nl"}), "test", new=False)
+        session.commit()
+    runtime.ready_answers.forget()
     whatsapp.send("hello")
     whatsapp.send("6")  # Nederlands
     whatsapp.send("mens")
@@ -75,7 +75,7 @@ def test_a_ticket_offers_the_persons_language_and_flags_a_missing_translation(wh
     assert "Thank you. I am checking this" not in ready.split("title=")[0]
 
 
-def test_supervisors_add_and_translate_answers_and_agents_may_not(app, client, runtime, answers_file):
+def test_supervisors_add_and_translate_answers_and_agents_may_not(app, client, runtime):
     agent = app.test_client()
     sign_in(agent, runtime, "agent")
     assert agent.get(PAGE).status_code == 403
@@ -96,7 +96,7 @@ def test_supervisors_add_and_translate_answers_and_agents_may_not(app, client, r
                                      "text_ar": "نجيب في أيام الأسبوع", "text_nl": "We antwoorden op werkdagen."},
                       page=PAGE)
     assert translated.status_code == 302
-    saved = parse(answers_file.read_text(encoding="utf-8"), runtime.settings.languages.all, "en")
+    saved = another_server(runtime).all()  # saved on this server, offered by every other
     assert saved[-1].texts == {"ar": "نجيب في أيام الأسبوع", "en": "We answer on weekdays 9:00-17:00.",
                                "nl": "We antwoorden op werkdagen."}
     with runtime.session() as session:
@@ -107,12 +107,28 @@ def test_supervisors_add_and_translate_answers_and_agents_may_not(app, client, r
         ("changed ready answer", "ready_answer:opening_hours", "staff:supervisor@example.org")]
 
 
-def test_a_refused_answer_keeps_what_was_typed(client, runtime, answers_file):
+def test_a_refused_answer_keeps_what_was_typed(client, runtime):
     sign_in(client, runtime, "supervisor")
-    before = answers_file.read_text(encoding="utf-8")
+    before = runtime.ready_answers.all()
     no_english = post(client, PAGE, {"new": "yes", "id": "bye", "text_nl": "Tot ziens"}, page=PAGE)
     assert no_english.status_code == 400
     assert "Not saved: bye: the en text is required" in no_english.text and "Tot ziens" in no_english.text
     taken = post(client, PAGE, {"new": "yes", "id": "greeting", "text_en": "Hi"}, page=PAGE)
     assert taken.status_code == 400 and "already an answer with this id" in taken.text
-    assert answers_file.read_text(encoding="utf-8") == before
+    assert another_server(runtime).all() == before and releases_of_answers(runtime) == 0
+
+
+def test_a_save_keeps_what_another_server_saved_a_moment_before(client, runtime):
+    """Two supervisors on two web servers: the second builds on the first's save, which its own
+    server may not have looked for yet, and the two saves at once are two releases in order."""
+    sign_in(client, runtime, "supervisor")
+    runtime.ready_answers.all()  # this server has looked, and will not look again for a while
+    other = another_server(runtime)
+    with runtime.session() as session:
+        other.put(session, ReadyAnswer("opening_hours", {"en": "We answer on weekdays."}), "staff:other", new=True)
+        session.commit()
+    added = post(client, PAGE, {"new": "yes", "id": "bring_papers", "text_en": "Bring any papers you have.",
+                                "text_fa": "هر مدرکی دارید بیاورید."}, page=PAGE)
+    assert added.status_code == 302
+    assert [a.id for a in other.all()][-2:] == ["opening_hours", "bring_papers"]
+    assert releases_of_answers(runtime) == 2
