@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from privacy.audit import record
 from privacy.retention import purge
 from registration.reminders import remind_and_expire
 from settings import Settings
+from store import releases
 from store.conversation import Services
 from store.models import utcnow
 from vouchers.delivery import notify_new, remind_unclaimed
@@ -28,7 +30,8 @@ def scheduled_jobs(runtime: Services) -> dict[str, Callable[[], object]]:
     """What the sweeper runs on every pass, by name (for its log lines)."""
     return {"privacy purge": lambda: purge_once_a_day(runtime),
             "weekly voucher cycle": lambda: run_when_due(runtime),
-            "reminders": lambda: remind_once_a_day(runtime)}
+            "reminders": lambda: remind_once_a_day(runtime),
+            "release pruning": lambda: prune_releases_once_a_day(runtime)}
 
 
 def once(runtime: Services, mark: str, keep_seconds: int, job: Callable[[], Any]) -> Any | None:
@@ -84,3 +87,19 @@ def purge_once_a_day(runtime: Services) -> dict[str, int] | None:
         return counts
 
     return once(runtime, f"dda:privacy:purged:{utcnow().date().isoformat()}", 2 * DAY_SECONDS, daily)
+
+
+def prune_releases_once_a_day(runtime: Services) -> dict[str, int] | None:
+    """Old releases beyond `content.keep_releases` per kind (store/releases.py `prune`), audited."""
+    def daily() -> dict[str, int]:
+        with runtime.session() as session:
+            gone = releases.prune(session, runtime.settings.content.keep_releases)
+            if gone:
+                record(session, "system", "pruned releases", "content_releases",
+                       ", ".join(f"{kind} {count}" for kind, count in sorted(gone.items())))
+            session.commit()
+        if gone:
+            log.info("old releases pruned: %s", gone)
+        return gone
+
+    return once(runtime, f"dda:releases:pruned:{utcnow().date().isoformat()}", 2 * DAY_SECONDS, daily)

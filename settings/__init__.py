@@ -255,6 +255,9 @@ class Content(_Section):
     referrals: Path = Path("content")
     translations: Path = Path("translations")  # the gettext catalogs; editors' saves land here too
     refresh_seconds: float = Field(default=5, ge=0)  # how soon a published release reaches a running process
+    # Releases kept per kind (flows, referral content, ready answers) to roll back to; older ones
+    # go once a day (a flows release holds every text in every language: most of a megabyte).
+    keep_releases: int = Field(default=50, ge=2)
 
     @field_validator("flows", "referrals", "translations")
     @classmethod

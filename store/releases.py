@@ -1,11 +1,12 @@
-"""Numbered releases of checked content, one history per kind ("referrals", "flows").
+"""Numbered releases of checked content, one history per kind ("referrals", "flows", "ready_answers").
 
 Editors' files are a draft; a release is a bundle (plain JSON) that passed its kind's checks,
 stored in the database so every web server and worker, on any machine, serves the same one.
 The live release of a kind is simply its newest row: publishing adds a row, and so does a
-rollback (a copy of an earlier bundle, noted "rollback to N"), so the history only grows and the
-audit log reads in order. Each process asks the database for the newest number at most every
-`refresh_seconds` (one indexed query), which is how a release reaches everyone without a restart.
+rollback (a copy of an earlier bundle, noted "rollback to N"), so numbers only grow and the
+audit log reads in order. The newest `content.keep_releases` of each kind are kept (`prune`).
+Each process asks the database for the newest number at most every `refresh_seconds` (one
+indexed query), which is how a release reaches everyone without a restart.
 
 What a bundle holds and how it is checked belongs to the kind (referrals/release.py,
 releases/flows.py); this module only stores, numbers and finds them.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from store.models import ContentRelease
@@ -94,6 +95,21 @@ def add(session, kind: str, bundle: dict, actor: str, note: str = "",
         session.rollback()
         raise ReleaseConflict(kind) from None
     return row
+
+
+def prune(session, keep: int) -> dict[str, int]:
+    """Delete all but the newest `keep` releases of each kind, in the caller's transaction; how
+    many went, by kind. The live one is the newest, so it always stays; the audit log keeps
+    who published what."""
+    newest = dict(session.execute(select(ContentRelease.kind, func.max(ContentRelease.number))
+                                  .group_by(ContentRelease.kind)).all())
+    gone = {}
+    for kind, number in newest.items():
+        count = session.execute(delete(ContentRelease).where(ContentRelease.kind == kind,
+                                                             ContentRelease.number <= number - keep)).rowcount
+        if count:
+            gone[kind] = count
+    return gone
 
 
 class ReleaseConflict(Exception):

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from sqlalchemy import select
+
 from settings import ROOT
 
 FRENCH_MENU = 'msgstr "Que puis-je faire pour vous ?"'
@@ -196,3 +198,37 @@ def test_which_fuzzy_translations_are_served():
                            "Reworded on the texts page.": "Reformulé.", "Yes": "Oui"}
     assert shown.needs_review == {"Nothing at all was deleted.", "Reworded on the texts page."}
     assert served(catalog, source_language=True).texts == {"Yes": "Oui"}
+
+
+def test_old_releases_go_once_a_day_and_the_live_one_still_serves(runner, runtime, draft, whatsapp, monkeypatch):
+    """A flows release holds every text in every language: kept for ever, they would fill the
+    database. The newest `content.keep_releases` of each kind stay to roll back to."""
+    from handoff.ready_answers import ReadyAnswer
+    from jobs.scheduled import prune_releases_once_a_day
+    from store.models import AuditEntry
+
+    monkeypatch.setattr(runtime.settings.content, "keep_releases", 2)
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", FRENCH_MENU, 'msgstr "Comment puis-je vous aider ?"')
+    assert runner.invoke(args=["flows", "publish"]).exit_code == 0  # release 2
+    edit(draft / "translations/fr/LC_MESSAGES/messages.po", 'msgstr "Comment puis-je vous aider ?"',
+         'msgstr "En quoi puis-je vous aider ?"')
+    assert runner.invoke(args=["flows", "publish"]).exit_code == 0  # release 3, live
+    for number in range(3):  # three saves of the helpdesk's ready answers
+        with runtime.session() as session:
+            runtime.ready_answers.put(session, ReadyAnswer(f"answer_{number}", {"en": f"Answer {number}."}),
+                                      "staff:supervisor@example.org", new=True)
+            session.commit()
+
+    assert prune_releases_once_a_day(runtime) == {"flows": 1, "ready_answers": 1}
+    assert prune_releases_once_a_day(runtime) is None  # once a day, across all workers
+
+    listed = json.loads(runner.invoke(args=["flows", "releases", "--json"]).output)
+    assert [(r["number"], r["live"]) for r in listed] == [(3, True), (2, False)]
+    assert "there is no flows release 1" in runner.invoke(args=["flows", "rollback", "1"]).output
+    assert french_menu(whatsapp, "+31600000004").startswith("En quoi puis-je vous aider ?")
+    runtime.ready_answers.forget()
+    assert [a.id for a in runtime.ready_answers.all()][-3:] == ["answer_0", "answer_1", "answer_2"]
+    with runtime.session() as session:
+        audited = session.execute(select(AuditEntry.action, AuditEntry.detail)
+                                  .where(AuditEntry.action == "pruned releases")).all()
+    assert [tuple(row) for row in audited] == [("pruned releases", "flows 1, ready_answers 1")]
