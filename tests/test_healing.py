@@ -113,7 +113,7 @@ def test_a_row_a_killed_worker_left_sending_without_a_callback_is_settled_in_sec
              "claimed_by": "a-killed-worker", "created_at": claimed},
             {"message_id": second, "queue": "replies", "state": "pending", "attempts": 0, "created_at": claimed}])
         session.commit()
-    wait_until(lambda: len(twilio.bodies("+31612000009")) == 2, 5, "both sent by the sweeper's watch")
+    wait_until(lambda: len(twilio.bodies("+31612000009")) == 2, 15, "both sent by the sweeper's watch")
     runtime.tasks.drain()
     assert twilio.bodies("+31612000009") == ["first", "second"]
 
