@@ -212,6 +212,7 @@ class Tasks:
         it looks again (and sees it should stop): stopping takes twice that."""
         if self._workers:
             return False
+        _watch_time_limits()
         try:  # before the first claim: a claim by a process never seen looks like a stopped one's
             self._beat()
         except Exception:
@@ -384,14 +385,21 @@ class Tasks:
 
 # Dramatiq's time limits are watched by a thread that never stops, started when a broker hears
 # that the process booted: one per broker leaked a thread each time a runtime was made (each test
-# makes one), and a Redis broker, never told, enforced no limit. One watcher serves the process.
+# makes one), and a Redis broker, never told, enforced no limit. One watcher serves the process,
+# started with its first worker (a web process only queues jobs: it needs none).
 _TIME_LIMIT = TimeLimit()
-_TIME_LIMIT_STARTED = threading.Lock()
+_TIME_LIMIT_WATCHED = threading.Event()
+_TIME_LIMIT_STARTING = threading.Lock()
+
+
+def _watch_time_limits() -> None:
+    with _TIME_LIMIT_STARTING:
+        if not _TIME_LIMIT_WATCHED.is_set():
+            _TIME_LIMIT.manager.start()
+            _TIME_LIMIT_WATCHED.set()
 
 
 def _middleware() -> list:
-    if _TIME_LIMIT_STARTED.acquire(blocking=False):
-        _TIME_LIMIT.manager.start()
     return [_TIME_LIMIT if kind is TimeLimit else kind() for kind in default_middleware]
 
 
