@@ -388,15 +388,12 @@ class Tasks:
 # makes one), and a Redis broker, never told, enforced no limit. One watcher serves the process,
 # started with its first worker (a web process only queues jobs: it needs none).
 _TIME_LIMIT = TimeLimit()
-_TIME_LIMIT_WATCHED = threading.Event()
-_TIME_LIMIT_STARTING = threading.Lock()
+_TIME_LIMIT_STARTED = threading.Lock()  # taken once, by the first worker, and never given back
 
 
 def _watch_time_limits() -> None:
-    with _TIME_LIMIT_STARTING:
-        if not _TIME_LIMIT_WATCHED.is_set():
-            _TIME_LIMIT.manager.start()
-            _TIME_LIMIT_WATCHED.set()
+    if _TIME_LIMIT_STARTED.acquire(blocking=False):
+        _TIME_LIMIT.manager.start()
 
 
 def _middleware() -> list:

@@ -147,7 +147,7 @@ def test_a_turn_that_hangs_past_its_time_limit_is_stopped_and_the_person_still_a
 
 def test_making_another_service_in_a_process_starts_no_thread_that_outlives_it(app):
     """Each test makes a service; before, every one left dramatiq's time-limit watchers running,
-    a thousand threads by the end of a suite."""
+    hundreds of threads per test process by the end of a suite."""
     import threading
 
     from webhook import create_app
