@@ -28,12 +28,13 @@ app = Flask(__name__)
 _thread = threading.local()
 
 
-def _connection() -> psycopg.Connection:
+def store(sid: str, body: str | None) -> None:
+    """The floor's whole work: the message committed, once, on this thread's own connection."""
     connection = getattr(_thread, "connection", None)
     if connection is None or connection.closed:
         connection = _thread.connection = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
         connection.execute(_CREATE)
-    return connection
+    connection.execute(_INSERT, (sid, body))
 
 
 def empty(url: str) -> None:
@@ -46,7 +47,7 @@ def inbound():
     sid = request.form.get("MessageSid")
     if not sid:
         return Response("MessageSid is required\n", status=400)
-    _connection().execute(_INSERT, (sid, request.form.get("Body")))
+    store(sid, request.form.get("Body"))
     return Response(EMPTY_TWIML, mimetype="application/xml")
 
 

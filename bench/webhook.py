@@ -69,40 +69,46 @@ def run() -> bool:
     prepare_redis(REDIS_URL)
     measured = _measure()
     verdict = _verdict(measured)
-    _print(measured, verdict)
-    _write(measured, verdict)
+    context = _context(measured)
+    _print(measured, verdict, context)
+    _write(measured, verdict, context)
     return verdict["pass"]
 
 
 def _measure() -> dict:
+    servers = [(name, app, ROOT) for name, app in SERVERS.items()]
+    if COMPARE:
+        servers.append(("compared", SERVERS["webhook"], Path(COMPARE).resolve()))
+    return measure(servers, ROUNDS, at_rate=True)
+
+
+def measure(servers: list[tuple[str, str, Path]], rounds: int, *, at_rate: bool) -> dict:
+    """Each (name, gunicorn app, checkout) served at once and saturated in turns for `rounds`
+    rounds; `at_rate`: then each paced at RATE too. Name -> its rounds, median round and pace."""
     with ExitStack() as stack:
         requests = {}
-        servers = [(name, app, ROOT) for name, app in SERVERS.items()]
-        if COMPARE:
-            servers.append(("compared", SERVERS["webhook"], Path(COMPARE).resolve()))
         for name, app, checkout in servers:
             port = free_port()
             public_url = f"http://127.0.0.1:{port}"
-            log = RESULTS / f"webhook-{name}.log"
+            log = RESULTS / f"webhook-{name.replace(' ', '-')}.log"
             print(f"{name}: gunicorn {app} from {checkout} on {public_url} (log: {log.relative_to(ROOT)})", flush=True)
-            stack.enter_context(gunicorn(app, port, _environment(public_url), log, workers=WORKERS, cwd=checkout))
-            requests[name] = (port, signed_inbound(public_url + PATH, AUTH_TOKEN))
-        rounds: dict[str, list[dict]] = {name: [] for name in requests}
-        for number in range(ROUNDS):
-            for name, (port, make_request) in requests.items():
+            stack.enter_context(gunicorn(app, port, environment(public_url), log, workers=WORKERS, cwd=checkout))
+            requests[name] = (app, port, signed_inbound(public_url + PATH, AUTH_TOKEN))
+        runs: dict[str, list[dict]] = {name: [] for name in requests}
+        for number in range(rounds):
+            for name, (_, port, make_request) in requests.items():
                 warmup = WARMUP_SECONDS if number == 0 else 0.0
-                rounds[name].append(saturate(port, make_request, CONNECTIONS, SATURATE_SECONDS, warmup).summary())
+                runs[name].append(saturate(port, make_request, CONNECTIONS, SATURATE_SECONDS, warmup).summary())
         measured = {}
-        for name, (port, make_request) in requests.items():
-            at_rate = paced(port, make_request, RATE, RATE_SECONDS)
-            runs = rounds[name]
-            median = sorted(runs, key=lambda run: run["messages_per_s"])[len(runs) // 2]
-            measured[name] = {"app": SERVERS.get(name, SERVERS["webhook"]), "saturated": median, "rounds": runs,
-                              "paced": at_rate.summary()}
+        for name, (app, port, make_request) in requests.items():
+            median = sorted(runs[name], key=lambda run: run["messages_per_s"])[len(runs[name]) // 2]
+            measured[name] = {"app": app, "saturated": median, "rounds": runs[name]}
+            if at_rate:
+                measured[name]["paced"] = paced(port, make_request, RATE, RATE_SECONDS).summary()
     return measured
 
 
-def _environment(public_url: str) -> dict[str, str]:
+def environment(public_url: str) -> dict[str, str]:
     """The production configuration on the bench's services. TWILIO_API_BASE_URL points at a
     closed local port: nothing is sent during the bench, and if something were, it must not
     reach Twilio."""
@@ -138,7 +144,7 @@ def signed_inbound(url: str, token: str, contacts: int = CONTACTS) -> MakeReques
     return make
 
 
-def _ratio(measured: dict, name: str, against: str = "bare") -> float:
+def ratio(measured: dict, name: str, against: str = "bare") -> float:
     """The median over the rounds of the server's throughput against the other's in that round."""
     return statistics.median(
         server["messages_per_s"] / other["messages_per_s"] if other["messages_per_s"] else 0.0
@@ -147,17 +153,18 @@ def _ratio(measured: dict, name: str, against: str = "bare") -> float:
 
 def _context(measured: dict) -> dict:
     """Where the webhook's cost lies against the durable floor; reported, not judged."""
-    return {"floor_over_bare": round(_ratio(measured, "floor"), 3),
-            "webhook_over_floor": round(_ratio(measured, "webhook", against="floor"), 3)}
+    return {"floor_over_bare": round(ratio(measured, "floor"), 3),
+            "webhook_over_floor": round(ratio(measured, "webhook", against="floor"), 3)}
 
 
 def _verdict(measured: dict) -> dict:
     full = measured["webhook"]
-    ratio = _ratio(measured, "webhook")
+    webhook_ratio = ratio(measured, "webhook")
     errors = sum(run["errors"] for run in full["rounds"]) + full["paced"]["errors"]
     paced = full["paced"]
     checks = {
-        "throughput_ratio": {"value": round(ratio, 3), "goal": f">= {GOAL_RATIO}", "pass": ratio >= GOAL_RATIO},
+        "throughput_ratio": {"value": round(webhook_ratio, 3), "goal": f">= {GOAL_RATIO}",
+                             "pass": webhook_ratio >= GOAL_RATIO},
         # A p99 of nothing answered is no pass.
         "p99_ms_at_rate": {"value": paced["p99_ms"], "goal": f"<= {GOAL_P99_MS}",
                            "pass": paced["messages"] > 0 and paced["p99_ms"] <= GOAL_P99_MS},
@@ -166,7 +173,7 @@ def _verdict(measured: dict) -> dict:
     return {"checks": checks, "pass": all(check["pass"] for check in checks.values())}
 
 
-def _print(measured: dict, verdict: dict) -> None:
+def _print(measured: dict, verdict: dict, context: dict) -> None:
     print()
     print(f"{'server':<8}  {'load':<16}  {'messages/s':>10}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}")
     for name, result in measured.items():
@@ -184,11 +191,10 @@ def _print(measured: dict, verdict: dict) -> None:
     print(_line(f"webhook p99 at {RATE}/s: {checks['p99_ms_at_rate']['value']:.2f} ms",
                 f"goal <= {GOAL_P99_MS:g} ms", checks["p99_ms_at_rate"]["pass"]))
     print(_line(f"webhook errors: {checks['errors']['value']}", "goal 0", checks["errors"]["pass"]))
-    context = _context(measured)
     print(f"durable floor/bare: {context['floor_over_bare']:.0%}, "
           f"webhook/durable floor: {context['webhook_over_floor']:.0%} (context, no goal)")
     if "compared" in measured:
-        print(f"compared ({COMPARE}) /bare: {_ratio(measured, 'compared'):.0%} in the same rounds")
+        print(f"compared ({COMPARE}) /bare: {ratio(measured, 'compared'):.0%} in the same rounds")
     for name, result in measured.items():
         for load in ("saturated", "paced"):
             if result[load]["errors"]:
@@ -200,7 +206,7 @@ def _line(measured: str, goal: str, passed: bool) -> str:
     return f"{measured:<40} ({goal})  {'PASS' if passed else 'FAIL'}"
 
 
-def _write(measured: dict, verdict: dict) -> None:
+def _write(measured: dict, verdict: dict, context: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "webhook.json"
     document = {
@@ -211,7 +217,7 @@ def _write(measured: dict, verdict: dict) -> None:
                  "rounds": ROUNDS,
                  "rate_per_s": RATE, "rate_s": RATE_SECONDS, "contacts": CONTACTS, "gunicorn_workers": WORKERS},
         "servers": measured,
-        "context": _context(measured),
+        "context": context,
         **verdict,
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

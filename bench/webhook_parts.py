@@ -13,14 +13,9 @@ could be shipped. Not run by a plain `make bench`; name it.
 """
 from __future__ import annotations
 
-import statistics
-from contextlib import ExitStack
-
-from bench import RESULTS, durable_floor
-from bench.load import saturate
-from bench.server import free_port, gunicorn
+from bench import ROOT, durable_floor
 from bench.services import DATABASE_URL, REDIS_URL, prepare_database, prepare_redis
-from bench.webhook import AUTH_TOKEN, CONNECTIONS, PATH, SATURATE_SECONDS, WARMUP_SECONDS, _environment, signed_inbound
+from bench.webhook import measure, ratio
 
 ROUNDS = 4
 PARTS = {
@@ -57,7 +52,7 @@ def without(parts: str):
         inbox.store_postgresql.encrypt = lambda value, key_id: value  # type: ignore[assignment]
     if "store" in taken:
         def plain_insert(engine, received, now):
-            durable_floor._connection().execute(durable_floor._INSERT, (received.sid, received.body))
+            durable_floor.store(received.sid, received.body)
             return Stored(0, 0, new=True, waiting=True)
 
         inbox.receive.in_one_statement = plain_insert  # type: ignore[assignment]
@@ -68,24 +63,10 @@ def run() -> bool:
     prepare_database(DATABASE_URL)
     durable_floor.empty(DATABASE_URL)
     prepare_redis(REDIS_URL)
-    with ExitStack() as stack:
-        servers = {}
-        for name, app in VARIANTS.items():
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            log = RESULTS / f"webhook-parts-{name.replace(' ', '-')}.log"
-            print(f"{name}: {app} (log: {log.name})", flush=True)
-            stack.enter_context(gunicorn(app, port, _environment(url), log))
-            servers[name] = (port, signed_inbound(url + PATH, AUTH_TOKEN))
-        rounds: dict[str, list[float]] = {name: [] for name in servers}
-        for number in range(ROUNDS):
-            for name, (port, make_request) in servers.items():
-                result = saturate(port, make_request, CONNECTIONS, SATURATE_SECONDS,
-                                  WARMUP_SECONDS if number == 0 else 0.0)
-                rounds[name].append(result.summary()["messages_per_s"])
+    measured = measure([(name, app, ROOT) for name, app in VARIANTS.items()], ROUNDS, at_rate=False)
     print(f"\n{'server':<58} {'/ bare':>7}  rounds (messages/s)")
-    for name, rates in rounds.items():
-        ratio = statistics.median(rate / bare for rate, bare in zip(rates, rounds["bare"], strict=True) if bare)
+    for name, result in measured.items():
         label = name if not name.startswith("without ") else "without " + PARTS.get(name[8:], name[8:])
-        print(f"{label:<58} {ratio:>7.0%}  {', '.join(f'{rate:.0f}' for rate in rates)}")
+        rates = ", ".join(f"{run['messages_per_s']:.0f}" for run in result["rounds"])
+        print(f"{label:<58} {ratio(measured, name):>7.0%}  {rates}")
     return True
